@@ -1,0 +1,49 @@
+# argo-eci: build, test and demo entry points. Every server these targets start listens on
+# 127.0.0.1 and is stopped by hack/cluster/down.sh (also when a step fails).
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BIN := bin/argo-eci
+
+.PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-down fuzz
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argo-eci
+
+## test: everything — lint, unit tests, then the end-to-end suite on the local control plane.
+test: lint unit e2e
+
+unit:
+	$(GO) test -count=1 ./...
+
+## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
+e2e: build cluster-build
+	hack/cluster/up.sh
+	set -o pipefail; rc=0; $(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/... || rc=$$?; \
+	  hack/cluster/down.sh; exit $$rc
+
+cluster-build:
+	hack/cluster/build.sh
+
+cluster-up: cluster-build
+	hack/cluster/up.sh
+
+cluster-down:
+	hack/cluster/down.sh
+
+demo: build cluster-build
+	hack/demo.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	-hack/cluster/down.sh
+	rm -rf bin .cache/state
