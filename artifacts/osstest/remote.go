@@ -1,0 +1,125 @@
+package osstest
+
+import (
+	"net"
+	"time"
+)
+
+// Remote describes how the server imitates a remote, network-bound store.
+type Remote struct {
+	// Off disables the emulation: raw loopback speed, no added latency.
+	Off bool
+	// BytesPerSecond caps each connection in each direction. Zero means 100 MB/s.
+	BytesPerSecond int64
+	// FirstByteLatency delays every response. Zero means 10 ms; negative means none.
+	FirstByteLatency time.Duration
+}
+
+// Default remote-store figures.
+const (
+	DefaultBytesPerSecond   = 100 * 1000 * 1000
+	DefaultFirstByteLatency = 10 * time.Millisecond
+)
+
+func (r Remote) rate() int64 {
+	switch {
+	case r.Off:
+		return 0
+	case r.BytesPerSecond > 0:
+		return r.BytesPerSecond
+	default:
+		return DefaultBytesPerSecond
+	}
+}
+
+func (r Remote) latency() time.Duration {
+	switch {
+	case r.Off || r.FirstByteLatency < 0:
+		return 0
+	case r.FirstByteLatency > 0:
+		return r.FirstByteLatency
+	default:
+		return DefaultFirstByteLatency
+	}
+}
+
+// throttledListener caps every accepted connection at rate bytes/s per direction.
+type throttledListener struct {
+	net.Listener
+	rate int64
+}
+
+func (l throttledListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.rate <= 0 {
+		return c, err
+	}
+	return &throttledConn{Conn: c, rate: l.rate}, nil
+}
+
+// pacer spaces out n-byte transfers so that they average rate bytes/s.
+type pacer struct {
+	rate int64
+	next time.Time
+}
+
+func (p *pacer) wait(n int) {
+	now := time.Now()
+	if p.next.Before(now) {
+		// Allow at most a small burst after idling.
+		p.next = now
+	}
+	p.next = p.next.Add(time.Duration(int64(n) * int64(time.Second) / p.rate))
+	if d := time.Until(p.next); d > time.Millisecond {
+		time.Sleep(d)
+	}
+}
+
+// throttledConn paces reads and writes of one connection. A net.Conn is used by one reader
+// and one writer at a time, so each direction's pacer needs no lock.
+type throttledConn struct {
+	net.Conn
+	rate        int64
+	read, write pacer
+}
+
+const paceChunk = 32 << 10
+
+func (c *throttledConn) Read(b []byte) (int, error) {
+	if len(b) > paceChunk {
+		b = b[:paceChunk]
+	}
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.read.rate = c.rate
+		c.read.wait(n)
+	}
+	return n, err
+}
+
+func (c *throttledConn) Write(b []byte) (int, error) {
+	written := 0
+	c.write.rate = c.rate
+	for len(b) > 0 {
+		chunk := b
+		if len(chunk) > paceChunk {
+			chunk = chunk[:paceChunk]
+		}
+		c.write.wait(len(chunk))
+		n, err := c.Conn.Write(chunk)
+		written += n
+		if err != nil {
+			return written, err
+		}
+		b = b[n:]
+	}
+	return written, nil
+}
+
+// CloseWrite lets the HTTP server half-close throttled TCP connections.
+func (c *throttledConn) CloseWrite() error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return nil
+}
