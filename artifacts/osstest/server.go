@@ -63,8 +63,8 @@ type Server struct {
 	done     chan struct{}
 
 	mu     sync.Mutex
-	crcs   map[string]uint64            // bucket/key -> CRC-64 of the object
-	parts  map[string]map[int]partCRC   // upload id -> part number -> CRC
+	crcs   map[string]uint64          // bucket/key -> CRC-64 of the object
+	parts  map[string]map[int]partCRC // upload id -> part number -> CRC
 	faults []*Fault
 	counts map[string]int
 	bytes  atomic.Int64
