@@ -1,0 +1,237 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v4/workflow/common"
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argo-eci/argo-eci/emissary"
+)
+
+// IsArgoPod reports whether Argo's controller made the pod: workflow pods carry the
+// workflows.argoproj.io/workflow label, the agent and artifact-GC pods also
+// workflows.argoproj.io/component.
+func IsArgoPod(pod *corev1.Pod) bool {
+	_, wf := pod.Labels[common.LabelKeyWorkflow]
+	_, component := pod.Labels[common.LabelKeyComponent]
+	return wf || component
+}
+
+// admitPod shapes Argo pods at creation and lets every other pod through untouched.
+func (s *Server) admitPod(_ context.Context, log *slog.Logger, req *admissionv1.AdmissionRequest) verdict {
+	if req.Kind.Group != "" || req.Kind.Kind != "Pod" {
+		return wrongKind(PathPods, req, "core/v1 Pod")
+	}
+	if req.Operation != admissionv1.Create || req.SubResource != "" {
+		// ECI reads its annotations only when the pod is created; later changes shape nothing.
+		return verdict{outcome: outcomeIgnored}
+	}
+	pod := &corev1.Pod{}
+	if err := json.Unmarshal(req.Object.Raw, pod); err != nil {
+		return verdict{outcome: outcomeInvalid, message: fmt.Sprintf("argo-eci: request.object is not a Pod: %v", err)}
+	}
+	if !IsArgoPod(pod) {
+		return verdict{outcome: outcomeIgnored}
+	}
+	engine := s.Engines.Current()
+	if engine == nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: " + ErrNoProfiles.Error()}
+	}
+	// Pods created with generateName may arrive without a namespace; the request has it.
+	namespace := pod.Namespace
+	if namespace == "" {
+		pod.Namespace = req.Namespace
+	}
+	var wf *wfv1.Workflow
+	if name := pod.Labels[common.LabelKeyWorkflow]; name != "" && s.Workflows != nil {
+		var ok bool
+		if wf, ok = s.Workflows.Workflow(pod.Namespace, name); !ok {
+			s.Metrics.workflowMisses.Inc()
+			log.Info("workflow not in cache; shaping from the pod alone", "workflow", name)
+		}
+	}
+	res, err := engine.ShapePod(pod, wf)
+	if err != nil {
+		return errorVerdict(err)
+	}
+	warnings := findingWarnings(res.Findings)
+	switch res.Outcome {
+	case emissary.OutcomeDenied:
+		return verdict{outcome: outcomeDenied, warnings: warnings, message: denialMessage(res.Profile, res.Reason, res.Findings)}
+	case emissary.OutcomeSkipped:
+		return verdict{outcome: outcomeSkipped, warnings: warnings}
+	}
+	shaped := res.Pod
+	if namespace == "" && shaped.Namespace == req.Namespace {
+		// Leave the namespace to the apiserver, as the client did.
+		copied := *shaped
+		copied.Namespace = ""
+		shaped = &copied
+	}
+	patch, err := createPatch(req.Object.Raw, shaped)
+	if err != nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
+	}
+	return verdict{outcome: outcomeShaped, patch: patch, warnings: warnings}
+}
+
+// admitWorkflow shapes Workflows, CronWorkflows and WorkflowTemplates on create and update.
+func (s *Server) admitWorkflow(_ context.Context, _ *slog.Logger, req *admissionv1.AdmissionRequest) verdict {
+	if req.Kind.Group != "argoproj.io" {
+		return wrongKind(PathWorkflows, req, "argoproj.io Workflow, CronWorkflow or WorkflowTemplate")
+	}
+	var obj runtime.Object
+	switch req.Kind.Kind {
+	case "Workflow":
+		obj = &wfv1.Workflow{}
+	case "CronWorkflow":
+		obj = &wfv1.CronWorkflow{}
+	case "WorkflowTemplate":
+		obj = &wfv1.WorkflowTemplate{}
+	default:
+		return wrongKind(PathWorkflows, req, "argoproj.io Workflow, CronWorkflow or WorkflowTemplate")
+	}
+	if (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) || req.SubResource != "" {
+		return verdict{outcome: outcomeIgnored}
+	}
+	if err := json.Unmarshal(req.Object.Raw, obj); err != nil {
+		return verdict{outcome: outcomeInvalid, message: fmt.Sprintf("argo-eci: request.object is not a %s: %v", req.Kind.Kind, err)}
+	}
+	if wf, ok := obj.(*wfv1.Workflow); ok && req.Operation == admissionv1.Update && wf.Status.Phase != wfv1.WorkflowUnknown {
+		// A started workflow belongs to the controller, which updates it constantly; its pods
+		// are shaped one by one at creation instead.
+		return verdict{outcome: outcomeSkipped}
+	}
+	engine := s.Engines.Current()
+	if engine == nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: " + ErrNoProfiles.Error()}
+	}
+	shaped, findings, err := engine.ShapeWorkflow(obj)
+	if err != nil {
+		return errorVerdict(err)
+	}
+	warnings := findingWarnings(findings)
+	if shaped == nil {
+		return verdict{outcome: outcomeSkipped, warnings: warnings}
+	}
+	patch, err := createPatch(req.Object.Raw, shaped)
+	if err != nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
+	}
+	if len(patch) == 0 {
+		return verdict{outcome: outcomeSkipped, warnings: warnings}
+	}
+	return verdict{outcome: outcomeShaped, patch: patch, warnings: warnings}
+}
+
+// wrongKind lets an object the endpoint does not shape through, with a warning pointing at the
+// webhook configuration: a misrouted rule must not block objects argo-eci does not own.
+func wrongKind(path string, req *admissionv1.AdmissionRequest, want string) verdict {
+	got := req.Kind.Kind
+	if req.Kind.Group != "" {
+		got = req.Kind.Group + "/" + got
+	}
+	return verdict{outcome: outcomeIgnored, warnings: []string{fmt.Sprintf(
+		"argo-eci: %s shapes %s, not %s; check the MutatingWebhookConfiguration rules", path, want, got)}}
+}
+
+// errorVerdict classifies an engine error: bad user input is refused naming the field, anything
+// else is an internal error.
+func errorVerdict(err error) verdict {
+	var fe *emissary.FieldError
+	if errors.As(err, &fe) {
+		return verdict{outcome: outcomeInvalid, message: "argo-eci: " + fe.Error()}
+	}
+	return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
+}
+
+// createPatch diffs the original request JSON against the shaped object.
+func createPatch(original []byte, shaped any) ([]byte, error) {
+	out, err := json.Marshal(shaped)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the shaped object: %w", err)
+	}
+	ops, err := jsonpatch.CreatePatch(original, out)
+	if err != nil {
+		return nil, fmt.Errorf("computing the JSON patch: %w", err)
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the JSON patch: %w", err)
+	}
+	return patch, nil
+}
+
+// findingWarnings renders warning- and error-severity findings of an admitted object as
+// AdmissionResponse warnings (info findings are recorded on the object by the engine). An error
+// finding on an admitted object is a problem ECI will hit later (a GPU pod without ECS types), so
+// the user sees it now rather than as a failed pod.
+func findingWarnings(findings []emissary.Finding) []string {
+	var out []string
+	for _, f := range findings {
+		if f.Severity != emissary.SeverityWarning && f.Severity != emissary.SeverityError {
+			continue
+		}
+		out = append(out, formatFinding(f))
+	}
+	return out
+}
+
+func formatFinding(f emissary.Finding) string {
+	var b strings.Builder
+	b.WriteString("argo-eci ")
+	b.WriteString(string(f.Severity))
+	b.WriteString(" ")
+	b.WriteString(f.Code)
+	if f.Template != "" {
+		b.WriteString(" template ")
+		b.WriteString(f.Template)
+	}
+	if f.Path != "" {
+		b.WriteString(" ")
+		b.WriteString(f.Path)
+	}
+	b.WriteString(": ")
+	b.WriteString(f.Message)
+	if f.Hint != "" {
+		b.WriteString(" (")
+		b.WriteString(f.Hint)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// denialMessage explains a profile's denial in one line.
+func denialMessage(profile, reason string, findings []emissary.Finding) string {
+	var b strings.Builder
+	b.WriteString("argo-eci")
+	if profile != "" {
+		b.WriteString(" profile ")
+		b.WriteString(profile)
+	}
+	b.WriteString(" denies this pod")
+	if reason != "" {
+		b.WriteString(": ")
+		b.WriteString(reason)
+	}
+	for _, f := range findings {
+		if f.Severity == emissary.SeverityError {
+			b.WriteString("; ")
+			b.WriteString(formatFinding(f))
+		}
+	}
+	return b.String()
+}

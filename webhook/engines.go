@@ -1,0 +1,218 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/argo-eci/argo-eci/emissary"
+)
+
+// ErrNoProfiles is reported by the readiness check until a first profile set has loaded.
+var ErrNoProfiles = errors.New("no profiles loaded yet")
+
+// EngineStore holds the shaping engine in use. Reloads swap it atomically: a review in flight
+// finishes with the engine it started with, and a bad new profile set never replaces a good one.
+type EngineStore struct {
+	// Metrics receives load results; nil records nothing.
+	Metrics *Metrics
+	// Logger logs loads; nil uses slog.Default().
+	Logger *slog.Logger
+
+	current atomic.Pointer[loadedEngine]
+	mu      sync.Mutex // serialises loads so "last data" and "current" stay in step
+	data    []byte     // the profile bytes of the current engine
+}
+
+type loadedEngine struct{ Shaper }
+
+// Current returns the engine in use, or nil before the first successful load.
+func (s *EngineStore) Current() Shaper {
+	if e := s.current.Load(); e != nil {
+		return e.Shaper
+	}
+	return nil
+}
+
+// Set installs an engine directly (tests, or a caller that built one itself).
+func (s *EngineStore) Set(e Shaper) { s.current.Store(&loadedEngine{e}) }
+
+// Load parses profiles.yaml data and installs a new engine built from it. Unchanged data is a
+// no-op. On error the engine in use is kept and the error, naming the bad field, is returned.
+// kind ("file" or "configmap") labels the metrics; origin names the file or object in logs.
+func (s *EngineStore) Load(kind, origin string, data []byte) (changed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current.Load() != nil && bytes.Equal(data, s.data) {
+		return false, nil
+	}
+	profiles, err := emissary.ParseProfiles(data)
+	if err == nil {
+		s.Set(emissary.NewEngine(profiles))
+		s.data = bytes.Clone(data)
+	}
+	if s.Metrics != nil {
+		s.Metrics.profileLoad(kind, err)
+	}
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err != nil {
+		log.Error("profiles rejected; keeping the previous profiles", "source", origin, "error", err)
+		return false, fmt.Errorf("loading profiles from %s: %w", origin, err)
+	}
+	log.Info("profiles loaded", "source", origin, "bytes", len(data))
+	return true, nil
+}
+
+func (s *EngineStore) ready() error {
+	if s.Current() == nil {
+		return ErrNoProfiles
+	}
+	return nil
+}
+
+// ProfileFile keeps an EngineStore in step with a profiles.yaml file. It watches the file's
+// directory (a mounted ConfigMap swaps a symlink there) and also polls, so every kind of
+// replacement is seen.
+type ProfileFile struct {
+	// Path is the profiles.yaml file.
+	Path string
+	// Store receives the engines.
+	Store *EngineStore
+	// Interval is the poll period; 0 means 10 s.
+	Interval time.Duration
+}
+
+// Load reads the file once into the store.
+func (f *ProfileFile) Load() error {
+	data, err := os.ReadFile(f.Path)
+	if err != nil {
+		if f.Store.Metrics != nil {
+			f.Store.Metrics.profileLoad("file", err)
+		}
+		return fmt.Errorf("reading profiles: %w", err)
+	}
+	_, err = f.Store.Load("file", f.Path, data)
+	return err
+}
+
+// Run reloads the file on every change until ctx is cancelled. Load errors are logged and
+// counted by the store; the previous engine stays in use.
+func (f *ProfileFile) Run(ctx context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watching profiles: %w", err)
+	}
+	defer w.Close()
+	if err := w.Add(filepath.Dir(f.Path)); err != nil {
+		return fmt.Errorf("watching profiles directory: %w", err)
+	}
+	interval := f.Interval
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	log := f.Store.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.Events:
+		case err := <-w.Errors:
+			log.Warn("profiles watch error", "path", f.Path, "error", err)
+			continue
+		case <-tick.C:
+		}
+		if err := f.Load(); err != nil && errors.Is(err, os.ErrNotExist) {
+			log.Warn("profiles file missing; keeping the previous profiles", "path", f.Path)
+		}
+	}
+}
+
+// ProfileConfigMap keeps an EngineStore in step with a ConfigMap (by default
+// argo-eci-profiles, key profiles.yaml) through an informer on that one object.
+type ProfileConfigMap struct {
+	// Client reads the ConfigMap.
+	Client kubernetes.Interface
+	// Namespace and Name locate the ConfigMap; Key is the data key holding profiles.yaml.
+	Namespace, Name, Key string
+	// Store receives the engines.
+	Store *EngineStore
+
+	informer cache.SharedIndexInformer
+}
+
+// Start starts the informer; it stops when ctx is cancelled. Call it once.
+func (c *ProfileConfigMap) Start(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactoryWithOptions(c.Client, 0,
+		informers.WithNamespace(c.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", c.Name).String()
+		}))
+	c.informer = factory.Core().V1().ConfigMaps().Informer()
+	source := c.Namespace + "/" + c.Name
+	apply := func(obj any) {
+		cm, ok := obj.(*corev1.ConfigMap)
+		if !ok || cm.Name != c.Name {
+			return
+		}
+		data, ok := cm.Data[c.Key]
+		if !ok {
+			err := fmt.Errorf("ConfigMap %s has no key %q", source, c.Key)
+			if c.Store.Metrics != nil {
+				c.Store.Metrics.profileLoad("configmap", err)
+			}
+			c.logger().Error("profiles rejected; keeping the previous profiles", "source", source, "error", err)
+			return
+		}
+		_, _ = c.Store.Load("configmap", source, []byte(data)) // the store logs and counts errors
+	}
+	_, err := c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    apply,
+		UpdateFunc: func(_, obj any) { apply(obj) },
+		DeleteFunc: func(any) {
+			c.logger().Warn("profiles ConfigMap deleted; keeping the previous profiles", "source", source)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watching %s: %w", source, err)
+	}
+	factory.Start(ctx.Done())
+	return nil
+}
+
+// Synced reports whether the informer has listed the ConfigMap.
+func (c *ProfileConfigMap) Synced() error {
+	if c.informer == nil || !c.informer.HasSynced() {
+		return fmt.Errorf("profiles ConfigMap %s/%s not synced yet", c.Namespace, c.Name)
+	}
+	return nil
+}
+
+func (c *ProfileConfigMap) logger() *slog.Logger {
+	if c.Store.Logger != nil {
+		return c.Store.Logger
+	}
+	return slog.Default()
+}
