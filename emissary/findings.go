@@ -1,0 +1,55 @@
+package emissary
+
+// Severity ranks a Finding.
+type Severity string
+
+// Severities. Lint exits 1 when any finding is an error.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
+)
+
+// Finding is one ECI problem or decision worth telling the user about.
+type Finding struct {
+	// Code is stable across releases (ECI001…); see the Code* constants.
+	Code     string   `json:"code"`
+	Severity Severity `json:"severity"`
+	// Template is the Argo template the finding is about ("" for the whole workflow or pod).
+	Template string `json:"template,omitempty"`
+	// Path is the field path, e.g. spec.templates[2].container.resources.
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+	// Hint says how to fix it.
+	Hint string `json:"hint,omitempty"`
+}
+
+// Finding codes. They never change meaning; new ones get new numbers.
+const (
+	CodeHostPath        = "ECI001" // hostPath volume: not supported on ECI
+	CodeHostNetwork     = "ECI002" // hostNetwork: not supported on ECI
+	CodePrivileged      = "ECI003" // privileged container: needs a ticket on ECI
+	CodeNoCommand       = "ECI010" // template without command: controller looks the entrypoint up in the registry
+	CodeWaitBumpsSpec   = "ECI020" // the wait sidecar pushes the pod into a larger spec
+	CodeNoResources     = "ECI021" // no resources: billed as 2-4Gi by default
+	CodeGPUNeedsType    = "ECI022" // GPU without explicit ECS instance types
+	CodeSpecTooLarge    = "ECI023" // resources exceed the largest ECI spec
+	CodeUserSpecs       = "ECI024" // spec set by the user's own annotation; kept
+	CodeSpotNoRetry     = "ECI030" // spot without retries: a reclaimed pod fails the workflow
+	CodeFanOutNoIMC     = "ECI040" // fan-out over 20 pods without image cache
+	CodeFluidNoSidecar  = "ECI050" // Fluid dataset PVC without serverless sidecar injection
+	CodeIncompatible    = "ECI060" // pod left on normal nodes (incompatible with ECI)
+	CodeAgentStays      = "ECI061" // agent pod left on normal nodes (agentPod: stay)
+	CodePodSpecPatchBad = "ECI070" // a template's podSpecPatch could not be extended
+	CodeSchedulerKept   = "ECI071" // a custom schedulerName was kept
+)
+
+// HasErrors reports whether any finding has SeverityError.
+func HasErrors(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,202 @@
+package emissary
+
+import (
+	"fmt"
+	"strconv"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/argo-eci/argo-eci/eci"
+)
+
+// FanOutThreshold is the number of parallel pods above which a fan-out should pin an image cache.
+const FanOutThreshold = 20
+
+// Lint reports ECI problems in a Workflow, CronWorkflow, WorkflowTemplate, ClusterWorkflowTemplate
+// or Pod without changing it. It looks at what would run once argo-eci has shaped the object with
+// the selected profile (so problems the profile fixes, such as missing retries, are not reported),
+// and reports what is left: hostPath/hostNetwork/privileged, templates without command (the
+// controller then looks the entrypoint up in the image registry), a wait sidecar that bumps the
+// spec, GPU without explicit ECS types, spot without retries, fan-out over FanOutThreshold pods
+// without a pinned image cache, Fluid dataset PVCs without serverless sidecar injection, and
+// missing resources (2-4Gi default billing). Errors are *FieldError for bad input.
+func (e *Engine) Lint(obj runtime.Object) ([]Finding, error) {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		res, err := e.ShapePod(pod, nil)
+		if err != nil {
+			return nil, err
+		}
+		return res.Findings, nil
+	}
+	shaped, findings, err := e.ShapeWorkflow(obj)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := docOf(shaped)
+	if err != nil {
+		return nil, err
+	}
+	p, _ := e.selectProfile(doc.namespace, doc.settings)
+	findings = append(findings, lintDoc(doc, p)...)
+	return findings, nil
+}
+
+func lintDoc(doc *wfDoc, p *Profile) []Finding {
+	var out []Finding
+	spec := doc.spec
+	byName := map[string]*wfv1.Template{}
+	for i := range spec.Templates {
+		byName[spec.Templates[i].Name] = &spec.Templates[i]
+	}
+	datasets := fluidDatasets(doc)
+	podAnn := func(t *wfv1.Template, key string) string {
+		if v, ok := t.Metadata.Annotations[key]; ok {
+			return v
+		}
+		if spec.PodMetadata != nil {
+			return spec.PodMetadata.Annotations[key]
+		}
+		return ""
+	}
+	podLabel := func(t *wfv1.Template, key string) string {
+		if v, ok := t.Metadata.Labels[key]; ok {
+			return v
+		}
+		if spec.PodMetadata != nil {
+			return spec.PodMetadata.Labels[key]
+		}
+		return ""
+	}
+	onECI := func(t *wfv1.Template) bool {
+		return podLabel(t, eci.LabelECI) == "true" || t.SchedulerName == eci.SchedulerName ||
+			(t.SchedulerName == "" && spec.SchedulerName == eci.SchedulerName) || t.NodeSelector[eci.NodeLabelType] == eci.NodeTypeVirtualKubelet
+	}
+
+	for i := range spec.Templates {
+		t := &spec.Templates[i]
+		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
+		isPod, _ := podTemplate(t)
+		if !isPod {
+			continue
+		}
+		// Commands: emissary must know the entrypoint of main and of user sidecars.
+		check := func(c *corev1.Container, field string) {
+			if len(c.Command) == 0 {
+				out = append(out, Finding{Code: CodeNoCommand, Severity: SeverityWarning, Template: t.Name, Path: path + field + ".command",
+					Message: fmt.Sprintf("no command for image %q: the controller looks its entrypoint up in the registry on every pod", c.Image),
+					Hint:    "set command explicitly, or list the image in the controller ConfigMap's images index"})
+			}
+		}
+		switch {
+		case t.Container != nil:
+			check(t.Container, ".container")
+		case t.Script != nil:
+			check(&t.Script.Container, ".script")
+		case t.ContainerSet != nil:
+			for j := range t.ContainerSet.Containers {
+				check(&t.ContainerSet.Containers[j].Container, fmt.Sprintf(".containerSet.containers[%d]", j))
+			}
+		}
+		for j := range t.Sidecars {
+			check(&t.Sidecars[j].Container, fmt.Sprintf(".sidecars[%d]", j))
+		}
+
+		if podAnn(t, eci.AnnotationSpotStrategy) != "" && t.RetryStrategy == nil && spec.RetryStrategy == nil {
+			out = append(out, Finding{Code: CodeSpotNoRetry, Severity: SeverityWarning, Template: t.Name, Path: path + ".retryStrategy",
+				Message: "runs on spot instances without retryStrategy: a reclaimed instance fails the workflow",
+				Hint:    "add retryStrategy {limit: 3, retryPolicy: Always}, or a retry block in the profile"})
+		}
+		if onECI(t) && mountsDataset(t, spec, datasets) && podLabel(t, eci.LabelFluidSidecarTarget) == "" && podLabel(t, eci.LabelFluidServerlessInject) == "" {
+			out = append(out, Finding{Code: CodeFluidNoSidecar, Severity: SeverityError, Template: t.Name, Path: path + ".volumes",
+				Message: "mounts a Fluid dataset PVC on ECI without serverless sidecar injection: the mount will not work",
+				Hint:    "add podMetadata label alibabacloud.com/fluid-sidecar-target: eci (ack-fluid) or serverless.fluid.io/inject: \"true\""})
+		}
+		if p != nil && p.ExecutorResources == ExecutorResourcesCount {
+			inits, containers := templateContainers(t)
+			if n := computeNeed(inits, containers); n.declared {
+				out = append(out, Finding{Code: CodeWaitBumpsSpec, Severity: SeverityInfo, Template: t.Name, Path: path,
+					Message: "executorResources: count — Argo's wait sidecar (resources from the controller ConfigMap executor.resources) adds to this pod's spec",
+					Hint:    "set executorResources: ignore in the profile"})
+			}
+		}
+	}
+
+	// Fan-out without a pinned image cache.
+	fanOut := func(tmplName, path string, items []wfv1.Item, param string, seq *wfv1.Sequence) {
+		t := byName[tmplName]
+		if t == nil {
+			return
+		}
+		if isPod, _ := podTemplate(t); !isPod {
+			return
+		}
+		if podAnn(t, eci.AnnotationIMCID) != "" || podAnn(t, eci.AnnotationImageSnapshotID) != "" {
+			return
+		}
+		n, known := len(items), true
+		switch {
+		case seq != nil:
+			n, known = sequenceLen(seq)
+		case param != "":
+			n, known = 0, false
+		}
+		hint := "create an image cache first (argo-eci imageCache plugin step) and pin it with k8s.aliyun.com/eci-imc-id, or set imageCache: <imc-id> in the profile"
+		switch {
+		case !known:
+			out = append(out, Finding{Code: CodeFanOutNoIMC, Severity: SeverityInfo, Template: tmplName, Path: path,
+				Message: "fan-out of unknown size (withParam or parameterised withSequence) without a pinned image cache", Hint: hint})
+		case n > FanOutThreshold:
+			out = append(out, Finding{Code: CodeFanOutNoIMC, Severity: SeverityWarning, Template: tmplName, Path: path,
+				Message: fmt.Sprintf("fan-out of %d pods without a pinned image cache: every pod pulls the image", n), Hint: hint})
+		}
+	}
+	for i := range spec.Templates {
+		t := &spec.Templates[i]
+		for si, ps := range t.Steps {
+			for sj := range ps.Steps {
+				s := &ps.Steps[sj]
+				if s.ShouldExpand() {
+					fanOut(s.Template, fmt.Sprintf("%s.templates[%d].steps[%d][%d]", doc.specPath, i, si, sj), s.WithItems, s.WithParam, s.WithSequence)
+				}
+			}
+		}
+		if t.DAG != nil {
+			for ti := range t.DAG.Tasks {
+				task := &t.DAG.Tasks[ti]
+				if task.ShouldExpand() {
+					fanOut(task.Template, fmt.Sprintf("%s.templates[%d].dag.tasks[%d]", doc.specPath, i, ti), task.WithItems, task.WithParam, task.WithSequence)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sequenceLen is the number of items a withSequence yields, when it is not parameterised.
+func sequenceLen(s *wfv1.Sequence) (int, bool) {
+	val := func(x *intstr.IntOrString) (int, bool) {
+		if x == nil {
+			return 0, true
+		}
+		if x.Type == intstr.Int {
+			return int(x.IntVal), true
+		}
+		n, err := strconv.Atoi(x.StrVal)
+		return n, err == nil
+	}
+	if s.Count != nil {
+		return val(s.Count)
+	}
+	start, ok1 := val(s.Start)
+	end, ok2 := val(s.End)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	if end < start {
+		start, end = end, start
+	}
+	return end - start + 1, true
+}

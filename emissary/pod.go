@@ -1,0 +1,338 @@
+package emissary
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v4/workflow/common"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/argo-eci/argo-eci/eci"
+)
+
+// Outcome is what ShapePod did with a pod.
+type Outcome string
+
+// Outcomes.
+const (
+	// OutcomeShaped: the pod was shaped for ECI.
+	OutcomeShaped Outcome = "shaped"
+	// OutcomeSkipped: the pod is left alone (not an Argo pod, no profile selected, argo-eci.io/skip,
+	// incompatible with incompatible: skip, or an agent pod with agentPod: stay).
+	OutcomeSkipped Outcome = "skipped"
+	// OutcomeDenied: the profile says incompatible: deny and the pod needs hostPath, hostNetwork or
+	// privileged. The webhook refuses the pod; Reason and Findings say why.
+	OutcomeDenied Outcome = "denied"
+)
+
+// PodResult is the decision for one pod.
+type PodResult struct {
+	// Pod is a deep copy of the input, shaped when Outcome is OutcomeShaped.
+	Pod      *corev1.Pod
+	Outcome  Outcome
+	Profile  string
+	Reason   string
+	Findings []Finding
+}
+
+// Kinds of pods the Argo controller creates.
+const (
+	podKindWorkflow   = "workflow"
+	podKindAgent      = "agent"
+	podKindArtifactGC = "artifact-gc"
+)
+
+// argoPodKind classifies a pod by the labels the Argo controller sets; "" = not an Argo pod.
+func argoPodKind(pod *corev1.Pod) string {
+	if pod.Labels[common.LabelKeyWorkflow] == "" {
+		return ""
+	}
+	switch pod.Labels[common.LabelKeyComponent] {
+	case "agent":
+		return podKindAgent
+	case "artifact-gc":
+		return podKindArtifactGC
+	case "":
+		if pod.Annotations[common.AnnotationKeyNodeID] != "" || pod.Annotations[common.AnnotationKeyNodeName] != "" {
+			return podKindWorkflow
+		}
+	}
+	return ""
+}
+
+// ShapePod decides for one pod created by the Argo controller (workflow pod, agent pod, artifact-GC
+// pod). wf is the owning Workflow when known (nil: only the pod's own labels and annotations count).
+// It never mutates its inputs; Pod in the result is a shaped deep copy (an unchanged copy when
+// skipped or denied).
+//
+// Errors are *FieldError for bad user input (unknown profile, invalid argo-eci.io/* value, invalid
+// or conflicting spec annotations); the webhook denies such pods.
+func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
+	out := pod.DeepCopy()
+	res := &PodResult{Pod: out, Outcome: OutcomeSkipped}
+	kind := argoPodKind(out)
+	if kind == "" {
+		res.Reason = "not a pod of an Argo workflow"
+		return res, nil
+	}
+	s := settings{{ann: out.Annotations, path: "metadata.annotations"}}
+	if wf != nil {
+		s = append(s, layer{ann: wf.Annotations, path: "workflow " + wf.Name + " metadata.annotations"})
+	}
+	if skip, err := s.skipped(); err != nil {
+		return nil, err
+	} else if skip {
+		res.Reason = AnnotationSkip + " is true"
+		return res, nil
+	}
+	p, err := e.selectProfile(out.Namespace, s)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		res.Reason = "no profile selected and no default profile"
+		return res, nil
+	}
+	res.Profile = p.Name
+	tmplName := podTemplateName(out, kind)
+
+	if kind == podKindAgent && p.AgentPod == AgentPodStay {
+		res.Reason = "agent pod stays on normal nodes (agentPod: stay)"
+		res.Findings = append(res.Findings, Finding{Code: CodeAgentStays, Severity: SeverityInfo, Template: tmplName, Message: res.Reason})
+		return res, nil
+	}
+	if inc := incompatibilities(&out.Spec, "spec"); len(inc) > 0 {
+		switch p.Incompatible {
+		case IncompatibleSkip:
+			res.Reason = "needs " + inc[0].what + ": left on normal nodes (incompatible: skip)"
+			for _, i := range inc {
+				res.Findings = append(res.Findings, Finding{Code: i.code, Severity: SeverityInfo, Template: tmplName, Path: i.path,
+					Message: i.what + " is not supported on ECI: pod left on normal nodes", Hint: i.hint})
+			}
+			return res, nil
+		case IncompatibleDeny:
+			res.Outcome = OutcomeDenied
+			res.Reason = "needs " + inc[0].what + ", which ECI does not support (incompatible: deny)"
+			for _, i := range inc {
+				res.Findings = append(res.Findings, Finding{Code: i.code, Severity: SeverityError, Template: tmplName, Path: i.path,
+					Message: i.what + " is not supported on ECI", Hint: i.hint})
+			}
+			return res, nil
+		default:
+			for _, i := range inc {
+				res.Findings = append(res.Findings, Finding{Code: i.code, Severity: SeverityWarning, Template: tmplName, Path: i.path,
+					Message: i.what + " is not supported on ECI: the pod may fail to start", Hint: i.hint})
+			}
+		}
+	}
+
+	// Executor sidecars: mark them so ECI leaves them out of the spec.
+	if p.ExecutorResources == ExecutorResourcesIgnore {
+		for i := range out.Spec.Containers {
+			c := &out.Spec.Containers[i]
+			if common.IsArgoSidecar(c.Name) && !hasEnv(c, eci.EnvResourceIgnore) {
+				c.Env = append(c.Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
+			}
+		}
+	}
+	n := computeNeed(out.Spec.InitContainers, out.Spec.Containers)
+	if p.ExecutorResources == ExecutorResourcesCount {
+		if f, ok := waitBump(out.Spec.InitContainers, out.Spec.Containers, tmplName, "spec.containers"); ok {
+			res.Findings = append(res.Findings, f)
+		}
+	}
+
+	if out.Annotations == nil {
+		out.Annotations = map[string]string{}
+	}
+	d, err := e.decide(p, s, target{
+		existing: out.Annotations,
+		need:     n,
+		tags:     podTags(out, wf, tmplName),
+		template: tmplName,
+		path:     "pod " + out.Name,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range d.add {
+		out.Annotations[k] = v
+	}
+	res.Findings = append(res.Findings, d.findings...)
+	if f, ok := applyPlacement(out, p, tmplName); ok {
+		res.Findings = append(res.Findings, f)
+	}
+	res.Outcome = OutcomeShaped
+	res.Reason = out.Annotations[AnnotationSpecReason]
+	return res, nil
+}
+
+// applyPlacement sends the pod to ECI per the profile, adding only what is missing.
+func applyPlacement(pod *corev1.Pod, p *Profile, tmpl string) (Finding, bool) {
+	var f Finding
+	var kept bool
+	for _, pl := range p.Placement {
+		switch pl {
+		case PlacementLabel:
+			if pod.Labels == nil {
+				pod.Labels = map[string]string{}
+			}
+			if _, ok := pod.Labels[eci.LabelECI]; !ok {
+				pod.Labels[eci.LabelECI] = "true"
+			}
+		case PlacementScheduler:
+			switch pod.Spec.SchedulerName {
+			case "", corev1.DefaultSchedulerName:
+				pod.Spec.SchedulerName = eci.SchedulerName
+			case eci.SchedulerName:
+			default:
+				f, kept = Finding{Code: CodeSchedulerKept, Severity: SeverityInfo, Template: tmpl, Path: "spec.schedulerName",
+					Message: fmt.Sprintf("schedulerName %q set by the workflow was kept instead of %s", pod.Spec.SchedulerName, eci.SchedulerName)}, true
+			}
+		case PlacementNodeSelector:
+			if pod.Spec.NodeSelector == nil {
+				pod.Spec.NodeSelector = map[string]string{}
+			}
+			if _, ok := pod.Spec.NodeSelector[eci.NodeLabelType]; !ok {
+				pod.Spec.NodeSelector[eci.NodeLabelType] = eci.NodeTypeVirtualKubelet
+			}
+			if !hasECIToleration(pod.Spec.Tolerations) {
+				pod.Spec.Tolerations = append(pod.Spec.Tolerations, eciToleration())
+			}
+		}
+	}
+	return f, kept
+}
+
+func eciToleration() corev1.Toleration {
+	return corev1.Toleration{Key: eci.TaintKeyProvider, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
+}
+
+func hasECIToleration(ts []corev1.Toleration) bool {
+	for _, t := range ts {
+		if t.Key == eci.TaintKeyProvider || (t.Key == "" && t.Operator == corev1.TolerationOpExists) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasEnv(c *corev1.Container, name string) bool {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// waitBump reports when Argo's wait sidecar pushes the pod into a larger spec.
+func waitBump(inits, containers []corev1.Container, tmpl, path string) (Finding, bool) {
+	with := computeNeed(inits, containers)
+	var rest []corev1.Container
+	for _, c := range containers {
+		if c.Name != common.WaitContainerName {
+			rest = append(rest, c)
+		}
+	}
+	if len(rest) == len(containers) {
+		return Finding{}, false
+	}
+	without := computeNeed(inits, rest)
+	a, okA := eci.RoundUp(with.milliCPU, with.memMiB)
+	b, okB := eci.RoundUp(without.milliCPU, without.memMiB)
+	if !without.declared || !okA || !okB || a == b {
+		return Finding{}, false
+	}
+	return Finding{Code: CodeWaitBumpsSpec, Severity: SeverityWarning, Template: tmpl, Path: path + "[wait].resources",
+		Message: fmt.Sprintf("Argo's wait sidecar pushes the pod from %s to %s", b, a),
+		Hint:    "set executorResources: ignore in the profile (adds " + eci.EnvResourceIgnore + "=TRUE to wait)"}, true
+}
+
+type incompatibility struct{ code, what, path, hint string }
+
+// incompatibilities lists what in a pod spec ECI cannot run.
+func incompatibilities(spec *corev1.PodSpec, path string) []incompatibility {
+	var out []incompatibility
+	for i, v := range spec.Volumes {
+		if v.HostPath != nil {
+			out = append(out, incompatibility{CodeHostPath, "hostPath volume " + v.Name, fmt.Sprintf("%s.volumes[%d].hostPath", path, i),
+				"use an emptyDir, a PVC (NAS/OSS/Fluid) or an artifact instead"})
+		}
+	}
+	if spec.HostNetwork {
+		out = append(out, incompatibility{CodeHostNetwork, "hostNetwork", path + ".hostNetwork", "remove hostNetwork; ECI pods get their own VPC address"})
+	}
+	check := func(list []corev1.Container, field string) {
+		for i, c := range list {
+			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+				out = append(out, incompatibility{CodePrivileged, "privileged container " + c.Name, fmt.Sprintf("%s.%s[%d].securityContext.privileged", path, field, i),
+					"drop privileged or add only the capabilities needed"})
+			}
+		}
+	}
+	check(spec.InitContainers, "initContainers")
+	check(spec.Containers, "containers")
+	return out
+}
+
+// podTemplateName finds the template that made a workflow pod (from ARGO_TEMPLATE, which the
+// controller sets on the init and wait containers), or names the agent/artifact-GC pod's role.
+func podTemplateName(pod *corev1.Pod, kind string) string {
+	if kind != podKindWorkflow {
+		return kind
+	}
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range list {
+			for _, env := range list[i].Env {
+				if env.Name == common.EnvVarTemplate && env.Value != "" {
+					var t struct {
+						Name string `json:"name"`
+					}
+					if json.Unmarshal([]byte(env.Value), &t) == nil && t.Name != "" {
+						return t.Name
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// podTags are the name tags of a pod: the workflow (its CronWorkflow, WorkflowTemplate or
+// generateName when known, so costs add up across runs) and the template.
+func podTags(pod *corev1.Pod, wf *wfv1.Workflow, tmpl string) []string {
+	name := pod.Labels[common.LabelKeyWorkflow]
+	if wf != nil {
+		name = workflowTagName(wf.Labels, wf.Name, wf.GenerateName)
+	}
+	var tags []string
+	if name != "" {
+		tags = append(tags, "workflow:"+tagValue(name))
+	}
+	if tmpl != "" {
+		tags = append(tags, "template:"+tagValue(tmpl))
+	}
+	return tags
+}
+
+// workflowTagName names a workflow for cost tags.
+func workflowTagName(l map[string]string, name, generateName string) string {
+	if l != nil {
+		if v := l[common.LabelKeyCronWorkflow]; v != "" {
+			return v
+		}
+		if v := l[common.LabelKeyWorkflowTemplate]; v != "" {
+			return v
+		}
+		if v := l[common.LabelKeyClusterWorkflowTemplate]; v != "" {
+			return v
+		}
+	}
+	if generateName != "" {
+		return strings.TrimRight(generateName, "-.")
+	}
+	return name
+}
