@@ -1,13 +1,86 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/argo-eci/argo-eci/emissary"
+)
 
 func newLintCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "lint",
+	var in shapeInput
+	var output string
+	cmd := &cobra.Command{
+		Use:   "lint -f FILE [--profiles FILE] [-o text|json]",
 		Short: "Report ECI problems in a workflow file",
-		RunE: func(*cobra.Command, []string) error {
-			return errNotImplemented("lint")
+		Long: `lint reports what would still be wrong on ECI once argo-eci has shaped the workflow with the
+selected profile: each finding has a stable code (ECI001…), a severity, the template, the field path
+and a fix hint. Exit status: 0 no errors, 1 at least one finding is an error, 2 bad input (the
+message names the field).
+
+` + profileHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return &exitError{code: 2, err: fmt.Errorf("-o: expected text or json, got %q", output)}
+			}
+			engine, data, err := in.load(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			obj, err := emissary.DecodeObject(data)
+			if err != nil {
+				return inputError(in.file, err)
+			}
+			findings, err := engine.Lint(obj)
+			if err != nil {
+				return inputError(in.file, err)
+			}
+			w := cmd.OutOrStdout()
+			if output == "json" {
+				if findings == nil {
+					findings = []emissary.Finding{}
+				}
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(findings)
+			} else {
+				err = writeFindingsText(w, findings)
+			}
+			if err != nil {
+				return err
+			}
+			if emissary.HasErrors(findings) {
+				return &exitError{code: 1, err: errors.New("lint: found errors")}
+			}
+			return nil
 		},
 	}
+	in.addFlags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// writeFindingsText prints one finding per line: severity, code, template, path, message, hint.
+func writeFindingsText(w io.Writer, findings []emissary.Finding) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range findings {
+		tmpl := f.Template
+		if tmpl == "" {
+			tmpl = "-"
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", f.Severity, f.Code, tmpl, f.Path, f.Message)
+		if f.Hint != "" {
+			line += " (fix: " + f.Hint + ")"
+		}
+		if _, err := fmt.Fprintln(tw, line); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
 }

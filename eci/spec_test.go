@@ -1,0 +1,106 @@
+package eci
+
+import (
+	"math"
+	"testing"
+)
+
+func TestRoundUp(t *testing.T) {
+	tests := []struct {
+		cpu, mem int64 // milli-vCPU, MiB
+		want     string
+		ok       bool
+	}{
+		{7000, 13 * 1024, "8-16Gi", true}, // REFERENCE §2.3 example
+		{1500, 3 * 1024, "2-4Gi", true},
+		{1000, 2048, "1-2Gi", true},
+		{10, 64, "0.25-0.5Gi", true},
+		{0, 0, "0.25-0.5Gi", true},
+		{250, 1025, "0.5-2Gi", true}, // 0.25 vCPU tops out at 1Gi
+		{1000, 16 * 1024, "2-16Gi", true},
+		{2001, 1024, "4-2Gi", true},
+		{64000, 512 * 1024, "64-512Gi", true},
+		{64001, 1024, "", false},
+		{1000, 513 * 1024, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := RoundUp(tt.cpu, tt.mem)
+		if ok != tt.ok || (ok && got.String() != tt.want) {
+			t.Errorf("RoundUp(%d, %d) = %v, %v; want %s, %v", tt.cpu, tt.mem, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseSpec(t *testing.T) {
+	good := map[string]string{
+		"2-4Gi": "2-4Gi", "0.25-0.5Gi": "0.25-0.5Gi", "2.0-4.0Gi": "2-4Gi", " 8-16Gi ": "8-16Gi",
+		"ecs.c6.large": "ecs.c6.large", "ecs.gn6i-c4g1.xlarge": "ecs.gn6i-c4g1.xlarge",
+	}
+	for in, want := range good {
+		s, err := ParseSpec(in)
+		if err != nil || s.String() != want {
+			t.Errorf("ParseSpec(%q) = %v, %v; want %s", in, s, err, want)
+		}
+	}
+	for _, in := range []string{"", "2-4", "2-3Gi", "3-4Gi", "2-4GB", "ecs.", "ecs.c6", "c6.large", "-1-2Gi", "1e3-2Gi", "2-4Gi,4-8Gi"} {
+		if s, err := ParseSpec(in); err == nil {
+			t.Errorf("ParseSpec(%q) = %v, want error", in, s)
+		}
+	}
+}
+
+func TestParseSpecList(t *testing.T) {
+	l, err := ParseSpecList("ecs.c6.large,ecs.c5.large,2-4Gi")
+	if err != nil || FormatSpecList(l) != "ecs.c6.large,ecs.c5.large,2-4Gi" {
+		t.Fatalf("got %v, %v", l, err)
+	}
+	for _, in := range []string{"", "2-4Gi,2-4Gi", "1-2Gi,2-4Gi,4-8Gi,8-16Gi,16-32Gi,32-64Gi", "2-4Gi,,4-8Gi"} {
+		if _, err := ParseSpecList(in); err == nil {
+			t.Errorf("ParseSpecList(%q): want error", in)
+		}
+	}
+}
+
+func TestFallbacks(t *testing.T) {
+	got := FormatSpecList(Fallbacks(Spec{MilliCPU: 2000, MemoryMiB: 4096}, 2))
+	if got != "2-8Gi,2-16Gi" {
+		t.Errorf("Fallbacks(2-4Gi, 2) = %s", got)
+	}
+	for _, chosen := range Catalog() {
+		fb := Fallbacks(chosen, 4)
+		prev := 0.0
+		for _, f := range fb {
+			if !f.Covers(chosen.MilliCPU, chosen.MemoryMiB) || f == chosen {
+				t.Errorf("Fallbacks(%s) has %s, which does not cover it", chosen, f)
+			}
+			p, _ := f.HourlyPrice()
+			if p < prev {
+				t.Errorf("Fallbacks(%s) not in price order", chosen)
+			}
+			prev = p
+		}
+	}
+	if len(Fallbacks(Spec{InstanceType: "ecs.c6.large"}, 2)) != 0 {
+		t.Error("fallbacks for an ECS type")
+	}
+}
+
+func TestHourlyPrice(t *testing.T) {
+	p, ok := DefaultSpec.HourlyPrice()
+	want := (2*0.000049 + 4*0.00000613) * 3600 // 0.44107 CNY/h
+	if !ok || math.Abs(p-want) > 1e-9 {
+		t.Errorf("2-4Gi = %v, %v; want %v", p, ok, want)
+	}
+	if _, ok := (Spec{InstanceType: "ecs.c6.large"}).HourlyPrice(); ok {
+		t.Error("price for an ECS type")
+	}
+}
+
+func TestCatalogStrings(t *testing.T) {
+	for _, s := range Catalog() {
+		back, err := ParseSpec(s.String())
+		if err != nil || back != s {
+			t.Errorf("round trip %v → %q → %v, %v", s, s.String(), back, err)
+		}
+	}
+}

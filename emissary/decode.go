@@ -1,0 +1,89 @@
+package emissary
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// DecodeObject decodes one Workflow, CronWorkflow, WorkflowTemplate, ClusterWorkflowTemplate (or
+// Pod, for lint) from YAML or JSON. Unknown fields are errors (render would otherwise drop them
+// silently); errors are *FieldError naming the field.
+func DecodeObject(data []byte) (runtime.Object, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, &FieldError{Path: "input", Msg: "empty document"}
+	}
+	jsonData, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, &FieldError{Path: "input", Msg: "malformed YAML/JSON: " + err.Error()}
+	}
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := json.Unmarshal(jsonData, &head); err != nil {
+		return nil, &FieldError{Path: "input", Msg: "expected a single Kubernetes object: " + err.Error()}
+	}
+	var obj runtime.Object
+	switch head.Kind {
+	case "Workflow":
+		obj = &wfv1.Workflow{}
+	case "CronWorkflow":
+		obj = &wfv1.CronWorkflow{}
+	case "WorkflowTemplate":
+		obj = &wfv1.WorkflowTemplate{}
+	case "ClusterWorkflowTemplate":
+		obj = &wfv1.ClusterWorkflowTemplate{}
+	case "Pod":
+		obj = &corev1.Pod{}
+	case "":
+		return nil, &FieldError{Path: "kind", Msg: "missing (expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate)"}
+	default:
+		return nil, fieldErrorf("kind", "expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate, got %q", head.Kind)
+	}
+	wantGroup := "argoproj.io/"
+	if head.Kind == "Pod" {
+		wantGroup = "v1"
+	}
+	if !strings.HasPrefix(head.APIVersion, wantGroup) {
+		return nil, fieldErrorf("apiVersion", "expected %sv1alpha1 for kind %s, got %q", strings.TrimSuffix(wantGroup, "v1"), head.Kind, head.APIVersion)
+	}
+	strict, err := kjson.UnmarshalStrict(jsonData, obj)
+	if err != nil {
+		return nil, &FieldError{Path: head.Kind, Msg: strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	if len(strict) > 0 {
+		msgs := make([]string, len(strict))
+		for i, e := range strict {
+			msgs[i] = strings.TrimPrefix(e.Error(), "json: ")
+		}
+		return nil, &FieldError{Path: head.Kind, Msg: strings.Join(msgs, "; ")}
+	}
+	return obj, nil
+}
+
+// EncodeYAML renders an object as YAML for `argo submit -`, without the status and the null
+// creationTimestamp that typed Go objects carry.
+func EncodeYAML(obj runtime.Object) ([]byte, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if meta, ok := m["metadata"].(map[string]any); ok && meta["creationTimestamp"] == nil {
+		delete(meta, "creationTimestamp")
+	}
+	delete(m, "status") // a rendered object is input for the API server, never a status report
+	return yaml.Marshal(m)
+}
