@@ -148,3 +148,8 @@ func hasCode(fs []Finding, code string) *Finding {
 	}
 	return nil
 }
+
+func mustQuantity(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
+}

@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/argoproj/argo-workflows/v4/workflow/common"
+
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -28,17 +30,26 @@ func isIgnored(c *corev1.Container) bool {
 	return false
 }
 
-type amount struct{ cpu, mem, gpu int64 }
+type amount struct {
+	cpu, mem, gpu    int64
+	limits, requests bool // which of the two were used
+}
 
-func (n *need) containerAmount(c *corev1.Container) amount {
-	var a amount
+func (a *amount) add(b amount) {
+	a.cpu, a.mem, a.gpu = a.cpu+b.cpu, a.mem+b.mem, a.gpu+b.gpu
+	a.limits, a.requests = a.limits || b.limits, a.requests || b.requests
+}
+
+// containerAmount is what ECI counts for one container: per resource the limit, else the request.
+// declared reports whether the container states CPU or memory at all.
+func containerAmount(c *corev1.Container) (a amount, declared bool) {
 	pick := func(name corev1.ResourceName) (int64, bool) {
 		if q, ok := c.Resources.Limits[name]; ok {
-			n.limits = true
+			a.limits = true
 			return quantityValue(name, q.MilliValue(), q.Value()), true
 		}
 		if q, ok := c.Resources.Requests[name]; ok {
-			n.requests = true
+			a.requests = true
 			return quantityValue(name, q.MilliValue(), q.Value()), true
 		}
 		return 0, false
@@ -47,10 +58,7 @@ func (n *need) containerAmount(c *corev1.Container) amount {
 	a.cpu, okC = pick(corev1.ResourceCPU)
 	a.mem, okM = pick(corev1.ResourceMemory)
 	a.gpu, _ = pick(eci.ResourceGPU)
-	if okC || okM {
-		n.declared = true
-	}
-	return a
+	return a, okC || okM
 }
 
 func quantityValue(name corev1.ResourceName, milli, value int64) int64 {
@@ -63,39 +71,58 @@ func quantityValue(name corev1.ResourceName, milli, value int64) int64 {
 	return value
 }
 
+// isExecutor reports whether a container is one of Argo's own (init, wait, artifact plugins).
+func isExecutor(name string) bool {
+	return name == common.InitContainerName || common.IsArgoSidecar(name) || common.IsArtifactPluginInit(name)
+}
+
 // computeNeed sums the containers the way ECI bills them: regular containers (and restartable init
 // sidecars) add up; each ordinary init container runs alone, so the pod needs the larger of the
 // biggest init phase and the sum. Containers with __ECI_RESOURCE_IGNORE__=TRUE are left out.
+// declared is set when a container other than Argo's own states CPU or memory.
 func computeNeed(inits, containers []corev1.Container) need {
 	var n need
-	var sum, sidecars, initPeak amount
-	for i := range containers {
-		c := &containers[i]
+	var sum, sidecars amount
+	var initPeak amount
+	count := func(c *corev1.Container) (amount, bool) {
 		if isIgnored(c) {
 			n.ignored = append(n.ignored, c.Name)
-			continue
+			return amount{}, false
 		}
-		a := n.containerAmount(c)
-		sum.cpu, sum.mem, sum.gpu = sum.cpu+a.cpu, sum.mem+a.mem, sum.gpu+a.gpu
+		a, declared := containerAmount(c)
+		if declared && !isExecutor(c.Name) {
+			n.declared = true
+		}
+		return a, true
+	}
+	for i := range containers {
+		if a, ok := count(&containers[i]); ok {
+			sum.add(a)
+		}
 	}
 	for i := range inits {
 		c := &inits[i]
-		if isIgnored(c) {
-			n.ignored = append(n.ignored, c.Name)
+		a, ok := count(c)
+		if !ok {
 			continue
 		}
-		a := n.containerAmount(c)
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			sidecars.cpu, sidecars.mem, sidecars.gpu = sidecars.cpu+a.cpu, sidecars.mem+a.mem, sidecars.gpu+a.gpu
+			sidecars.add(a)
 			continue
 		}
-		initPeak.cpu = max(initPeak.cpu, sidecars.cpu+a.cpu)
-		initPeak.mem = max(initPeak.mem, sidecars.mem+a.mem)
-		initPeak.gpu = max(initPeak.gpu, sidecars.gpu+a.gpu)
+		phase := sidecars
+		phase.add(a)
+		if phase.cpu > initPeak.cpu || phase.mem > initPeak.mem {
+			initPeak.limits, initPeak.requests = initPeak.limits || phase.limits, initPeak.requests || phase.requests
+		}
+		initPeak.cpu, initPeak.mem, initPeak.gpu = max(initPeak.cpu, phase.cpu), max(initPeak.mem, phase.mem), max(initPeak.gpu, phase.gpu)
 	}
-	n.milliCPU = max(sum.cpu+sidecars.cpu, initPeak.cpu)
-	n.memMiB = max(sum.mem+sidecars.mem, initPeak.mem)
-	n.gpu = max(sum.gpu+sidecars.gpu, initPeak.gpu)
+	sum.add(sidecars)
+	n.milliCPU, n.memMiB, n.gpu = max(sum.cpu, initPeak.cpu), max(sum.mem, initPeak.mem), max(sum.gpu, initPeak.gpu)
+	n.limits, n.requests = sum.limits, sum.requests
+	if initPeak.cpu > sum.cpu || initPeak.mem > sum.mem {
+		n.limits, n.requests = n.limits || initPeak.limits, n.requests || initPeak.requests
+	}
 	return n
 }
 
@@ -122,11 +149,8 @@ func trimFloat(f float64) string {
 }
 
 func formatMiB(m int64) string {
-	if m%1024 == 0 || m >= 10*1024 {
-		return trimFloat(float64(m)/1024) + "Gi"
+	if m < 1024 {
+		return fmt.Sprintf("%dMi", m)
 	}
-	if m >= 1024 {
-		return trimFloat(float64(m)/1024) + "Gi"
-	}
-	return fmt.Sprintf("%dMi", m)
+	return trimFloat(float64(m)/1024) + "Gi"
 }

@@ -1,0 +1,320 @@
+package emissary
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/eci"
+)
+
+func decodeFile(t testing.TB, name string) runtime.Object {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "workflows", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := DecodeObject(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return obj
+}
+
+func tmplByName(spec *wfv1.WorkflowSpec, name string) *wfv1.Template {
+	for i := range spec.Templates {
+		if spec.Templates[i].Name == name {
+			return &spec.Templates[i]
+		}
+	}
+	return nil
+}
+
+// controllerPod builds the pod Argo's controller would create for template name of a (rendered)
+// workflow: scheduling (template over workflow), metadata (workflow podMetadata, then template
+// metadata), then the workflow's and the template's podSpecPatch applied with Argo's own code.
+func controllerPod(t *testing.T, wf *wfv1.Workflow, name string) *corev1.Pod {
+	t.Helper()
+	tmpl := tmplByName(&wf.Spec, name).DeepCopy()
+	pod := argoPod("wf-abcde", tmpl)
+	if m := wf.Spec.PodMetadata; m != nil {
+		for k, v := range m.Labels {
+			if _, ok := tmpl.Metadata.Labels[k]; !ok {
+				pod.Labels[k] = v
+			}
+		}
+		for k, v := range m.Annotations {
+			if _, ok := tmpl.Metadata.Annotations[k]; !ok {
+				pod.Annotations[k] = v
+			}
+		}
+	}
+	if pod.Spec.SchedulerName == "" {
+		pod.Spec.SchedulerName = wf.Spec.SchedulerName
+	}
+	var patches []string
+	for _, p := range []string{wf.Spec.PodSpecPatch, tmpl.PodSpecPatch} {
+		if p != "" {
+			patches = append(patches, p)
+		}
+	}
+	if len(patches) > 0 {
+		pod.Spec = applyPodSpecPatch(t, pod.Spec, patches...)
+	}
+	return pod
+}
+
+// applyPodSpecPatch does what Argo's util.ApplyPodSpecPatch does (workflow/util/util.go): each
+// patch, YAML or JSON, must decode as a PodSpec and is applied as a strategic merge patch.
+// (Importing Argo's util package would pull its whole CLI dependency tree into this module.)
+func applyPodSpecPatch(t *testing.T, spec corev1.PodSpec, patches ...string) corev1.PodSpec {
+	t.Helper()
+	cur, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range patches {
+		pj, err := yaml.YAMLToJSON([]byte(p))
+		if err != nil {
+			t.Fatalf("podSpecPatch %q: %v", p, err)
+		}
+		if err := json.Unmarshal(pj, &corev1.PodSpec{}); err != nil {
+			t.Fatalf("invalid podSpecPatch %q: %v", p, err)
+		}
+		if cur, err = strategicpatch.StrategicMergePatch(cur, pj, corev1.PodSpec{}); err != nil {
+			t.Fatalf("podSpecPatch %q: %v", p, err)
+		}
+	}
+	var out corev1.PodSpec
+	if err := json.Unmarshal(cur, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestShapeWorkflowFluidFanOut(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	in := decodeFile(t, "fluid-fanout.yaml")
+	before := in.DeepCopyObject()
+	out, findings, err := e.ShapeWorkflow(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, before) {
+		t.Fatal("ShapeWorkflow mutated its input")
+	}
+	wf := out.(*wfv1.Workflow)
+	md5 := tmplByName(&wf.Spec, "md5sum")
+	ann := md5.Metadata.Annotations
+	if got := ann[eci.AnnotationUseSpecs]; got != "8-16Gi,8-32Gi,12-24Gi" {
+		t.Errorf("eci-use-specs = %q (7 vCPU/13Gi must round to 8-16Gi)", got)
+	}
+	if ann[AnnotationShapedBy] != "standard" || ann[eci.AnnotationFailStrategy] != "fail-fast" ||
+		ann[eci.AnnotationCustomTags] != "workflow:parallelism-fluid,template:md5sum" {
+		t.Errorf("annotations = %v", ann)
+	}
+	if md5.Metadata.Labels[eci.LabelECI] != "true" || md5.SchedulerName != eci.SchedulerName {
+		t.Errorf("placement: labels %v scheduler %q", md5.Metadata.Labels, md5.SchedulerName)
+	}
+	if md5.RetryStrategy == nil || md5.RetryStrategy.Limit.IntValue() != 3 || md5.RetryStrategy.RetryPolicy != wfv1.RetryPolicyAlways {
+		t.Errorf("retryStrategy = %+v", md5.RetryStrategy)
+	}
+	if wf.Spec.PodMetadata.Labels[eci.LabelFluidSidecarTarget] != "eci" || !strings.Contains(wf.Spec.PodSpecPatch, `"terminationGracePeriodSeconds":0`) {
+		t.Errorf("Fluid: podMetadata %v podSpecPatch %q", wf.Spec.PodMetadata, wf.Spec.PodSpecPatch)
+	}
+	// The agent pod (plugin template) gets only workflow-level settings.
+	if wf.Spec.PodMetadata.Labels[eci.LabelECI] != "true" || wf.Spec.SchedulerName != eci.SchedulerName {
+		t.Errorf("workflow-level placement for the agent: %v %q", wf.Spec.PodMetadata.Labels, wf.Spec.SchedulerName)
+	}
+	for _, name := range []string{"main", "warm"} {
+		if tm := tmplByName(&wf.Spec, name); len(tm.Metadata.Annotations) != 0 || tm.RetryStrategy != nil {
+			t.Errorf("template %s (no pod) was shaped", name)
+		}
+	}
+	if hasCode(findings, CodeNoResources) != nil {
+		t.Errorf("unexpected findings %+v", findings)
+	}
+
+	// Idempotent: rendering again changes nothing.
+	again, _, err := e.ShapeWorkflow(out)
+	if err != nil || !reflect.DeepEqual(again, out) {
+		t.Errorf("second ShapeWorkflow changed the workflow (err %v)", err)
+	}
+
+	// The webhook over a pod of the rendered workflow changes nothing.
+	pod := controllerPod(t, wf, "md5sum")
+	if v, _ := envOf(container(pod, "wait"), eci.EnvResourceIgnore); v != "TRUE" {
+		t.Fatalf("render's podSpecPatch did not mark wait as ignored: %+v", container(pod, "wait").Env)
+	}
+	if _, ok := envOf(container(pod, "main"), eci.EnvResourceIgnore); ok {
+		t.Fatal("render's podSpecPatch marked main as ignored")
+	}
+	if pod.Spec.TerminationGracePeriodSeconds == nil || *pod.Spec.TerminationGracePeriodSeconds != 0 {
+		t.Error("terminationGracePeriodSeconds not 0")
+	}
+	res, err := e.ShapePod(pod, wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != OutcomeShaped || !reflect.DeepEqual(res.Pod, pod) {
+		t.Errorf("ShapePod changed a pod of a rendered workflow:\nbefore %v\nafter  %v", pod.Annotations, res.Pod.Annotations)
+	}
+	// And without render, the webhook alone decides the same spec.
+	raw := controllerPod(t, before.(*wfv1.Workflow), "md5sum")
+	direct, err := e.ShapePod(raw, before.(*wfv1.Workflow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if direct.Pod.Annotations[eci.AnnotationUseSpecs] != ann[eci.AnnotationUseSpecs] {
+		t.Errorf("webhook alone chose %q, render %q", direct.Pod.Annotations[eci.AnnotationUseSpecs], ann[eci.AnnotationUseSpecs])
+	}
+}
+
+func TestShapeWorkflowArtifacts(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	out, _, err := e.ShapeWorkflow(decodeFile(t, "artifacts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := out.(*wfv1.Workflow)
+	ws := tmplByName(&wf.Spec, "whalesay")
+	if got := ws.Metadata.Annotations[eci.AnnotationUseSpecs]; got != "0.5-1Gi,0.5-2Gi,1-2Gi" {
+		t.Errorf("whalesay specs = %q", got)
+	}
+	if ws.Metadata.Annotations[eci.AnnotationSpotStrategy] != "SpotAsPriceGo" || ws.Metadata.Annotations[eci.AnnotationSpotFallback] != "true" {
+		t.Errorf("argo-eci.io/spot: true did not turn spot on: %v", ws.Metadata.Annotations)
+	}
+	var patch struct {
+		Containers []struct {
+			Name string          `json:"name"`
+			Env  []corev1.EnvVar `json:"env"`
+		} `json:"containers"`
+	}
+	if err := json.Unmarshal([]byte(ws.PodSpecPatch), &patch); err != nil || len(patch.Containers) != 2 ||
+		patch.Containers[0].Name != "wait" || patch.Containers[1].Name != "artifact-plugin-argo-eci-oss" {
+		t.Errorf("whalesay podSpecPatch = %s (%v)", ws.PodSpecPatch, err)
+	}
+	pm := tmplByName(&wf.Spec, "print-message")
+	if pm.RetryStrategy.Limit.String() != "2" {
+		t.Errorf("existing retryStrategy replaced: %+v", pm.RetryStrategy)
+	}
+	if !strings.Contains(pm.PodSpecPatch, `"terminationGracePeriodSeconds":5`) || !strings.Contains(pm.PodSpecPatch, `"name":"wait"`) {
+		t.Errorf("user podSpecPatch not kept and extended: %s", pm.PodSpecPatch)
+	}
+	pod := controllerPod(t, wf, "print-message")
+	if *pod.Spec.TerminationGracePeriodSeconds != 5 {
+		t.Error("user's terminationGracePeriodSeconds lost")
+	}
+	res, err := e.ShapePod(pod, wf)
+	if err != nil || !reflect.DeepEqual(res.Pod, pod) {
+		t.Errorf("ShapePod changed a pod of a rendered workflow (err %v)", err)
+	}
+	again, _, _ := e.ShapeWorkflow(out)
+	if !reflect.DeepEqual(again, out) {
+		t.Error("second ShapeWorkflow changed the workflow")
+	}
+}
+
+func TestShapeWorkflowKinds(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	tmpl := `
+  entrypoint: a
+  templates:
+  - name: a
+    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}`
+	docs := map[string]string{
+		"CronWorkflow":            "apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: nightly}\nspec:\n  schedules: ['0 1 * * *']\n  workflowSpec:" + strings.ReplaceAll(tmpl, "\n  ", "\n    "),
+		"WorkflowTemplate":        "apiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata: {name: wt}\nspec:" + tmpl,
+		"ClusterWorkflowTemplate": "apiVersion: argoproj.io/v1alpha1\nkind: ClusterWorkflowTemplate\nmetadata: {name: cwt}\nspec:" + tmpl,
+	}
+	for kind, doc := range docs {
+		obj, err := DecodeObject([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		out, _, err := e.ShapeWorkflow(obj)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		var spec *wfv1.WorkflowSpec
+		switch o := out.(type) {
+		case *wfv1.CronWorkflow:
+			spec = &o.Spec.WorkflowSpec
+		case *wfv1.WorkflowTemplate:
+			spec = &o.Spec
+		case *wfv1.ClusterWorkflowTemplate:
+			spec = &o.Spec
+		}
+		if got := spec.Templates[0].Metadata.Annotations[eci.AnnotationUseSpecs]; got != "1-2Gi,1-4Gi,1-8Gi" {
+			t.Errorf("%s: specs %q", kind, got)
+		}
+	}
+	if _, _, err := e.ShapeWorkflow(&corev1.Pod{}); err == nil {
+		t.Error("ShapeWorkflow accepted a Pod")
+	}
+}
+
+func TestShapeWorkflowTemplateOverrides(t *testing.T) {
+	e := NewEngine(mustProfiles(t, fullProfiles))
+	obj, err := DecodeObject([]byte(`
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w, annotations: {argo-eci.io/profile: standard, argo-eci.io/fail-strategy: fail-over}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: a}
+    - - {name: b, template: b}
+    - - {name: c, template: c}
+  - {name: e, plugin: {argo-eci: {imageCache: {name: x, images: [alpine]}}}}
+  - name: a
+    metadata: {annotations: {argo-eci.io/specs: "ecs.c6.large", argo-eci.io/spot: "false"}}
+    container: {image: alpine, command: [sh]}
+  - name: b
+    metadata: {annotations: {argo-eci.io/skip: "true"}}
+    container: {image: alpine, command: [sh]}
+  - name: c
+    volumes: [{name: h, hostPath: {path: /tmp}}]
+    container: {image: alpine, command: [sh], volumeMounts: [{name: h, mountPath: /h}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, findings, err := e.ShapeWorkflow(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := out.(*wfv1.Workflow)
+	a := tmplByName(&wf.Spec, "a").Metadata.Annotations
+	if a[eci.AnnotationUseSpecs] != "ecs.c6.large" || a[eci.AnnotationSpotStrategy] != "" || a[eci.AnnotationFailStrategy] != "fail-over" {
+		t.Errorf("template a: %v", a)
+	}
+	for _, name := range []string{"b", "c"} {
+		tm := tmplByName(&wf.Spec, name)
+		if tm.Metadata.Labels[eci.LabelECI] != "false" || tm.SchedulerName != corev1.DefaultSchedulerName || tm.Metadata.Annotations[AnnotationShapedBy] != "" {
+			t.Errorf("template %s must opt out of the workflow-level placement: %+v %q", name, tm.Metadata, tm.SchedulerName)
+		}
+	}
+	if f := hasCode(findings, CodeHostPath); f == nil || f.Template != "c" || f.Path != "spec.templates[4].volumes[0].hostPath" {
+		t.Errorf("hostPath finding = %+v", f)
+	}
+
+	bad := obj.DeepCopyObject().(*wfv1.Workflow)
+	bad.Spec.Templates[2].Metadata.Annotations[AnnotationProfile] = "gold"
+	var fe *FieldError
+	if _, _, err := e.ShapeWorkflow(bad); !errors.As(err, &fe) || fe.Path != `spec.templates[2].metadata.annotations["argo-eci.io/profile"]` {
+		t.Errorf("unknown template profile: %v", err)
+	}
+}
