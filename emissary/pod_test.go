@@ -239,7 +239,9 @@ func TestShapePod(t *testing.T) {
 		},
 		{
 			name: "cron workflow names the tag", profiles: plain,
-			pod: func() *corev1.Pod { return argoPod("nightly-1732233600", containerTmpl("work", res("1", "2Gi", "", ""))) },
+			pod: func() *corev1.Pod {
+				return argoPod("nightly-1732233600", containerTmpl("work", res("1", "2Gi", "", "")))
+			},
 			wf: &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "nightly-1732233600",
 				Labels: map[string]string{common.LabelKeyCronWorkflow: "nightly"}}},
 			ann: map[string]string{eci.AnnotationCustomTags: "workflow:nightly,template:work"}, outcome: OutcomeShaped,
@@ -347,8 +349,8 @@ func agentPod() *corev1.Pod {
 		Resources: res("100m", "64Mi", "50m", "32Mi")}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "wf-1340600742-agent", Namespace: "argo",
-			Labels: map[string]string{common.LabelKeyWorkflow: "wf", common.LabelKeyCompleted: "false", common.LabelKeyComponent: "agent"},
-			Annotations: map[string]string{common.AnnotationKeyDefaultContainer: "main"},
+			Labels:          map[string]string{common.LabelKeyWorkflow: "wf", common.LabelKeyCompleted: "false", common.LabelKeyComponent: "agent"},
+			Annotations:     map[string]string{common.AnnotationKeyDefaultContainer: "main"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow", Name: "wf", UID: "u1", Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{InitContainers: []corev1.Container{initC}, Containers: []corev1.Container{plugin, mainC}},
 	}
