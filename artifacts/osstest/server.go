@@ -1,22 +1,18 @@
 package osstest
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
@@ -62,17 +58,11 @@ type Server struct {
 	ln       net.Listener
 	done     chan struct{}
 
-	mu     sync.Mutex
-	crcs   map[string]uint64          // bucket/key -> CRC-64 of the object
-	parts  map[string]map[int]partCRC // upload id -> part number -> CRC
-	faults []*Fault
-	counts map[string]int
-	bytes  atomic.Int64
-}
-
-type partCRC struct {
-	crc  uint64
-	size int64
+	mu      sync.Mutex
+	crcs    map[string]uint64  // bucket/key -> CRC-64 of the object
+	uploads map[string]*upload // open multipart uploads by id
+	faults  []*Fault
+	counts  map[string]int
 }
 
 // Start starts a server with opts on a free port of 127.0.0.1.
@@ -111,11 +101,11 @@ func Start(opts Options) (*Server, error) {
 			accessKeyID: opts.AccessKeyID, secret: opts.AccessKeySecret, region: opts.Region,
 			acceptV1: opts.AcceptV1, now: time.Now,
 		},
-		ln:     ln,
-		done:   make(chan struct{}),
-		crcs:   map[string]uint64{},
-		parts:  map[string]map[int]partCRC{},
-		counts: map[string]int{},
+		ln:      ln,
+		done:    make(chan struct{}),
+		crcs:    map[string]uint64{},
+		uploads: map[string]*upload{},
+		counts:  map[string]int{},
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -182,24 +172,9 @@ func (s *Server) Keys(bucket, prefix string) ([]string, error) {
 // OpenUploads lists the multipart uploads of bucket that were neither completed nor aborted,
 // as "key uploadId" strings.
 func (s *Server) OpenUploads(bucket string) ([]string, error) {
-	req := httptest.NewRequest(http.MethodGet, "/"+bucket+"?uploads", nil)
-	rec := httptest.NewRecorder()
-	s.fake.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		return nil, fmt.Errorf("list multipart uploads: status %d: %s", rec.Code, rec.Body.String())
-	}
-	var out struct {
-		Uploads []struct {
-			Key      string `xml:"Key"`
-			UploadID string `xml:"UploadId"`
-		} `xml:"Upload"`
-	}
-	if err := xml.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-		return nil, fmt.Errorf("list multipart uploads: %w", err)
-	}
-	res := make([]string, 0, len(out.Uploads))
-	for _, u := range out.Uploads {
-		res = append(res, u.Key+" "+u.UploadID)
+	var res []string
+	for _, u := range s.openUploads(bucket, "") {
+		res = append(res, u.key+" "+u.id)
 	}
 	return res, nil
 }
@@ -359,72 +334,27 @@ func (s *Server) dispatch(rw *respWriter, r *http.Request, op, bucket, key strin
 	case "DeleteMultipleObjects":
 		s.deleteMultiple(rw, r, bucket)
 		return
-	case "PutObject", "UploadPart":
-		if r.Header.Get("Content-Length") == "" {
-			// Chunked body of unknown size: OSS needs the length, so spool it.
-			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<30))
-			if err != nil {
-				writeError(rw, http.StatusBadRequest, "IncompleteBody", err.Error())
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r.ContentLength = int64(len(body))
-			r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		}
-		h := crc64.New(crcTable)
-		cr := &countingReader{r: io.TeeReader(r.Body, h)}
-		r.Body = io.NopCloser(cr)
-		rw.before = func(hdr http.Header, status int) {
-			if status != http.StatusOK {
-				return
-			}
-			sum := h.Sum64()
-			hdr.Set("x-oss-hash-crc64ecma", strconv.FormatUint(sum, 10))
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if op == "PutObject" {
-				s.crcs[objKey] = sum
-				return
-			}
-			id := r.URL.Query().Get("uploadId")
-			pn, _ := strconv.Atoi(r.URL.Query().Get("partNumber"))
-			if s.parts[id] == nil {
-				s.parts[id] = map[int]partCRC{}
-			}
-			s.parts[id][pn] = partCRC{crc: sum, size: cr.n}
-		}
+	case "PutObject":
+		s.putObject(rw, r, bucket, key)
+		return
+	case "InitiateMultipartUpload":
+		s.initiateMultipart(rw, r, bucket, key)
+		return
+	case "UploadPart":
+		s.uploadPart(rw, r, bucket, key)
+		return
 	case "CompleteMultipartUpload":
-		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-		if err != nil {
-			writeError(rw, http.StatusBadRequest, "MalformedXML", err.Error())
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var req gofakes3.CompleteMultipartUploadRequest
-		_ = xml.Unmarshal(body, &req)
-		id := r.URL.Query().Get("uploadId")
-		rw.before = func(hdr http.Header, status int) {
-			if status != http.StatusOK {
-				return
-			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			var sum uint64
-			for _, p := range req.Parts {
-				pc := s.parts[id][p.PartNumber]
-				sum = CombineCRC64(sum, pc.crc, pc.size)
-			}
-			delete(s.parts, id)
-			s.crcs[objKey] = sum
-			hdr.Set("x-oss-hash-crc64ecma", strconv.FormatUint(sum, 10))
-		}
+		s.completeMultipart(rw, r, bucket, key)
+		return
 	case "AbortMultipartUpload":
-		id := r.URL.Query().Get("uploadId")
-		rw.before = func(http.Header, int) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			delete(s.parts, id)
-		}
+		s.abortMultipart(rw, r, bucket, key)
+		return
+	case "ListMultipartUploads":
+		s.listMultipartUploads(rw, r, bucket)
+		return
+	case "ListParts":
+		s.listParts(rw, r, bucket, key)
+		return
 	case "CopyObject":
 		src := r.Header.Get("x-oss-copy-source")
 		rw.before = func(hdr http.Header, status int) {
@@ -459,17 +389,6 @@ func (s *Server) dispatch(rw *respWriter, r *http.Request, op, bucket, key strin
 		}
 	}
 	s.fake.ServeHTTP(rw, r)
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // respWriter maps response headers to OSS names, runs a hook just before the status line goes

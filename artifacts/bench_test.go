@@ -1,0 +1,409 @@
+package artifacts
+
+// Benchmarks against Argo v4.0.7's built-in OSS driver (workflow/artifacts/oss, old SDK),
+// same process, same test server, same input. Each benchmark iteration runs both drivers
+// (and, with the remote emulation off, a raw single-stream SDK PUT/GET) and reports:
+//
+//	argo-eci-MB/s, argo-MB/s, speedup-x     throughput and the ratio argo-eci / Argo
+//	peak-MiB, argo-peak-MiB                 peak RSS of this process during each driver's run
+//	raw-MB/s, fraction-of-raw               (emulation off) single-stream SDK throughput and
+//	                                        argo-eci's throughput as a fraction of it
+//
+// The OSS test server runs in a child process (this test binary re-executed) so that the
+// peak-memory figure is the driver's, not the in-memory bucket's.
+//
+// Sizes: ARGO_ECI_BENCH_FILE (default 64Mi; the figure is 1Gi) and
+// ARGO_ECI_BENCH_FILES (default 2000 files of 64 KiB). Run:
+//
+//	go test ./artifacts/ -run '^$' -bench . -benchtime 1x
+//	ARGO_ECI_BENCH_FILE=1Gi go test ./artifacts/ -run '^$' -bench 'File/remote' -benchtime 1x -timeout 30m
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	argooss "github.com/argoproj/argo-workflows/v4/workflow/artifacts/oss"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/argo-eci/argo-eci/artifacts/osstest"
+)
+
+const childEnv = "ARGO_ECI_OSSTEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		runChildServer(mode)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// runChildServer serves OSS until stdin closes (the parent exited) or SIGTERM.
+func runChildServer(mode string) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	opts := osstest.Options{AcceptV1: true, Remote: osstest.Remote{Off: mode == "raw"}}
+	err := osstest.Serve(ctx, opts, func(url string) { fmt.Println(url) })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// childServer is an OSS test server in a child process.
+type childServer struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+func startChildServer(b *testing.B, remote bool) *childServer {
+	b.Helper()
+	mode := "remote"
+	if !remote {
+		mode = "raw"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("child server: %v", err)
+	}
+	return &childServer{URL: strings.TrimSpace(line), cmd: cmd}
+}
+
+func envSize(b *testing.B, name string, def int64) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return q.Value()
+}
+
+// rssMiB reads this process's resident set size.
+func rssMiB() float64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseFloat(f[1], 64)
+	return pages * float64(os.Getpagesize()) / (1 << 20)
+}
+
+// measure runs fn and returns its duration and the peak RSS sampled every 5 ms.
+func measure(b *testing.B, fn func() error) (time.Duration, float64) {
+	b.Helper()
+	debug.FreeOSMemory()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := uint64(rssMiB() * 1024); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	start := time.Now()
+	err := fn()
+	d := time.Since(start)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d, float64(peak.Load()) / 1024
+}
+
+var (
+	inputMu    sync.Mutex
+	inputFiles = map[string]string{}
+)
+
+// inputFile writes (once per size) a file of pseudo-random bytes.
+func inputFile(b *testing.B, size int64) string {
+	inputMu.Lock()
+	defer inputMu.Unlock()
+	name := fmt.Sprintf("file-%d", size)
+	if p, ok := inputFiles[name]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "argo-eci-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := filepath.Join(dir, "input.bin")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.NewChaCha8([32]byte{1, 2, 3})
+	if _, err := io.CopyN(f, r, size); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	inputFiles[name] = p
+	return p
+}
+
+// inputDir writes (once) a directory of n files of size bytes in 20 sub-directories.
+func inputDir(b *testing.B, n int, size int64) string {
+	inputMu.Lock()
+	defer inputMu.Unlock()
+	name := fmt.Sprintf("dir-%d-%d", n, size)
+	if p, ok := inputFiles[name]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "argo-eci-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.NewChaCha8([32]byte{4, 5, 6})
+	buf := make([]byte, size)
+	for i := range n {
+		p := filepath.Join(dir, "in", fmt.Sprintf("part-%02d", i%20), fmt.Sprintf("file-%05d.bin", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		_, _ = r.Read(buf)
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, "in")
+	inputFiles[name] = p
+	return p
+}
+
+// peers holds both drivers pointed at one server.
+type peers struct {
+	ours   *Bucket
+	argo   *argooss.ArtifactDriver
+	url    string
+	ctx    context.Context
+	sdk    *oss.Client
+	bucket string
+}
+
+func newPeers(b *testing.B, url string) *peers {
+	env := map[string]string{testIDEnv: osstest.DefaultAccessKeyID, testSecretEnv: osstest.DefaultAccessKeySecret}
+	d := &Driver{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	cfg := fmt.Sprintf("endpoint: %s\nbucket: %s\nregion: %s\npathStyle: true\ncredentials: {accessKeyIdEnv: %s, accessKeySecretEnv: %s}\n",
+		url, osstest.DefaultBucket, osstest.DefaultRegion, testIDEnv, testSecretEnv)
+	ours, err := d.Bucket(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sdk := oss.NewClient(oss.LoadDefaultConfig().
+		WithCredentialsProvider(credentials.NewStaticCredentialsProvider(osstest.DefaultAccessKeyID, osstest.DefaultAccessKeySecret)).
+		WithRegion(osstest.DefaultRegion).WithEndpoint(url).WithUsePathStyle(true))
+	return &peers{
+		ours:   ours,
+		argo:   &argooss.ArtifactDriver{Endpoint: url, AccessKey: osstest.DefaultAccessKeyID, SecretKey: osstest.DefaultAccessKeySecret},
+		url:    url,
+		ctx:    argoContext(),
+		sdk:    sdk,
+		bucket: osstest.DefaultBucket,
+	}
+}
+
+func (p *peers) argoArtifact(key string) *wfv1.Artifact {
+	return &wfv1.Artifact{Name: "bench", ArtifactLocation: wfv1.ArtifactLocation{OSS: &wfv1.OSSArtifact{
+		OSSBucket: wfv1.OSSBucket{Endpoint: p.url, Bucket: p.bucket}, Key: key,
+	}}}
+}
+
+// rawPut and rawGet are single-stream SDK transfers: the server's raw throughput.
+func (p *peers) rawPut(path, key string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = p.sdk.PutObject(context.Background(), &oss.PutObjectRequest{Bucket: &p.bucket, Key: &key, Body: f})
+	return err
+}
+
+func (p *peers) rawGet(key string) error {
+	res, err := p.sdk.GetObject(context.Background(), &oss.GetObjectRequest{Bucket: &p.bucket, Key: &key})
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	_, err = io.Copy(io.Discard, res.Body)
+	return err
+}
+
+func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
+
+func BenchmarkFile(b *testing.B) {
+	size := envSize(b, "ARGO_ECI_BENCH_FILE", 64<<20)
+	for _, remote := range []bool{true, false} {
+		name := "remote"
+		if !remote {
+			name = "raw-loopback"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := startChildServer(b, remote)
+			p := newPeers(b, srv.URL)
+			in := inputFile(b, size)
+			out := b.TempDir()
+			b.Run("save", func(b *testing.B) {
+				b.SetBytes(size)
+				for i := range b.N {
+					ourD, ourPeak := measure(b, func() error { return p.ours.Save(p.ctx, in, fmt.Sprintf("save/ours-%d", i)) })
+					_ = p.ours.Delete(p.ctx, fmt.Sprintf("save/ours-%d", i))
+					argoD, argoPeak := measure(b, func() error { return p.argo.Save(p.ctx, in, p.argoArtifact(fmt.Sprintf("save/argo-%d", i))) })
+					_ = p.ours.Delete(p.ctx, fmt.Sprintf("save/argo-%d", i))
+					report(b, size, ourD, argoD, ourPeak, argoPeak)
+					if !remote {
+						rawD, _ := measure(b, func() error { return p.rawPut(in, "save/raw") })
+						_ = p.ours.Delete(p.ctx, "save/raw")
+						b.ReportMetric(mbps(size, rawD), "raw-MB/s")
+						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
+					}
+				}
+			})
+			b.Run("load", func(b *testing.B) {
+				if err := p.ours.Save(p.ctx, in, "load/input"); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(size)
+				for range b.N {
+					ourD, ourPeak := measure(b, func() error { return p.ours.Load(p.ctx, "load/input", filepath.Join(out, "ours")) })
+					argoD, argoPeak := measure(b, func() error { return p.argo.Load(p.ctx, p.argoArtifact("load/input"), filepath.Join(out, "argo")) })
+					report(b, size, ourD, argoD, ourPeak, argoPeak)
+					if !remote {
+						rawD, _ := measure(b, func() error { return p.rawGet("load/input") })
+						b.ReportMetric(mbps(size, rawD), "raw-MB/s")
+						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
+					}
+					_ = os.Remove(filepath.Join(out, "ours"))
+					_ = os.Remove(filepath.Join(out, "argo"))
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkDirectory(b *testing.B) {
+	n := int(envSize(b, "ARGO_ECI_BENCH_FILES", 2000))
+	const fileSize = 64 << 10
+	total := int64(n) * fileSize
+	for _, remote := range []bool{true, false} {
+		name := "remote"
+		if !remote {
+			name = "raw-loopback"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := startChildServer(b, remote)
+			p := newPeers(b, srv.URL)
+			in := inputDir(b, n, fileSize)
+			out := b.TempDir()
+			b.Run("save", func(b *testing.B) {
+				b.SetBytes(total)
+				for i := range b.N {
+					ourD, ourPeak := measure(b, func() error { return p.ours.Save(p.ctx, in, fmt.Sprintf("dsave/ours-%d", i)) })
+					_ = p.ours.Delete(p.ctx, fmt.Sprintf("dsave/ours-%d", i))
+					argoD, argoPeak := measure(b, func() error { return p.argo.Save(p.ctx, in, p.argoArtifact(fmt.Sprintf("dsave/argo-%d", i))) })
+					_ = p.ours.Delete(p.ctx, fmt.Sprintf("dsave/argo-%d", i))
+					report(b, total, ourD, argoD, ourPeak, argoPeak)
+					if !remote {
+						blob := inputFile(b, total)
+						rawD, _ := measure(b, func() error { return p.rawPut(blob, "dsave/raw") })
+						_ = p.ours.Delete(p.ctx, "dsave/raw")
+						b.ReportMetric(mbps(total, rawD), "raw-MB/s")
+						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
+					}
+				}
+			})
+			b.Run("load", func(b *testing.B) {
+				if err := p.ours.Save(p.ctx, in, "dload/input"); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(total)
+				for range b.N {
+					ourD, ourPeak := measure(b, func() error { return p.ours.Load(p.ctx, "dload/input", filepath.Join(out, "ours")) })
+					argoD, argoPeak := measure(b, func() error { return p.argo.Load(p.ctx, p.argoArtifact("dload/input"), filepath.Join(out, "argo")) })
+					report(b, total, ourD, argoD, ourPeak, argoPeak)
+					if !remote {
+						blob := inputFile(b, total)
+						if err := p.rawPut(blob, "dload/raw"); err != nil {
+							b.Fatal(err)
+						}
+						rawD, _ := measure(b, func() error { return p.rawGet("dload/raw") })
+						b.ReportMetric(mbps(total, rawD), "raw-MB/s")
+						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
+					}
+					_ = os.RemoveAll(filepath.Join(out, "ours"))
+					_ = os.RemoveAll(filepath.Join(out, "argo"))
+				}
+			})
+		})
+	}
+}
+
+func report(b *testing.B, bytes int64, ours, argo time.Duration, ourPeak, argoPeak float64) {
+	b.ReportMetric(mbps(bytes, ours), "argo-eci-MB/s")
+	b.ReportMetric(mbps(bytes, argo), "argo-MB/s")
+	b.ReportMetric(argo.Seconds()/ours.Seconds(), "speedup-x")
+	b.ReportMetric(ourPeak, "peak-MiB")
+	b.ReportMetric(argoPeak, "argo-peak-MiB")
+}
