@@ -103,7 +103,7 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		res.Findings = append(res.Findings, Finding{Code: CodeAgentStays, Severity: SeverityInfo, Template: tmplName, Message: res.Reason})
 		return res, nil
 	}
-	if inc := incompatibilities(&out.Spec, "spec"); len(inc) > 0 {
+	if inc := podViewOf(&out.Spec).incompatibilities(); len(inc) > 0 {
 		switch p.Incompatible {
 		case IncompatibleSkip:
 			res.Reason = "needs " + inc[0].what + ": left on normal nodes (incompatible: skip)"
@@ -253,28 +253,51 @@ func waitBump(inits, containers []corev1.Container, tmpl, path string) (Finding,
 
 type incompatibility struct{ code, what, path, hint string }
 
-// incompatibilities lists what in a pod spec ECI cannot run.
-func incompatibilities(spec *corev1.PodSpec, path string) []incompatibility {
+// podView is a pod spec with the field path of each volume and container, so findings name the
+// field the user wrote (a template's container, a workflow-level volume, ...).
+type podView struct {
+	spec                             corev1.PodSpec
+	hostNetworkPath                  string
+	volumePaths, initPaths, ctrPaths []string
+}
+
+// podViewOf views a pod's own spec.
+func podViewOf(spec *corev1.PodSpec) *podView {
+	v := &podView{spec: *spec, hostNetworkPath: "spec.hostNetwork"}
+	for i := range spec.Volumes {
+		v.volumePaths = append(v.volumePaths, fmt.Sprintf("spec.volumes[%d]", i))
+	}
+	for i := range spec.InitContainers {
+		v.initPaths = append(v.initPaths, fmt.Sprintf("spec.initContainers[%d]", i))
+	}
+	for i := range spec.Containers {
+		v.ctrPaths = append(v.ctrPaths, fmt.Sprintf("spec.containers[%d]", i))
+	}
+	return v
+}
+
+// incompatibilities lists what in a pod ECI cannot run.
+func (v *podView) incompatibilities() []incompatibility {
 	var out []incompatibility
-	for i, v := range spec.Volumes {
-		if v.HostPath != nil {
-			out = append(out, incompatibility{CodeHostPath, "hostPath volume " + v.Name, fmt.Sprintf("%s.volumes[%d].hostPath", path, i),
+	for i, vol := range v.spec.Volumes {
+		if vol.HostPath != nil {
+			out = append(out, incompatibility{CodeHostPath, "hostPath volume " + vol.Name, v.volumePaths[i] + ".hostPath",
 				"use an emptyDir, a PVC (NAS/OSS/Fluid) or an artifact instead"})
 		}
 	}
-	if spec.HostNetwork {
-		out = append(out, incompatibility{CodeHostNetwork, "hostNetwork", path + ".hostNetwork", "remove hostNetwork; ECI pods get their own VPC address"})
+	if v.spec.HostNetwork {
+		out = append(out, incompatibility{CodeHostNetwork, "hostNetwork", v.hostNetworkPath, "remove hostNetwork; ECI pods get their own VPC address"})
 	}
-	check := func(list []corev1.Container, field string) {
+	check := func(list []corev1.Container, paths []string) {
 		for i, c := range list {
 			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
-				out = append(out, incompatibility{CodePrivileged, "privileged container " + c.Name, fmt.Sprintf("%s.%s[%d].securityContext.privileged", path, field, i),
+				out = append(out, incompatibility{CodePrivileged, "privileged container " + c.Name, paths[i] + ".securityContext.privileged",
 					"drop privileged or add only the capabilities needed"})
 			}
 		}
 	}
-	check(spec.InitContainers, "initContainers")
-	check(spec.Containers, "containers")
+	check(v.spec.InitContainers, v.initPaths)
+	check(v.spec.Containers, v.ctrPaths)
 	return out
 }
 

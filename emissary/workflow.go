@@ -205,8 +205,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 			}
 		}
 
-		podSpec := templatePodSpec(t, spec)
-		if inc := incompatibilities(podSpec, path); len(inc) > 0 {
+		if inc := templatePodView(t, spec, path, doc.specPath).incompatibilities(); len(inc) > 0 {
 			sev := map[string]Severity{IncompatibleSkip: SeverityInfo, IncompatibleWarn: SeverityWarning, IncompatibleDeny: SeverityError}[tp.Incompatible]
 			for _, in := range inc {
 				msg := in.what + " is not supported on ECI"
@@ -302,28 +301,49 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 	return findings, nil
 }
 
-// templatePodSpec is the part of the pod spec a template determines that matters for ECI
-// compatibility (volumes, host network, security contexts).
-func templatePodSpec(t *wfv1.Template, spec *wfv1.WorkflowSpec) *corev1.PodSpec {
-	inits, containers := templateContainers(t)
-	ps := &corev1.PodSpec{InitContainers: inits, Containers: containers, Volumes: t.Volumes}
+// templatePodView is the part of the pod a template determines that matters for ECI: containers,
+// the volumes they mount (the template's and the workflow's), host network; with field paths.
+func templatePodView(t *wfv1.Template, spec *wfv1.WorkflowSpec, path, specPath string) *podView {
+	v := &podView{hostNetworkPath: specPath + ".hostNetwork"}
+	v.spec.InitContainers, v.spec.Containers = templateContainers(t)
+	for i := range t.InitContainers {
+		v.initPaths = append(v.initPaths, fmt.Sprintf("%s.initContainers[%d]", path, i))
+	}
+	switch {
+	case t.Container != nil:
+		v.ctrPaths = append(v.ctrPaths, path+".container")
+	case t.Script != nil:
+		v.ctrPaths = append(v.ctrPaths, path+".script")
+	case t.ContainerSet != nil:
+		for i := range t.ContainerSet.Containers {
+			v.ctrPaths = append(v.ctrPaths, fmt.Sprintf("%s.containerSet.containers[%d]", path, i))
+		}
+	}
+	for i := range t.Sidecars {
+		v.ctrPaths = append(v.ctrPaths, fmt.Sprintf("%s.sidecars[%d]", path, i))
+	}
 	if spec.HostNetwork != nil {
-		ps.HostNetwork = *spec.HostNetwork
+		v.spec.HostNetwork = *spec.HostNetwork
+	}
+	for i, vol := range t.Volumes {
+		v.spec.Volumes = append(v.spec.Volumes, vol)
+		v.volumePaths = append(v.volumePaths, fmt.Sprintf("%s.volumes[%d]", path, i))
 	}
 	mounted := map[string]bool{}
-	for _, list := range [][]corev1.Container{inits, containers} {
+	for _, list := range [][]corev1.Container{v.spec.InitContainers, v.spec.Containers} {
 		for _, c := range list {
 			for _, m := range c.VolumeMounts {
 				mounted[m.Name] = true
 			}
 		}
 	}
-	for _, v := range spec.Volumes {
-		if mounted[v.Name] {
-			ps.Volumes = append(ps.Volumes, v)
+	for i, vol := range spec.Volumes {
+		if mounted[vol.Name] {
+			v.spec.Volumes = append(v.spec.Volumes, vol)
+			v.volumePaths = append(v.volumePaths, fmt.Sprintf("%s.volumes[%d]", specPath, i))
 		}
 	}
-	return ps
+	return v
 }
 
 // optOut keeps a template's pods off ECI when workflow-level placement would send them there.
@@ -441,7 +461,7 @@ func mountsDataset(t *wfv1.Template, spec *wfv1.WorkflowSpec, datasets map[strin
 	if len(datasets) == 0 {
 		return false
 	}
-	for _, v := range templatePodSpec(t, spec).Volumes {
+	for _, v := range templatePodView(t, spec, "", "").spec.Volumes {
 		if v.PersistentVolumeClaim != nil && datasets[v.PersistentVolumeClaim.ClaimName] {
 			return true
 		}
