@@ -256,24 +256,18 @@ type incompatibility struct{ code, what, path, hint string }
 // podView is a pod spec with the field path of each volume and container, so findings name the
 // field the user wrote (a template's container, a workflow-level volume, ...).
 type podView struct {
-	spec                             corev1.PodSpec
-	hostNetworkPath                  string
-	volumePaths, initPaths, ctrPaths []string
+	spec                          corev1.PodSpec
+	hostNetworkPath               string
+	volumePath, initPath, ctrPath func(i int) string
 }
 
 // podViewOf views a pod's own spec.
 func podViewOf(spec *corev1.PodSpec) *podView {
-	v := &podView{spec: *spec, hostNetworkPath: "spec.hostNetwork"}
-	for i := range spec.Volumes {
-		v.volumePaths = append(v.volumePaths, fmt.Sprintf("spec.volumes[%d]", i))
+	return &podView{spec: *spec, hostNetworkPath: "spec.hostNetwork",
+		volumePath: func(i int) string { return fmt.Sprintf("spec.volumes[%d]", i) },
+		initPath:   func(i int) string { return fmt.Sprintf("spec.initContainers[%d]", i) },
+		ctrPath:    func(i int) string { return fmt.Sprintf("spec.containers[%d]", i) },
 	}
-	for i := range spec.InitContainers {
-		v.initPaths = append(v.initPaths, fmt.Sprintf("spec.initContainers[%d]", i))
-	}
-	for i := range spec.Containers {
-		v.ctrPaths = append(v.ctrPaths, fmt.Sprintf("spec.containers[%d]", i))
-	}
-	return v
 }
 
 // incompatibilities lists what in a pod ECI cannot run.
@@ -281,23 +275,23 @@ func (v *podView) incompatibilities() []incompatibility {
 	var out []incompatibility
 	for i, vol := range v.spec.Volumes {
 		if vol.HostPath != nil {
-			out = append(out, incompatibility{CodeHostPath, "hostPath volume " + vol.Name, v.volumePaths[i] + ".hostPath",
+			out = append(out, incompatibility{CodeHostPath, "hostPath volume " + vol.Name, v.volumePath(i) + ".hostPath",
 				"use an emptyDir, a PVC (NAS/OSS/Fluid) or an artifact instead"})
 		}
 	}
 	if v.spec.HostNetwork {
 		out = append(out, incompatibility{CodeHostNetwork, "hostNetwork", v.hostNetworkPath, "remove hostNetwork; ECI pods get their own VPC address"})
 	}
-	check := func(list []corev1.Container, paths []string) {
+	check := func(list []corev1.Container, path func(int) string) {
 		for i, c := range list {
 			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
-				out = append(out, incompatibility{CodePrivileged, "privileged container " + c.Name, paths[i] + ".securityContext.privileged",
+				out = append(out, incompatibility{CodePrivileged, "privileged container " + c.Name, path(i) + ".securityContext.privileged",
 					"drop privileged or add only the capabilities needed"})
 			}
 		}
 	}
-	check(v.spec.InitContainers, v.initPaths)
-	check(v.spec.Containers, v.ctrPaths)
+	check(v.spec.InitContainers, v.initPath)
+	check(v.spec.Containers, v.ctrPath)
 	return out
 }
 
@@ -311,17 +305,33 @@ func podTemplateName(pod *corev1.Pod, kind string) string {
 		for i := range list {
 			for _, env := range list[i].Env {
 				if env.Name == common.EnvVarTemplate && env.Value != "" {
-					var t struct {
-						Name string `json:"name"`
-					}
-					if json.Unmarshal([]byte(env.Value), &t) == nil && t.Name != "" {
-						return t.Name
+					if name := templateNameFromJSON(env.Value); name != "" {
+						return name
 					}
 				}
 			}
 		}
 	}
 	return ""
+}
+
+// templateNameFromJSON reads "name" from a template's JSON. Argo marshals wfv1.Template with name
+// first, so the common case avoids decoding the whole (often large) template.
+func templateNameFromJSON(v string) string {
+	const prefix = `{"name":"`
+	if strings.HasPrefix(v, prefix) {
+		rest := v[len(prefix):]
+		if end := strings.IndexByte(rest, '"'); end >= 0 && !strings.Contains(rest[:end], `\`) {
+			return rest[:end]
+		}
+	}
+	var t struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal([]byte(v), &t) != nil {
+		return ""
+	}
+	return t.Name
 }
 
 // podTags are the name tags of a pod: the workflow (its CronWorkflow, WorkflowTemplate or

@@ -386,3 +386,18 @@ func TestShapePodPlacement(t *testing.T) {
 		t.Error("main marked ignored")
 	}
 }
+
+func TestTemplateNameFromJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"name":"work","container":{}}`: "work",
+		`{"container":{},"name":"work"}`: "work",
+		`{"name":"a\"b","container":{}}`: `a"b`,
+		`{"name":"caf\u00e9"}`:           "café",
+		`not json`:                       "",
+		`{"name":"unterminated`:          "",
+	} {
+		if got := templateNameFromJSON(in); got != want {
+			t.Errorf("templateNameFromJSON(%s) = %q, want %q", in, got, want)
+		}
+	}
+}

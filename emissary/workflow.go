@@ -304,30 +304,31 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 // templatePodView is the part of the pod a template determines that matters for ECI: containers,
 // the volumes they mount (the template's and the workflow's), host network; with field paths.
 func templatePodView(t *wfv1.Template, spec *wfv1.WorkflowSpec, path, specPath string) *podView {
-	v := &podView{hostNetworkPath: specPath + ".hostNetwork"}
+	v := &podView{hostNetworkPath: specPath + ".hostNetwork",
+		initPath: func(i int) string { return fmt.Sprintf("%s.initContainers[%d]", path, i) }}
 	v.spec.InitContainers, v.spec.Containers = templateContainers(t)
-	for i := range t.InitContainers {
-		v.initPaths = append(v.initPaths, fmt.Sprintf("%s.initContainers[%d]", path, i))
-	}
+	var ctrPaths []string
 	switch {
 	case t.Container != nil:
-		v.ctrPaths = append(v.ctrPaths, path+".container")
+		ctrPaths = append(ctrPaths, path+".container")
 	case t.Script != nil:
-		v.ctrPaths = append(v.ctrPaths, path+".script")
+		ctrPaths = append(ctrPaths, path+".script")
 	case t.ContainerSet != nil:
 		for i := range t.ContainerSet.Containers {
-			v.ctrPaths = append(v.ctrPaths, fmt.Sprintf("%s.containerSet.containers[%d]", path, i))
+			ctrPaths = append(ctrPaths, fmt.Sprintf("%s.containerSet.containers[%d]", path, i))
 		}
 	}
 	for i := range t.Sidecars {
-		v.ctrPaths = append(v.ctrPaths, fmt.Sprintf("%s.sidecars[%d]", path, i))
+		ctrPaths = append(ctrPaths, fmt.Sprintf("%s.sidecars[%d]", path, i))
 	}
+	v.ctrPath = func(i int) string { return ctrPaths[i] }
 	if spec.HostNetwork != nil {
 		v.spec.HostNetwork = *spec.HostNetwork
 	}
+	var volPaths []string
 	for i, vol := range t.Volumes {
 		v.spec.Volumes = append(v.spec.Volumes, vol)
-		v.volumePaths = append(v.volumePaths, fmt.Sprintf("%s.volumes[%d]", path, i))
+		volPaths = append(volPaths, fmt.Sprintf("%s.volumes[%d]", path, i))
 	}
 	mounted := map[string]bool{}
 	for _, list := range [][]corev1.Container{v.spec.InitContainers, v.spec.Containers} {
@@ -340,9 +341,10 @@ func templatePodView(t *wfv1.Template, spec *wfv1.WorkflowSpec, path, specPath s
 	for i, vol := range spec.Volumes {
 		if mounted[vol.Name] {
 			v.spec.Volumes = append(v.spec.Volumes, vol)
-			v.volumePaths = append(v.volumePaths, fmt.Sprintf("%s.volumes[%d]", specPath, i))
+			volPaths = append(volPaths, fmt.Sprintf("%s.volumes[%d]", specPath, i))
 		}
 	}
+	v.volumePath = func(i int) string { return volPaths[i] }
 	return v
 }
 
