@@ -353,6 +353,16 @@ func (b *Bucket) putEmpty(ctx context.Context, key string) error {
 	return nil
 }
 
+// classifySDK marks the SDK's CRC-64 mismatch errors with ErrCRCMismatch. The SDK reports a
+// mismatch as a plain formatted error ("crc is inconsistent, client X, server Y"), so its text
+// is the only thing to match on.
+func classifySDK(err error) error {
+	if err != nil && !errors.Is(err, ErrCRCMismatch) && strings.Contains(err.Error(), "crc is inconsistent") {
+		return fmt.Errorf("%w: %w", ErrCRCMismatch, err)
+	}
+	return err
+}
+
 // checkpointDir returns the per-transfer checkpoint directory (with the trailing separator the
 // SDK needs), derived from the transfer so a restarted process finds it again.
 func (b *Bucket) checkpointDir(kind, key, path string) string {
@@ -392,7 +402,7 @@ func (b *Bucket) uploadFile(ctx context.Context, path, key string, size int64, p
 		if cp != "" {
 			_ = os.RemoveAll(cp)
 		}
-		return fmt.Errorf("upload %s to oss://%s/%s: %w", path, b.cfg.Bucket, key, err)
+		return fmt.Errorf("upload %s to oss://%s/%s: %w", path, b.cfg.Bucket, key, classifySDK(err))
 	}
 	if cp != "" {
 		_ = os.RemoveAll(cp)
@@ -511,18 +521,6 @@ func (b *Bucket) Load(ctx context.Context, key, path string) error {
 	return nil
 }
 
-// crcRequired wraps the client for the Downloader: a HEAD without a CRC-64 header fails, so
-// the SDK's download check cannot silently pass.
-type crcRequired struct{ *oss.Client }
-
-func (c crcRequired) HeadObject(ctx context.Context, req *oss.HeadObjectRequest, optFns ...func(*oss.Options)) (*oss.HeadObjectResult, error) {
-	res, err := c.Client.HeadObject(ctx, req, optFns...)
-	if err == nil && res.Headers.Get(headerCRC64) == "" {
-		return nil, ErrMissingCRC
-	}
-	return res, err
-}
-
 // downloadFile downloads one object: one streamed GET up to the part size, else the SDK's
 // parallel ranged Downloader. The CRC-64 is verified either way.
 func (b *Bucket) downloadFile(ctx context.Context, key, path string, size int64, parallel int) error {
@@ -538,7 +536,15 @@ func (b *Bucket) downloadFile(ctx context.Context, key, path string, size int64,
 				return fmt.Errorf("checkpoint dir: %w", err)
 			}
 		}
-		d := oss.NewDownloader(crcRequired{b.client}, func(o *oss.DownloaderOptions) {
+		// The SDK's Downloader checks the CRC-64 against its own HEAD but passes silently when
+		// the header is missing, so require it first. (The client must be passed unwrapped:
+		// the Downloader enables its CRC check only for *oss.Client.)
+		if _, crc, err := b.head(ctx, key); err != nil {
+			return err
+		} else if crc == "" {
+			return fmt.Errorf("download oss://%s/%s: %w", b.cfg.Bucket, key, ErrMissingCRC)
+		}
+		d := oss.NewDownloader(b.client, func(o *oss.DownloaderOptions) {
 			o.PartSize = int64(b.cfg.PartSize)
 			o.ParallelNum = parallel
 			o.UseTempFile = true
@@ -557,13 +563,7 @@ func (b *Bucket) downloadFile(ctx context.Context, key, path string, size int64,
 		}
 	}
 	if err != nil {
-		if errors.Is(err, ErrMissingCRC) || errors.Is(err, ErrCRCMismatch) {
-			return fmt.Errorf("download oss://%s/%s: %w", b.cfg.Bucket, key, err)
-		}
-		if strings.Contains(err.Error(), "crc is inconsistent") {
-			return fmt.Errorf("download oss://%s/%s: %w: %v", b.cfg.Bucket, key, ErrCRCMismatch, err)
-		}
-		return fmt.Errorf("download oss://%s/%s: %w", b.cfg.Bucket, key, err)
+		return fmt.Errorf("download oss://%s/%s: %w", b.cfg.Bucket, key, classifySDK(err))
 	}
 	b.log.Debug("downloaded", "key", key, "bytes", size, "seconds", time.Since(start).Seconds())
 	return nil
