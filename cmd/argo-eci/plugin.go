@@ -1,13 +1,147 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/argo-eci/argo-eci/dataset"
+	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/plugin"
+)
+
+// pluginFlags are the flags of `argo-eci plugin`.
+type pluginFlags struct {
+	listen          string
+	tokenFile       string
+	kubeconfig      string
+	minRequeue      time.Duration
+	maxRequeue      time.Duration
+	settle          time.Duration
+	maxBodyBytes    int64
+	shutdownTimeout time.Duration
+	logLevel        string
+}
 
 func newPluginCmd() *cobra.Command {
-	return &cobra.Command{
+	f := &pluginFlags{}
+	cmd := &cobra.Command{
 		Use:   "plugin",
 		Short: "Argo executor-plugin server (template.execute)",
-		RunE: func(*cobra.Command, []string) error {
-			return errNotImplemented("plugin")
+		Long: `Serve Argo's executor-plugin protocol for templates with plugin: {argo-eci: ...}.
+
+It runs as the sidecar of Argo's agent pod (ConfigMap argo-eci-executor-plugin) and answers
+POST /api/v1/template.execute with the bearer token from --token-file. Template kinds:
+dataset (Fluid Dataset + JindoRuntime + DataLoad warm-up) and imageCache (ECI ImageCache).
+Kubernetes access uses --kubeconfig, else $KUBECONFIG or ~/.kube/config, else the in-cluster
+ServiceAccount (argo-eci-executor-plugin).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPlugin(cmd.Context(), f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", ":4355", "address to serve template.execute on (use 127.0.0.1:4355 in the agent pod)")
+	fl.StringVar(&f.tokenFile, "token-file", "/var/run/argo/token", "file holding the agent's bearer token")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	fl.DurationVar(&f.minRequeue, "min-requeue", time.Second, "first polling interval of a dataset warm-up")
+	fl.DurationVar(&f.maxRequeue, "max-requeue", 15*time.Second, "longest polling interval of a dataset warm-up")
+	fl.DurationVar(&f.settle, "cache-settle", 30*time.Second, "how long a Complete DataLoad below minCachedPercentage waits for fresher cache states")
+	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", plugin.DefaultMaxBodyBytes, "largest accepted request body")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Second, "grace period for in-flight calls on SIGTERM")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func runPlugin(ctx context.Context, f *pluginFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--log-level: %w", err)}
+	}
+	if f.minRequeue <= 0 || f.maxRequeue < f.minRequeue {
+		return &exitError{code: 2, err: errors.New("--min-requeue must be positive and not above --max-requeue")}
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	token, err := os.ReadFile(f.tokenFile)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("read --token-file: %w", err)}
+	}
+	token = []byte(strings.TrimSpace(string(token)))
+	if len(token) == 0 {
+		return &exitError{code: 1, err: fmt.Errorf("--token-file %s is empty", f.tokenFile)}
+	}
+
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = f.kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("kubernetes client config: %w", err)}
+	}
+	cfg.QPS, cfg.Burst = 20, 40
+	cfg.Timeout = 15 * time.Second
+	cfg.UserAgent = "argo-eci-plugin/" + version
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := fluidv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("kubernetes client: %w", err)}
+	}
+
+	srv := &plugin.Server{
+		Token: token,
+		Datasets: &dataset.Manager{
+			Client:  kube,
+			Requeue: dataset.Requeue{Min: f.minRequeue, Max: f.maxRequeue},
+			Settle:  f.settle,
+		},
+		ImageCaches:  &imagecache.Manager{Client: kube},
+		Logger:       log,
+		MaxBodyBytes: f.maxBodyBytes,
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("listen %s: %w", f.listen, err)}
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      40 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("argo-eci plugin serving", "address", ln.Addr().String(), "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return &exitError{code: 1, err: fmt.Errorf("serve: %w", err)}
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("shutdown: %w", err)}
+	}
+	log.Info("argo-eci plugin stopped")
+	return nil
 }
