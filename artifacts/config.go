@@ -66,6 +66,8 @@ type CredentialsConfig struct {
 	SessionTokenEnv string `json:"sessionTokenEnv,omitempty"`
 }
 
+const errNotASize = "is not a size (want a whole number of bytes or a quantity like 16Mi)"
+
 // Size is a byte count given as an integer or a Kubernetes quantity ("16Mi").
 type Size int64
 
@@ -81,18 +83,18 @@ func (s *Size) UnmarshalJSON(b []byte) error {
 		}
 		q, err := resource.ParseQuantity(str)
 		if err != nil {
-			return fmt.Errorf("%q is not a size (want bytes or a quantity like 16Mi)", str)
+			return fmt.Errorf("%q %s", str, errNotASize)
 		}
 		v, ok := q.AsInt64()
 		if !ok {
-			return fmt.Errorf("%q is not a whole number of bytes", str)
+			return fmt.Errorf("%q %s", str, errNotASize)
 		}
 		*s = Size(v)
 		return nil
 	}
 	v, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
-		return fmt.Errorf("%s is not a size (want bytes or a quantity like 16Mi)", b)
+		return fmt.Errorf("%s %s", b, errNotASize)
 	}
 	*s = Size(v)
 	return nil
@@ -147,6 +149,9 @@ func decodeError(err error) error {
 	if m := unknownField.FindStringSubmatch(msg); m != nil {
 		return &ConfigError{Field: m[1], Reason: "unknown field (known: endpoint, bucket, region, credentials, partSize, parallel, serverSideEncryption, storageClass, pathStyle, checkpointDir, maxAttempts)"}
 	}
+	if strings.Contains(msg, errNotASize) {
+		return &ConfigError{Field: "partSize", Reason: lastClause(msg)}
+	}
 	field := ""
 	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
 		field = m[1]
@@ -160,8 +165,11 @@ func decodeError(err error) error {
 }
 
 func lastClause(msg string) string {
+	if i := strings.LastIndex(msg, "JSON: "); i >= 0 {
+		msg = msg[i+len("JSON: "):]
+	}
 	if i := strings.LastIndex(msg, "json: "); i >= 0 {
-		return msg[i+len("json: "):]
+		msg = msg[i+len("json: "):]
 	}
 	return msg
 }
