@@ -173,7 +173,7 @@ func (m *Manager) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 	st.dataLoad = dl
 	st.start = dl.CreationTimestamp.Time
 	if st.start.IsZero() {
-		st.start = now
+		st.start = m.seen(key, now)
 	}
 	return st.assessLoad(), nil
 }
@@ -191,6 +191,9 @@ func (m *Manager) assessExisting(ctx context.Context, st *state, wf executorplug
 	}
 	st.dataLoad, st.dataset = dl, ds
 	st.start = dl.CreationTimestamp.Time
+	if st.start.IsZero() {
+		st.start = m.seen(key, st.now)
+	}
 	if f := dl.Annotations[AnnotationFindings]; f != "" {
 		st.findings = strings.Split(f, "\n")
 	}
