@@ -1,0 +1,71 @@
+# lib.sh: paths, ports and process helpers shared by up.sh and down.sh. Source it; do not run it.
+# Every port can be moved with an environment variable when it clashes with something local.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/hack/cluster
+BIN=$ROOT/.cache/bin
+STATE=$ROOT/.cache/state
+PKI=$STATE/pki
+PIDS=$STATE/pids
+LOGS=$STATE/logs
+CONF=$STATE/config
+KUBECONFIG_FILE=$STATE/kubeconfig
+
+ETCD_PORT=${ARGO_ECI_ETCD_PORT:-32379}
+ETCD_PEER_PORT=${ARGO_ECI_ETCD_PEER_PORT:-32380}
+APISERVER_PORT=${ARGO_ECI_APISERVER_PORT:-36443}
+KWOK_PORT=${ARGO_ECI_KWOK_PORT:-30247}
+# The workflow-controller serves /healthz on :6060; Argo hard-codes that address.
+CONTROLLER_HEALTH_PORT=6060
+
+NODE_NAME=virtual-kubelet-cn-hangzhou-k
+
+# Start order; down.sh stops them in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller)
+
+say() { printf 'cluster: %4ss %-24s %s\n' "$SECONDS" "$1" "$2"; }
+
+# log_tail COMPONENT: prints the last lines of the component's log.
+log_tail() {
+	local log=$LOGS/$1.log
+	[[ -s $log ]] || return 0
+	echo "---- last 40 lines of $log ----"
+	tail -n 40 "$log"
+	echo "----"
+}
+
+# fail COMPONENT MESSAGE: reports a failed step with the component's log tail and exits.
+fail() {
+	say "$1" "FAILED: $2"
+	log_tail "$1"
+	exit 1
+}
+
+# binary_of COMPONENT: the executable a component runs as.
+binary_of() {
+	if [[ $1 == etcd ]]; then
+		command -v etcd
+	else
+		echo "$BIN/$1"
+	fi
+}
+
+# pid_of COMPONENT: prints the recorded PID when that process is alive and still runs the
+# component's binary (a recycled PID never counts), else fails.
+pid_of() {
+	local file=$PIDS/$1 pid exe
+	[[ -f $file ]] || return 1
+	pid=$(<"$file")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	[[ $exe == "$(readlink -f "$(binary_of "$1")")" ]] || return 1
+	echo "$pid"
+}
+
+# healthy_apiserver: true when the apiserver answers /readyz with our admin identity.
+healthy_apiserver() {
+	curl -fsS --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+		"https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null 2>&1
+}
+
+kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
