@@ -164,7 +164,7 @@ func ParseProfiles(data []byte) (*Profiles, error) {
 			return nil, err
 		}
 		for name, pv := range m {
-			path := "profiles." + name
+			path := keyPath("profiles", name)
 			if !profileNameRE.MatchString(name) || len(name) > 63 {
 				return nil, fieldErrorf(path, "profile name must be lower-case letters, digits and '-' (at most 63)")
 			}
@@ -329,12 +329,12 @@ func parseProfile(path, name string, v any) (*Profile, error) {
 			}
 			p.Tags = map[string]string{}
 			for k, tv := range tm {
-				s, err := asScalarString(fp+"."+k, tv)
+				s, err := asScalarString(keyPath(fp, k), tv)
 				if err != nil {
 					return nil, err
 				}
 				if !tagRE.MatchString(k) || !tagRE.MatchString(s) {
-					return nil, fieldErrorf(fp+"."+k, "tag keys and values are 1..128 characters without ',', ':' or spaces")
+					return nil, fieldErrorf(keyPath(fp, k), "tag keys and values are 1..128 characters without ',', ':' or spaces")
 				}
 				p.Tags[k] = s
 			}
@@ -511,14 +511,22 @@ func knownKeys(path string, m map[string]any, keys ...string) error {
 			}
 		}
 		if !known {
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
+			p := keyPath(path, k)
 			return fieldErrorf(p, "unknown field (expected one of %s)", strings.Join(keys, ", "))
 		}
 	}
 	return nil
+}
+
+// keyPath appends a mapping key to a field path, quoting keys that are empty or hold separators.
+func keyPath(path, key string) string {
+	if key == "" || strings.ContainsAny(key, ".[]\" \t\n") {
+		key = strconv.Quote(key)
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 func sortedKeys(m map[string]any) []string {
