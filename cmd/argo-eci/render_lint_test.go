@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/emissary"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	err = root.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+const workflowsDir = "../../emissary/testdata/workflows"
+
+func TestRender(t *testing.T) {
+	out, stderr, err := runCmd(t, "", "render", "-f", filepath.Join(workflowsDir, "fluid-fanout.yaml"))
+	if err != nil {
+		t.Fatalf("render: %v (%s)", err, stderr)
+	}
+	var wf wfv1.Workflow
+	if err := yaml.UnmarshalStrict([]byte(out), &wf); err != nil {
+		t.Fatalf("render output is not a Workflow: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "status:") || strings.Contains(out, "creationTimestamp") {
+		t.Errorf("render output carries status or creationTimestamp:\n%s", out)
+	}
+	var md5 *wfv1.Template
+	for i := range wf.Spec.Templates {
+		if wf.Spec.Templates[i].Name == "md5sum" {
+			md5 = &wf.Spec.Templates[i]
+		}
+	}
+	if md5 == nil || md5.Metadata.Annotations["k8s.aliyun.com/eci-use-specs"] != "8-16Gi,8-32Gi,12-24Gi" {
+		t.Fatalf("md5sum not shaped: %+v", md5)
+	}
+	// Rendering the output again (here from stdin) gives the same bytes.
+	again, _, err := runCmd(t, out, "render", "-f", "-")
+	if err != nil || again != out {
+		t.Errorf("render is not idempotent (err %v)", err)
+	}
+}
+
+func TestRenderProfiles(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "profiles.yaml")
+	if err := os.WriteFile(prof, []byte("default: ci\nprofiles:\n  ci:\n    placement: [nodeSelector]\n    spot: {strategy: SpotAsPriceGo}\n    retry: {limit: 5}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCmd(t, "", "render", "-f", filepath.Join(workflowsDir, "artifacts.yaml"), "--profiles", prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"type: virtual-kubelet", "key: virtual-kubelet.io/provider", "k8s.aliyun.com/eci-spot-strategy: SpotAsPriceGo", "limit: 5", "argo-eci.io/shaped-by: ci"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render output lacks %q", want)
+		}
+	}
+}
+
+func TestRenderBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badProfiles := write("p.yaml", "profiles: {standard: {fallbackSpecs: 9}}")
+	typo := write("typo.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:\n  - name: a\n    contianer: {image: alpine}\n")
+	unknownProfile := write("up.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w, annotations: {argo-eci.io/profile: gold}}\nspec:\n  entrypoint: a\n  templates:\n  - name: a\n    container: {image: alpine, command: [sh]}\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"render", "-f", typo}, "spec.templates[0].contianer"},
+		{[]string{"render", "-f", unknownProfile}, `metadata.annotations["argo-eci.io/profile"]`},
+		{[]string{"render", "-f", typo, "--profiles", badProfiles}, "profiles.standard.fallbackSpecs"},
+		{[]string{"lint", "-f", unknownProfile}, `unknown profile "gold"`},
+		{[]string{"render", "-f", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
+		{[]string{"lint", "-f", typo, "-o", "xml"}, "-o"},
+	}
+	for _, tt := range tests {
+		_, _, err := runCmd(t, "", tt.args...)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: exit %d, %v; want exit 2 naming %s", tt.args, exitCode(err), err, tt.want)
+		}
+	}
+}
+
+func TestLint(t *testing.T) {
+	out, _, err := runCmd(t, "", "lint", "-f", filepath.Join(workflowsDir, "problems.yaml"), "-o", "json")
+	if exitCode(err) != 1 {
+		t.Fatalf("lint with errors: exit %d (%v), want 1", exitCode(err), err)
+	}
+	var findings []emissary.Finding
+	if err := json.Unmarshal([]byte(out), &findings); err != nil {
+		t.Fatalf("lint -o json: %v\n%s", err, out)
+	}
+	codes := map[string]bool{}
+	for _, f := range findings {
+		codes[f.Code] = true
+		if f.Severity == "" || f.Message == "" {
+			t.Errorf("incomplete finding %+v", f)
+		}
+	}
+	for _, c := range []string{emissary.CodeGPUNeedsType, emissary.CodeFanOutNoIMC, emissary.CodeNoResources, emissary.CodeHostPath, emissary.CodePrivileged} {
+		if !codes[c] {
+			t.Errorf("lint -o json lacks %s", c)
+		}
+	}
+
+	out, _, err = runCmd(t, "", "lint", "-f", filepath.Join(workflowsDir, "artifacts.yaml"))
+	if err != nil {
+		t.Fatalf("lint with warnings only: %v", err)
+	}
+	if !strings.Contains(out, "warning") || !strings.Contains(out, emissary.CodeNoCommand) || !strings.Contains(out, "whalesay") {
+		t.Errorf("lint text output:\n%s", out)
+	}
+}
