@@ -165,7 +165,16 @@ func billedUnshaped(pod *corev1.Pod) (eci.Spec, bool) {
 	if !any {
 		return eci.DefaultSpec, true
 	}
-	n := computeNeed(pod.Spec.InitContainers, pod.Spec.Containers)
+	// Count every container, also one a webhook already marked with __ECI_RESOURCE_IGNORE__.
+	unmark := func(list []corev1.Container) []corev1.Container {
+		out := make([]corev1.Container, len(list))
+		for i, c := range list {
+			c.Env = nil
+			out[i] = c
+		}
+		return out
+	}
+	n := computeNeed(unmark(pod.Spec.InitContainers), unmark(pod.Spec.Containers))
 	return eci.RoundUp(n.milliCPU, n.memMiB)
 }
 
