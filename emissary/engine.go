@@ -169,8 +169,10 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 		if err != nil {
 			return d, fieldErrorf(t.path+".metadata.annotations[\""+eci.AnnotationUseSpecs+"\"]", "%v", err)
 		}
-		if explicit != nil && eci.FormatSpecList(explicit) != eci.FormatSpecList(list) {
-			return d, fieldErrorf(explicitFrom, "conflicts with %s=%q set on the pod (remove one of them)", eci.AnnotationUseSpecs, user)
+		// Both set side by side on the template (or pod) and disagreeing: the user must choose.
+		// From different levels, precedence decides: the k8s.aliyun.com annotation wins.
+		if own, ok := s[0].ann[AnnotationSpecs]; ok && explicit != nil && eci.FormatSpecList(explicit) != eci.FormatSpecList(list) {
+			return d, fieldErrorf(explicitFrom, "%q conflicts with %s=%q beside it (remove one of them)", own, eci.AnnotationUseSpecs, user)
 		}
 		reason = "eci-use-specs set by the user: kept"
 		if t.need.gpu > 0 && !hasType(list) {

@@ -401,3 +401,19 @@ func TestTemplateNameFromJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestShapePodPrecedenceNotConflict(t *testing.T) {
+	// The profile's explicit specs and a workflow-level argo-eci.io/specs yield to the pod's own
+	// eci-use-specs; only a disagreement side by side is an error (see TestShapePod).
+	p := mustProfiles(t, "default: p\nprofiles: {p: {specs: [4-8Gi]}}")
+	tm := containerTmpl("work", res("1", "2Gi", "", ""))
+	tm.Metadata.Annotations = map[string]string{eci.AnnotationUseSpecs: "2-4Gi"}
+	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "wf", Annotations: map[string]string{AnnotationSpecs: "8-16Gi"}}}
+	res, err := NewEngine(p).ShapePod(argoPod("wf", tm), wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Pod.Annotations[eci.AnnotationUseSpecs]; got != "2-4Gi" {
+		t.Errorf("eci-use-specs = %q, want the pod's own 2-4Gi", got)
+	}
+}
