@@ -306,9 +306,11 @@ func fallbackText(fb []eci.Spec) string {
 	return "; fallbacks " + eci.FormatSpecList(fb)
 }
 
+var tagSeparators = strings.NewReplacer(",", "-", ":", "-", " ", "-")
+
 // tagValue trims a name to what an ECI tag value may hold.
 func tagValue(s string) string {
-	s = strings.NewReplacer(",", "-", ":", "-", " ", "-").Replace(s)
+	s = tagSeparators.Replace(s)
 	if len(s) > 128 {
 		s = s[:128]
 	}

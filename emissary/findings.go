@@ -38,7 +38,7 @@ const (
 	CodeSpotNoRetry     = "ECI030" // spot without retries: a reclaimed pod fails the workflow
 	CodeFanOutNoIMC     = "ECI040" // fan-out over 20 pods without image cache
 	CodeFluidNoSidecar  = "ECI050" // Fluid dataset PVC without serverless sidecar injection
-	CodeIncompatible    = "ECI060" // pod left on normal nodes (incompatible with ECI)
+	CodeNotShaped       = "ECI060" // workflow left alone: argo-eci.io/skip or no profile selected
 	CodeAgentStays      = "ECI061" // agent pod left on normal nodes (agentPod: stay)
 	CodePodSpecPatchBad = "ECI070" // a template's podSpecPatch could not be extended
 	CodeSchedulerKept   = "ECI071" // a custom schedulerName was kept

@@ -157,14 +157,14 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		return nil, err
 	}
 	if skip {
-		return []Finding{{Code: CodeIncompatible, Severity: SeverityInfo, Message: "argo-eci.io/skip is true: workflow left alone"}}, nil
+		return []Finding{{Code: CodeNotShaped, Severity: SeverityInfo, Message: "argo-eci.io/skip is true: workflow left alone"}}, nil
 	}
 	p, err := e.selectProfile(doc.namespace, doc.settings)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
-		return []Finding{{Code: CodeIncompatible, Severity: SeverityInfo, Message: "no profile selected and no default profile: workflow left alone"}}, nil
+		return []Finding{{Code: CodeNotShaped, Severity: SeverityInfo, Message: "no profile selected and no default profile: workflow left alone"}}, nil
 	}
 	var findings []Finding
 	var podMetaAnn map[string]string
