@@ -78,7 +78,7 @@ type Profile struct {
 type Spot struct {
 	Strategy      string // SpotAsPriceGo | SpotWithPriceLimit
 	PriceLimit    string // hourly cap, ≤3 decimals; only with SpotWithPriceLimit
-	DurationHours *int   // protection period; nil leaves ECI's default (1)
+	DurationHours *int   // protection period, 0 or 1 hour; nil leaves ECI's default (1)
 	Fallback      bool   // fall back to pay-as-you-go when spot stock runs out
 }
 
@@ -398,7 +398,7 @@ func parseSpot(path string, v any) (*Spot, error) {
 		return nil, fieldErrorf(path+".priceLimit", "only used with strategy SpotWithPriceLimit (strategy is SpotAsPriceGo)")
 	}
 	if dv, ok := m["durationHours"]; ok {
-		d, err := asInt(path+".durationHours", dv, 0, 6)
+		d, err := asInt(path+".durationHours", dv, 0, 1) // ECI offers a 1-hour protection period or none
 		if err != nil {
 			return nil, err
 		}

@@ -66,6 +66,7 @@ func TestParseProfilesErrors(t *testing.T) {
 		{"profiles: {a: {spot: {strategy: SpotWithPriceLimit}}}", "profiles.a.spot.priceLimit", "required"},
 		{"profiles: {a: {spot: {strategy: SpotWithPriceLimit, priceLimit: \"0.2501\"}}}", "profiles.a.spot.priceLimit", "3 decimals"},
 		{"profiles: {a: {spot: {strategy: Cheap}}}", "profiles.a.spot.strategy", "SpotAsPriceGo"},
+		{"profiles: {a: {spot: {strategy: SpotAsPriceGo, durationHours: 2}}}", "profiles.a.spot.durationHours", "0..1"},
 		{"profiles: {a: {spot: {strategy: SpotAsPriceGo, fallback: maybe}}}", "profiles.a.spot.fallback", "true or false"},
 		{"profiles: {a: {zones: {vswitches: []}}}", "profiles.a.zones.vswitches", "at least one"},
 		{"profiles: {a: {zones: {vswitches: [subnet-1]}}}", "profiles.a.zones.vswitches[0]", "vSwitch"},
