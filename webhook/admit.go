@@ -10,7 +10,6 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
-	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -153,26 +152,6 @@ func errorVerdict(err error) verdict {
 		return verdict{outcome: outcomeInvalid, message: "argo-eci: " + fe.Error()}
 	}
 	return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
-}
-
-// createPatch diffs the original request JSON against the shaped object.
-func createPatch(original []byte, shaped any) ([]byte, error) {
-	out, err := json.Marshal(shaped)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the shaped object: %w", err)
-	}
-	ops, err := jsonpatch.CreatePatch(original, out)
-	if err != nil {
-		return nil, fmt.Errorf("computing the JSON patch: %w", err)
-	}
-	if len(ops) == 0 {
-		return nil, nil
-	}
-	patch, err := json.Marshal(ops)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the JSON patch: %w", err)
-	}
-	return patch, nil
 }
 
 // findingWarnings renders warning- and error-severity findings of an admitted object as

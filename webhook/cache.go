@@ -86,4 +86,3 @@ func trimWorkflow(obj any) (any, error) {
 	wf.Status.Outputs = nil
 	return wf, nil
 }
-

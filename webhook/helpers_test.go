@@ -1,0 +1,225 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/argo-eci/argo-eci/emissary"
+)
+
+// testProfiles is a profile set that shapes every Argo pod and workflow.
+const testProfiles = `
+default: standard
+profiles:
+  standard:
+    placement: [label, nodeSelector]
+    specs: auto
+    fallbackSpecs: 2
+    spot: {strategy: SpotAsPriceGo, fallback: true}
+    failStrategy: fail-fast
+    retry: {limit: 3, policy: Always}
+    executorResources: ignore
+    incompatible: deny
+    agentPod: eci
+`
+
+// quietLogger drops log output unless the test fails verbosely.
+func quietLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// realStore returns an EngineStore loaded with data.
+func realStore(t testing.TB, data string) *EngineStore {
+	t.Helper()
+	s := &EngineStore{Logger: quietLogger(t)}
+	if _, err := s.Load("file", "test", []byte(data)); err != nil {
+		t.Fatalf("loading test profiles: %v", err)
+	}
+	return s
+}
+
+// testServer is a Server running on HTTPS at 127.0.0.1 with a self-signed certificate.
+type testServer struct {
+	*Server
+	URL     string
+	Client  *http.Client
+	CertDir string
+	CA      *x509.CertPool
+}
+
+// startServer serves s over HTTPS until the test ends.
+func startServer(t testing.TB, s *Server) *testServer {
+	t.Helper()
+	if s.Logger == nil {
+		s.Logger = quietLogger(t)
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics()
+	}
+	dir := t.TempDir()
+	caPEM, err := SelfSigned(dir, []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("CA PEM does not parse")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	certs, err := WatchCertificates(ctx, dir, 100*time.Millisecond)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, certs.GetCertificate) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &testServer{Server: s, URL: "https://" + ln.Addr().String(), Client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
+		CertDir: dir, CA: pool}
+}
+
+// post sends body to path and returns the status and the decoded AdmissionReview (nil unless 200).
+func (ts *testServer) post(t testing.TB, path string, body []byte) (int, *admissionv1.AdmissionReview, string) {
+	t.Helper()
+	resp, err := ts.Client.Post(ts.URL+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil, string(raw)
+	}
+	out := &admissionv1.AdmissionReview{}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("response is not an AdmissionReview: %v\n%s", err, raw)
+	}
+	if out.Response == nil {
+		t.Fatalf("AdmissionReview without response: %s", raw)
+	}
+	return resp.StatusCode, out, string(raw)
+}
+
+// readPod loads a pod from a JSON file.
+func readPod(t testing.TB, path string) (*corev1.Pod, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{}
+	if err := json.Unmarshal(raw, pod); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return pod, raw
+}
+
+// typicalPod is the benchmark and test pod: a captured controller pod when the emissary
+// package has them, else the faithful one in testdata. The JSON is re-encoded the way the
+// kube-apiserver encodes request.object (Go field order, compact).
+func typicalPod(t testing.TB) (*corev1.Pod, []byte) {
+	t.Helper()
+	pod, _ := readPod(t, "testdata/argo-pod.json")
+	captured, _ := filepath.Glob("../emissary/testdata/argo-pods/*.json")
+	for _, path := range captured {
+		p, _ := readPod(t, path)
+		if p.Labels["workflows.argoproj.io/component"] == "" && len(p.Spec.Containers) >= 2 {
+			pod = p
+			break
+		}
+	}
+	pod.UID, pod.ResourceVersion, pod.CreationTimestamp = "", "", metav1.Time{}
+	pod.Spec.NodeName = ""
+	pod.Status = corev1.PodStatus{}
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pod, raw
+}
+
+// review builds an AdmissionReview request for obj.
+func review(t testing.TB, uid string, kind metav1.GroupVersionKind, op admissionv1.Operation, namespace, name string, raw []byte) []byte {
+	t.Helper()
+	in := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: types.UID(uid), Kind: kind, Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+			Namespace: namespace, Name: name, Operation: op, Object: runtime.RawExtension{Raw: raw},
+		},
+	}
+	out, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var podKind = metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
+
+func podReview(t testing.TB, uid string, raw []byte) []byte {
+	pod := &corev1.Pod{}
+	if err := json.Unmarshal(raw, pod); err != nil {
+		t.Fatal(err)
+	}
+	return review(t, uid, podKind, admissionv1.Create, pod.Namespace, pod.Name, raw)
+}
+
+// fakeShaper lets tests choose the engine's answer.
+type fakeShaper struct {
+	pod func(*corev1.Pod, *wfv1.Workflow) (*emissary.PodResult, error)
+	wf  func(runtime.Object) (runtime.Object, []emissary.Finding, error)
+}
+
+func (f *fakeShaper) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*emissary.PodResult, error) {
+	return f.pod(pod, wf)
+}
+
+func (f *fakeShaper) ShapeWorkflow(obj runtime.Object) (runtime.Object, []emissary.Finding, error) {
+	if f.wf == nil {
+		return nil, nil, errors.New("fakeShaper: no workflow function")
+	}
+	return f.wf(obj)
+}
+
+// mapWorkflows is a WorkflowGetter over a map keyed by namespace/name.
+type mapWorkflows map[string]*wfv1.Workflow
+
+func (m mapWorkflows) Workflow(namespace, name string) (*wfv1.Workflow, bool) {
+	wf, ok := m[namespace+"/"+name]
+	return wf, ok
+}
