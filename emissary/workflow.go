@@ -267,7 +267,10 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 			t.Metadata.Annotations[k] = v
 		}
 		findings = append(findings, d.findings...)
-		templatePlacement(t, tp)
+		if f := templatePlacement(t, tp, spec); f != nil {
+			f.Path = path + ".schedulerName"
+			findings = append(findings, *f)
+		}
 		if t.RetryStrategy == nil && tp.Retry != nil {
 			limit := intstr.FromInt32(int32(tp.Retry.Limit))
 			t.RetryStrategy = &wfv1.RetryStrategy{Limit: &limit, RetryPolicy: wfv1.RetryPolicy(tp.Retry.Policy)}
@@ -370,8 +373,13 @@ func optOut(t *wfv1.Template, p *Profile, workflowPlacement bool) {
 	}
 }
 
-// templatePlacement places one template's pods on ECI, adding only what is missing.
-func templatePlacement(t *wfv1.Template, p *Profile) {
+// templatePlacement places one template's pods on ECI, adding only what is missing. The
+// controller takes nodeSelector, tolerations and schedulerName from the template when it has them
+// and from the workflow otherwise (replacing, not merging), so the workflow's values are carried
+// into the template before ECI's are added, and a custom workflow scheduler is kept. (A steps/DAG
+// template's own nodeSelector, which Argo also passes to its children, is not carried over.)
+func templatePlacement(t *wfv1.Template, p *Profile, spec *wfv1.WorkflowSpec) *Finding {
+	var kept *Finding
 	for _, pl := range p.Placement {
 		switch pl {
 		case PlacementLabel:
@@ -382,21 +390,37 @@ func templatePlacement(t *wfv1.Template, p *Profile) {
 				t.Metadata.Labels[eci.LabelECI] = "true"
 			}
 		case PlacementScheduler:
-			if t.SchedulerName == "" || t.SchedulerName == corev1.DefaultSchedulerName {
+			name := t.SchedulerName
+			if name == "" {
+				name = spec.SchedulerName
+			}
+			switch name {
+			case "", corev1.DefaultSchedulerName:
 				t.SchedulerName = eci.SchedulerName
+			case eci.SchedulerName:
+			default:
+				kept = &Finding{Code: CodeSchedulerKept, Severity: SeverityInfo, Template: t.Name,
+					Message: fmt.Sprintf("schedulerName %q set by the workflow was kept instead of %s", name, eci.SchedulerName)}
 			}
 		case PlacementNodeSelector:
-			if t.NodeSelector == nil {
-				t.NodeSelector = map[string]string{}
+			if len(t.NodeSelector) == 0 {
+				t.NodeSelector = make(map[string]string, len(spec.NodeSelector)+1)
+				for k, v := range spec.NodeSelector {
+					t.NodeSelector[k] = v
+				}
 			}
 			if _, ok := t.NodeSelector[eci.NodeLabelType]; !ok {
 				t.NodeSelector[eci.NodeLabelType] = eci.NodeTypeVirtualKubelet
+			}
+			if len(t.Tolerations) == 0 {
+				t.Tolerations = append([]corev1.Toleration(nil), spec.Tolerations...)
 			}
 			if !hasECIToleration(t.Tolerations) {
 				t.Tolerations = append(t.Tolerations, eciToleration())
 			}
 		}
 	}
+	return kept
 }
 
 func setPodMetadataLabel(spec *wfv1.WorkflowSpec, k, v string) {

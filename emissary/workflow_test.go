@@ -318,3 +318,45 @@ spec:
 		t.Errorf("unknown template profile: %v", err)
 	}
 }
+
+func TestShapeWorkflowKeepsWorkflowScheduling(t *testing.T) {
+	e := NewEngine(mustProfiles(t, "default: p\nprofiles: {p: {placement: [label, scheduler, nodeSelector]}}"))
+	obj, err := DecodeObject([]byte(`
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: a
+  schedulerName: volcano
+  nodeSelector: {disk: ssd}
+  tolerations: [{key: dedicated, operator: Equal, value: ci, effect: NoSchedule}]
+  templates:
+  - name: a
+    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, findings, err := e.ShapeWorkflow(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := out.(*wfv1.Workflow)
+	a := &wf.Spec.Templates[0]
+	if a.SchedulerName != "" || hasCode(findings, CodeSchedulerKept) == nil {
+		t.Errorf("custom workflow scheduler overridden: %q %+v", a.SchedulerName, findings)
+	}
+	if a.NodeSelector["disk"] != "ssd" || a.NodeSelector["type"] != "virtual-kubelet" {
+		t.Errorf("nodeSelector = %v", a.NodeSelector)
+	}
+	if len(a.Tolerations) != 2 || a.Tolerations[0].Key != "dedicated" || a.Tolerations[1].Key != eci.TaintKeyProvider {
+		t.Errorf("tolerations = %+v", a.Tolerations)
+	}
+	// The pod the controller makes from it, shaped by the webhook, changes no further.
+	pod := controllerPod(t, wf, "a")
+	pod.Spec.SchedulerName = "volcano"
+	res, err := e.ShapePod(pod, wf)
+	if err != nil || !reflect.DeepEqual(res.Pod, pod) {
+		t.Errorf("ShapePod changed a pod of a rendered workflow (err %v)", err)
+	}
+}
