@@ -78,6 +78,9 @@ func docOf(obj runtime.Object) (*wfDoc, error) {
 // by an argo-eci plugin template or listed in argo-eci.io/datasets), the Fluid serverless sidecar
 // label in podMetadata and terminationGracePeriodSeconds: 0 in podSpecPatch.
 //
+// The agent pod's spec and the artifact-GC pod are left to the pod webhook: their containers come
+// from the controller's configuration, which a workflow file does not show.
+//
 // Errors are *FieldError for bad input (unknown profile, invalid annotation values or specs).
 // Findings with SeverityError describe pods that would fail or be denied on ECI.
 func (e *Engine) ShapeWorkflow(obj runtime.Object) (runtime.Object, []Finding, error) {
