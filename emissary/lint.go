@@ -115,11 +115,8 @@ func lintDoc(doc *wfDoc, p *Profile) []Finding {
 				Hint:    "add podMetadata label alibabacloud.com/fluid-sidecar-target: eci (ack-fluid) or serverless.fluid.io/inject: \"true\""})
 		}
 		if p != nil && p.ExecutorResources == ExecutorResourcesCount {
-			inits, containers := templateContainers(t)
-			if n := computeNeed(inits, containers); n.declared {
-				out = append(out, Finding{Code: CodeWaitBumpsSpec, Severity: SeverityInfo, Template: t.Name, Path: path,
-					Message: "executorResources: count — Argo's wait sidecar (resources from the controller ConfigMap executor.resources) adds to this pod's spec",
-					Hint:    "set executorResources: ignore in the profile"})
+			if f, ok := lintWaitBump(t, path); ok {
+				out = append(out, f)
 			}
 		}
 	}
@@ -173,6 +170,31 @@ func lintDoc(doc *wfDoc, p *Profile) []Finding {
 		}
 	}
 	return out
+}
+
+// Resources assumed for Argo's wait sidecar when linting a workflow file, which does not show the
+// controller ConfigMap's executor.resources: the small requests Argo's documentation suggests.
+const (
+	assumedWaitMilliCPU = 10
+	assumedWaitMemMiB   = 64
+)
+
+// lintWaitBump reports a template whose containers fill their spec so exactly that Argo's wait
+// sidecar, counted by ECI, pushes the pod into the next spec.
+func lintWaitBump(t *wfv1.Template, path string) (Finding, bool) {
+	inits, containers := templateContainers(t)
+	n := computeNeed(inits, containers)
+	if !n.declared || n.gpu > 0 {
+		return Finding{}, false
+	}
+	alone, ok1 := eci.RoundUp(n.milliCPU, n.memMiB)
+	with, ok2 := eci.RoundUp(n.milliCPU+assumedWaitMilliCPU, n.memMiB+assumedWaitMemMiB)
+	if !ok1 || !ok2 || alone == with {
+		return Finding{}, false
+	}
+	return Finding{Code: CodeWaitBumpsSpec, Severity: SeverityWarning, Template: t.Name, Path: path,
+		Message: fmt.Sprintf("the containers fill %s exactly: Argo's wait sidecar (executorResources: count) pushes the pod to %s", alone, with),
+		Hint:    "set executorResources: ignore in the profile, or leave room for wait in the resources"}, true
 }
 
 // sequenceLen is the number of items a withSequence yields, when it is not parameterised.

@@ -1,6 +1,7 @@
 package emissary
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -112,12 +113,43 @@ spec:
 }
 
 func TestLintWaitCounted(t *testing.T) {
-	e := NewEngine(mustProfiles(t, "default: p\nprofiles: {p: {executorResources: count}}"))
-	findings, err := e.Lint(decodeFile(t, "fluid-fanout.yaml"))
+	obj, err := DecodeObject([]byte(`
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: full
+  templates:
+  - name: full
+    container: {image: golang, command: [go, build], resources: {limits: {cpu: "2", memory: 4Gi}}}
+  - name: roomy
+    container: {image: golang, command: [go, vet], resources: {limits: {cpu: "1500m", memory: 3Gi}}}
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := hasCode(findings, CodeWaitBumpsSpec); f == nil || f.Template != "md5sum" {
-		t.Errorf("wait counted: %+v", findings)
+	findings, err := NewEngine(mustProfiles(t, "default: p\nprofiles: {p: {executorResources: count}}")).Lint(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bumped []string
+	for _, f := range findings {
+		if f.Code == CodeWaitBumpsSpec {
+			bumped = append(bumped, f.Template)
+			if !strings.Contains(f.Message, "2-4Gi") || !strings.Contains(f.Message, "4-8Gi") {
+				t.Errorf("message %q", f.Message)
+			}
+		}
+	}
+	if len(bumped) != 1 || bumped[0] != "full" {
+		t.Errorf("wait bump findings for %v, want [full]", bumped)
+	}
+	// With executorResources: ignore (the default) wait is left out and nothing is reported.
+	findings, err = NewEngine(DefaultProfiles()).Lint(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasCode(findings, CodeWaitBumpsSpec) != nil {
+		t.Errorf("wait ignored, yet %+v", findings)
 	}
 }
