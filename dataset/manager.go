@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -214,8 +215,11 @@ func ownerRefs(wf executorplugins.ObjectMeta, spec *Spec) []metav1.OwnerReferenc
 }
 
 func labels(wf executorplugins.ObjectMeta, key string) map[string]string {
-	l := map[string]string{LabelManagedBy: managedBy, LabelWorkflowUID: wf.UID}
-	if len(wf.Name) <= 63 {
+	l := map[string]string{LabelManagedBy: managedBy}
+	if len(validation.IsValidLabelValue(wf.UID)) == 0 {
+		l[LabelWorkflowUID] = wf.UID
+	}
+	if len(validation.IsValidLabelValue(wf.Name)) == 0 {
 		l[LabelWorkflow] = wf.Name
 	}
 	if key != "" {

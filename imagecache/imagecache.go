@@ -235,7 +235,11 @@ func newImageCache(wf executorplugins.ObjectMeta, spec *Spec, name string) *unst
 	ic := &unstructured.Unstructured{Object: map[string]any{"spec": s}}
 	ic.SetGroupVersionKind(GVK)
 	ic.SetName(name)
-	ic.SetLabels(map[string]string{LabelManagedBy: "argo-eci", LabelWorkflowUID: wf.UID})
+	l := map[string]string{LabelManagedBy: "argo-eci"}
+	if len(validation.IsValidLabelValue(wf.UID)) == 0 {
+		l[LabelWorkflowUID] = wf.UID
+	}
+	ic.SetLabels(l)
 	return ic
 }
 

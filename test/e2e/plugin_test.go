@@ -1,0 +1,367 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
+	"github.com/argoproj/argo-workflows/v4/util/logging"
+	"github.com/argoproj/argo-workflows/v4/workflow/executor"
+	"github.com/argoproj/argo-workflows/v4/workflow/executor/plugins/rpc"
+	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/dataset"
+	"github.com/argo-eci/argo-eci/dataset/fluidsim"
+	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/plugin"
+	"github.com/argo-eci/argo-eci/test/cluster"
+)
+
+// warmFanOut is the seed-001 scenario: warm a Fluid dataset, then 100 pods on ECI read it through its PVC.
+const warmFanOut = `
+metadata:
+  generateName: warm-fanout-
+spec:
+  entrypoint: main
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: serverless-data, readOnly: true}
+  templates:
+  - name: main
+    steps:
+    - - name: warm
+        template: warm
+    - - name: train
+        template: train
+        withSequence: {count: "100"}
+        arguments:
+          parameters:
+          - {name: shard, value: "{{item}}"}
+          - {name: dataload, value: "{{steps.warm.outputs.parameters.dataload}}"}
+  - name: warm
+    plugin:
+      argo-eci:
+        dataset:
+          name: serverless-data
+          mounts:
+          - mountPoint: oss://bucket/train/
+            name: train
+            path: /
+            options: {fs.oss.endpoint: oss-cn-hangzhou-internal.aliyuncs.com}
+          runtime:
+            replicas: 10
+            tieredstore:
+              levels:
+              - {mediumtype: MEM, volumeType: emptyDir, path: /local-storage, quota: 12Gi, high: "0.99", low: "0.99"}
+          load: {paths: ["/"], loadMetadata: true}
+          minCachedPercentage: 100
+          timeout: 5m
+          cleanup: onWorkflowDeletion
+  - name: train
+    inputs:
+      parameters:
+      - name: shard
+      - name: dataload
+    metadata:
+      labels: {alibabacloud.com/fluid-sidecar-target: eci}
+    nodeSelector: {type: virtual-kubelet}
+    tolerations:
+    - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+    container:
+      image: alpine:3.20
+      command: [sh, -c, "ls /data >/dev/null"]
+      env:
+      - {name: SHARD, value: "{{inputs.parameters.shard}}"}
+      - {name: DATALOAD, value: "{{inputs.parameters.dataload}}"}
+      volumeMounts:
+      - {name: data, mountPath: /data, readOnly: true}
+`
+
+// countingTransport counts the plugin's requests to the apiserver.
+type countingTransport struct {
+	next  http.RoundTripper
+	calls *atomic.Int64
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// recordingWarmer remembers when the plugin first answered Succeeded and the API calls made until then.
+type recordingWarmer struct {
+	next  *dataset.Manager
+	calls *atomic.Int64
+
+	mu        sync.Mutex
+	first     time.Time
+	succeeded time.Time
+	executes  int
+	apiCalls  int64
+}
+
+func (r *recordingWarmer) Warm(ctx context.Context, wf executorplugins.ObjectMeta, s *dataset.Spec) (executorplugins.ExecuteTemplateReply, error) {
+	reply, err := r.next.Warm(ctx, wf, s)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first.IsZero() {
+		r.first = time.Now()
+	}
+	if r.succeeded.IsZero() {
+		r.executes++
+		if err == nil && reply.Node != nil && reply.Node.Phase == wfv1.NodeSucceeded {
+			r.succeeded = time.Now()
+			r.apiCalls = r.calls.Load()
+		}
+	}
+	return reply, err
+}
+
+// applyPluginManifests installs manifests/plugin into ns as `kubectl apply -n ns` would, giving the
+// cluster-wide binding a per-namespace name.
+func applyPluginManifests(t *testing.T, c *cluster.Cluster, kube client.Client, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	decoder := serializer.NewCodecFactory(clientgoscheme.Scheme).UniversalDeserializer()
+	for _, file := range []string{"argo-eci-executor-plugin-configmap.yaml", "serviceaccount.yaml", "rbac.yaml"} {
+		raw, err := os.ReadFile(filepath.Join(c.Root, "manifests", "plugin", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(raw), "\n---\n") {
+			if !strings.Contains(doc, "kind:") {
+				continue
+			}
+			obj, _, err := decoder.Decode([]byte(doc), nil, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			o := obj.(client.Object)
+			if crb, ok := o.(*rbacv1.ClusterRoleBinding); ok {
+				crb.Name += "-" + ns
+				crb.Subjects[0].Namespace = ns
+				t.Cleanup(func() { _ = kube.Delete(context.Background(), crb) })
+			} else if _, ok := o.(*rbacv1.ClusterRole); ok {
+				if err := kube.Create(ctx, o); err != nil && !strings.Contains(err.Error(), "already exists") {
+					t.Fatal(err)
+				}
+				continue
+			} else {
+				o.SetNamespace(ns)
+			}
+			if err := kube.Create(ctx, o); err != nil {
+				t.Fatalf("create %s %s: %v", obj.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+			}
+		}
+	}
+	// kube-controller-manager fills the token Secret; Argo needs it to start the agent pod.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, "argo-eci-executor-plugin.service-account-token", metav1.GetOptions{})
+		if err == nil && len(s.Data["token"]) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("token Secret never filled: %v", err)
+		}
+	}
+}
+
+// impersonate returns config acting as ServiceAccount ns/sa, so RBAC is really checked.
+func impersonate(c *cluster.Cluster, ns, sa string) *rest.Config {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}}
+	return cfg
+}
+
+func testScheme(t *testing.T) *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := fluidv1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestPluginWarmsDatasetBeforeFanOut runs seed 001's workflow on the local control plane: the real
+// workflow-controller creates the WorkflowTaskSet, Argo's own agent code calls `argo-eci plugin`
+// (its handler, served on 127.0.0.1 by this process, with the RBAC of manifests/plugin), the Fluid
+// simulator completes the DataLoad after 10 s, and the 100 fan-out pods must all be created after that.
+func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.Namespace(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	admin, err := client.New(c.Config, client.Options{Scheme: testScheme(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyPluginManifests(t, c, admin, ns)
+
+	// The plugin, as the sidecar would run it: ServiceAccount argo-eci-executor-plugin, counted API calls.
+	calls := &atomic.Int64{}
+	pcfg := impersonate(c, ns, "argo-eci-executor-plugin")
+	pcfg.QPS, pcfg.Burst = 20, 40
+	pcfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, calls: calls} }
+	pkube, err := client.New(pcfg, client.Options{Scheme: testScheme(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls.Store(0)
+	warmer := &recordingWarmer{next: &dataset.Manager{Client: pkube}, calls: calls}
+	token := "e2e-token-0123456789abcdef012345"
+	srv := &plugin.Server{Token: []byte(token), Datasets: warmer, ImageCaches: &imagecache.Manager{Client: pkube}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+
+	sim := fluidsim.New(admin, ns, fluidsim.Script{BindAfter: time.Second, PVC: true, Load: fluidsim.LoadPlan{Duration: 10 * time.Second}})
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-simDone; err != nil {
+			t.Errorf("simulator: %v", err)
+		}
+		sim.Cleanup(context.Background())
+	})
+
+	wf := &wfv1.Workflow{}
+	if err := yaml.UnmarshalStrict([]byte(warmFanOut), wf); err != nil {
+		t.Fatal(err)
+	}
+	wf = c.CreateWorkflow(t, ns, wf)
+
+	// Argo's agent, in this process, as the workflow's ServiceAccount (default, bound by manifests/plugin).
+	acfg := impersonate(c, ns, "default")
+	akube, err := kubernetes.NewForConfig(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := executor.NewAgentExecutor(akube, akube.CoreV1().RESTClient(), acfg, ns, wf.Name, string(wf.UID),
+		[]executorplugins.TemplateExecutor{rpc.New("http://"+ln.Addr().String(), token)})
+	actx := logging.WithLogger(ctx, logging.NewSlogLoggerCustom(logging.Warn, logging.Text, io.Discard))
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- agent.Agent(actx) }()
+
+	final := c.WaitWorkflow(t, ns, wf.Name, 6*time.Minute)
+	if final.Status.Phase != wfv1.WorkflowSucceeded {
+		t.Fatalf("workflow %s: %s %s", wf.Name, final.Status.Phase, final.Status.Message)
+	}
+	select {
+	case err := <-agentDone:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("agent: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Log("agent still watching after the workflow completed")
+	}
+
+	var dls fluidv1.DataLoadList
+	if err := admin.List(ctx, &dls, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(dls.Items) != 1 {
+		t.Fatalf("%d DataLoads, want 1", len(dls.Items))
+	}
+	dl := dls.Items[0]
+	completed, ok := sim.CompletedAt(dl.Name)
+	if !ok || dl.Status.Phase != "Complete" {
+		t.Fatalf("DataLoad %s: phase %s, completed by the simulator: %v", dl.Name, dl.Status.Phase, ok)
+	}
+	if len(dl.OwnerReferences) != 1 || dl.OwnerReferences[0].UID != wf.UID {
+		t.Fatalf("DataLoad owner references %+v, want the Workflow (cleanup: onWorkflowDeletion)", dl.OwnerReferences)
+	}
+	var warmNode *wfv1.NodeStatus
+	for _, n := range final.Status.Nodes {
+		if n.Type == wfv1.NodeTypePlugin {
+			warmNode = &n
+		}
+	}
+	if warmNode == nil || warmNode.Outputs == nil || outputParam(warmNode.Outputs, "dataload") != dl.Name ||
+		outputParam(warmNode.Outputs, "cachedPercentage") != "100.0" {
+		t.Fatalf("warm node outputs: %+v", warmNode)
+	}
+
+	var fan []corev1.Pod
+	for _, p := range c.WorkflowPods(t, ns, wf.Name) {
+		if p.Labels["workflows.argoproj.io/component"] != "agent" {
+			fan = append(fan, p)
+		}
+	}
+	if len(fan) != 100 {
+		t.Fatalf("%d fan-out pods, want 100", len(fan))
+	}
+	sort.Slice(fan, func(i, j int) bool { return fan[i].CreationTimestamp.Before(&fan[j].CreationTimestamp) })
+	// creationTimestamp has one-second resolution: no pod may be created in a second before completion.
+	for _, p := range fan {
+		if p.CreationTimestamp.Time.Before(completed.Truncate(time.Second)) {
+			t.Fatalf("pod %s created at %s, before the DataLoad completed at %s", p.Name, p.CreationTimestamp.UTC(), completed.UTC())
+		}
+		if !hasEnv(p, "DATALOAD", dl.Name) {
+			t.Fatalf("pod %s did not get the warm step's dataload output", p.Name)
+		}
+	}
+
+	warmer.mu.Lock()
+	defer warmer.mu.Unlock()
+	detect := warmer.succeeded.Sub(completed)
+	warmup := warmer.succeeded.Sub(warmer.first)
+	t.Logf("DataLoad %s completed at %s; plugin answered Succeeded %s later (%d template.execute calls, %d Kubernetes API calls in %s = %.1f calls/min); first fan-out pod created %s after completion (includes the agent's 10 s TaskSet patch period and the controller)",
+		dl.Name, completed.UTC().Format(time.RFC3339Nano), detect.Round(time.Millisecond), warmer.executes, warmer.apiCalls,
+		warmup.Round(time.Millisecond), float64(warmer.apiCalls)/warmup.Minutes(), fan[0].CreationTimestamp.Sub(completed).Round(time.Second))
+	if detect < 0 || detect > 3*time.Second {
+		t.Errorf("plugin detection delay %s, want ≤ 3 s for a 10 s warm-up", detect)
+	}
+}
+
+func outputParam(o *wfv1.Outputs, name string) string {
+	for _, p := range o.Parameters {
+		if p.Name == name && p.Value != nil {
+			return p.Value.String()
+		}
+	}
+	return ""
+}
+
+func hasEnv(p corev1.Pod, name, value string) bool {
+	for _, c := range p.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name == name && e.Value == value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
