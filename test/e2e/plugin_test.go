@@ -364,4 +364,3 @@ func hasEnv(p corev1.Pod, name, value string) bool {
 	}
 	return false
 }
-
