@@ -72,3 +72,73 @@ func ExampleEngine_ShapePod() {
 	// true eci-scheduler
 	// [{__ECI_RESOURCE_IGNORE__ TRUE nil}]
 }
+
+func ExampleEngine_ShapeWorkflow() {
+	obj, err := emissary.DecodeObject([]byte(`
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: build-, annotations: {argo-eci.io/spot: "true"}}
+spec:
+  entrypoint: compile
+  templates:
+  - name: compile
+    container:
+      image: golang:1.25
+      command: [go, build, ./...]
+      resources: {limits: {cpu: "2", memory: 4Gi}}
+`))
+	if err != nil {
+		panic(err)
+	}
+	shaped, findings, err := emissary.NewEngine(emissary.DefaultProfiles()).ShapeWorkflow(obj)
+	if err != nil {
+		panic(err)
+	}
+	out, _ := emissary.EncodeYAML(shaped)
+	fmt.Print(string(out))
+	fmt.Println(len(findings), "findings")
+	// Output:
+	// apiVersion: argoproj.io/v1alpha1
+	// kind: Workflow
+	// metadata:
+	//   annotations:
+	//     argo-eci.io/spot: "true"
+	//   generateName: build-
+	// spec:
+	//   arguments: {}
+	//   entrypoint: compile
+	//   templates:
+	//   - container:
+	//       command:
+	//       - go
+	//       - build
+	//       - ./...
+	//       image: golang:1.25
+	//       name: ""
+	//       resources:
+	//         limits:
+	//           cpu: "2"
+	//           memory: 4Gi
+	//     inputs: {}
+	//     metadata:
+	//       annotations:
+	//         argo-eci.io/shaped-by: standard
+	//         argo-eci.io/spec-reason: sum of limits 2 vCPU/4Gi (wait ignored) → 2-4Gi;
+	//           fallbacks 2-8Gi,2-16Gi
+	//         k8s.aliyun.com/eci-auto-imc: "true"
+	//         k8s.aliyun.com/eci-custom-tags: workflow:build,template:compile
+	//         k8s.aliyun.com/eci-fail-strategy: fail-fast
+	//         k8s.aliyun.com/eci-spot-fallback: "true"
+	//         k8s.aliyun.com/eci-spot-strategy: SpotAsPriceGo
+	//         k8s.aliyun.com/eci-use-specs: 2-4Gi,2-8Gi,2-16Gi
+	//       labels:
+	//         alibabacloud.com/eci: "true"
+	//     name: compile
+	//     outputs: {}
+	//     podSpecPatch: '{"containers":[{"env":[{"name":"__ECI_RESOURCE_IGNORE__","value":"TRUE"}],"name":"wait"}]}'
+	//     retryStrategy:
+	//       limit: 3
+	//       retryPolicy: Always
+	//     schedulerName: eci-scheduler
+	// 0 findings
+}

@@ -82,6 +82,18 @@ func FuzzDecodeAndRender(f *testing.F) {
 			}
 			return
 		}
+		// render's encoder loses nothing the decoder read.
+		enc, err := EncodeYAML(obj)
+		if err != nil {
+			t.Fatalf("encode: %v", err)
+		}
+		back, err := DecodeObject(enc)
+		if err != nil {
+			t.Fatalf("re-decode of encoded object: %v\n%s", err, enc)
+		}
+		if enc2, _ := EncodeYAML(back); string(enc2) != string(enc) {
+			t.Fatalf("encode/decode round trip differs:\n%s\n---\n%s", enc, enc2)
+		}
 		out, _, err := e.ShapeWorkflow(obj)
 		if err != nil {
 			var fe *FieldError
