@@ -17,6 +17,9 @@ BIN=$ROOT/.cache/bin
 STAMPS=$BIN/.stamps
 LOGS=$ROOT/.cache/logs/build
 mkdir -p "$BIN" "$STAMPS" "$LOGS"
+# One build at a time (tests in several packages may run build.sh at once).
+exec 9>"$ROOT/.cache/build.lock"
+flock -w 3600 9 || { echo "build: another build.sh held .cache/build.lock for an hour" >&2; exit 1; }
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 KUBE_VERSION=v1.33.13

@@ -6,6 +6,7 @@
 #   down.sh --purge   stop and delete .cache/state
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lock_cluster
 
 purge=false
 case "${1:-}" in

@@ -68,4 +68,12 @@ healthy_apiserver() {
 		"https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null 2>&1
 }
 
+# lock_cluster: serialises up.sh and down.sh (tests in several packages may call up.sh at once).
+# The lock is fd 9; processes up.sh starts must not inherit it.
+lock_cluster() {
+	mkdir -p "$ROOT/.cache"
+	exec 9>"$ROOT/.cache/cluster.lock"
+	flock -w 900 9 || { say all "FAILED: another up.sh/down.sh held .cache/cluster.lock for 15 minutes"; exit 1; }
+}
+
 kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }

@@ -10,6 +10,7 @@
 # A failing step names the component and prints the tail of its log. Stop it with down.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lock_cluster
 
 start=$SECONDS
 
@@ -109,7 +110,7 @@ launch() {
 		return
 	fi
 	echo "=== $(date -u +%FT%TZ) starting $name" >>"$LOGS/$name.log"
-	setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+	setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
 	pid=$!
 	echo "$pid" >"$PIDS/$name"
 	# Until setsid has exec'd the binary, /proc/PID/exe still names bash or setsid.
