@@ -104,27 +104,15 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		return res, nil
 	}
 	if inc := podViewOf(&out.Spec).incompatibilities(); len(inc) > 0 {
+		res.Findings = append(res.Findings, incompatibleFindings(inc, p.Incompatible, tmplName, false)...)
 		switch p.Incompatible {
 		case IncompatibleSkip:
 			res.Reason = "needs " + inc[0].what + ": left on normal nodes (incompatible: skip)"
-			for _, i := range inc {
-				res.Findings = append(res.Findings, Finding{Code: i.code, Severity: SeverityInfo, Template: tmplName, Path: i.path,
-					Message: i.what + " is not supported on ECI: pod left on normal nodes", Hint: i.hint})
-			}
 			return res, nil
 		case IncompatibleDeny:
 			res.Outcome = OutcomeDenied
 			res.Reason = "needs " + inc[0].what + ", which ECI does not support (incompatible: deny)"
-			for _, i := range inc {
-				res.Findings = append(res.Findings, Finding{Code: i.code, Severity: SeverityError, Template: tmplName, Path: i.path,
-					Message: i.what + " is not supported on ECI", Hint: i.hint})
-			}
 			return res, nil
-		default:
-			for _, i := range inc {
-				res.Findings = append(res.Findings, Finding{Code: i.code, Severity: SeverityWarning, Template: tmplName, Path: i.path,
-					Message: i.what + " is not supported on ECI: the pod may fail to start", Hint: i.hint})
-			}
 		}
 	}
 
@@ -252,6 +240,26 @@ func waitBump(inits, containers []corev1.Container, tmpl, path string) (Finding,
 }
 
 type incompatibility struct{ code, what, path, hint string }
+
+// incompatibleFindings reports what ECI cannot run, with the severity and effect the profile's
+// incompatible policy gives it. template: about a workflow template rather than a pod.
+func incompatibleFindings(inc []incompatibility, policy, tmpl string, template bool) []Finding {
+	sev, effect := SeverityWarning, ": the pod may fail to start"
+	switch policy {
+	case IncompatibleSkip:
+		sev, effect = SeverityInfo, ": pod left on normal nodes"
+	case IncompatibleDeny:
+		sev, effect = SeverityError, ""
+		if template {
+			effect = ": the webhook will deny this template's pods"
+		}
+	}
+	out := make([]Finding, len(inc))
+	for j, i := range inc {
+		out[j] = Finding{Code: i.code, Severity: sev, Template: tmpl, Path: i.path, Message: i.what + " is not supported on ECI" + effect, Hint: i.hint}
+	}
+	return out
+}
 
 // podView is a pod spec with the field path of each volume and container, so findings name the
 // field the user wrote (a template's container, a workflow-level volume, ...).

@@ -209,17 +209,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		}
 
 		if inc := templatePodView(t, spec, path, doc.specPath).incompatibilities(); len(inc) > 0 {
-			sev := map[string]Severity{IncompatibleSkip: SeverityInfo, IncompatibleWarn: SeverityWarning, IncompatibleDeny: SeverityError}[tp.Incompatible]
-			for _, in := range inc {
-				msg := in.what + " is not supported on ECI"
-				switch tp.Incompatible {
-				case IncompatibleSkip:
-					msg += ": template left on normal nodes"
-				case IncompatibleDeny:
-					msg += ": the webhook will deny this template's pods"
-				}
-				findings = append(findings, Finding{Code: in.code, Severity: sev, Template: t.Name, Path: in.path, Message: msg, Hint: in.hint})
-			}
+			findings = append(findings, incompatibleFindings(inc, tp.Incompatible, t.Name, true)...)
 			if tp.Incompatible != IncompatibleWarn {
 				optOut(t, tp, workflowPlacement)
 				continue
