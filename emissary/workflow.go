@@ -218,7 +218,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 
 		// Wait and artifact-plugin sidecars.
 		inits, containers := templateContainers(t)
-		ignoredNames := []string{}
+		var ignoredNames []string
 		if hasWait {
 			names := append([]string{common.WaitContainerName}, pluginSidecars(t)...)
 			if tp.ExecutorResources == ExecutorResourcesIgnore {
@@ -229,8 +229,8 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 						Hint:    "write podSpecPatch as JSON or YAML without unquoted {{...}}, or set executor.env in the controller ConfigMap"})
 				} else {
 					t.PodSpecPatch = patched
+					ignoredNames = names
 				}
-				ignoredNames = names
 			}
 		}
 		if t.Metadata.Annotations == nil {
