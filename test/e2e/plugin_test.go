@@ -63,6 +63,10 @@ spec:
           - {name: shard, value: "{{item}}"}
           - {name: dataload, value: "{{steps.warm.outputs.parameters.dataload}}"}
   - name: warm
+    outputs:
+      parameters:
+      - {name: dataload, valueFrom: {supplied: {}}}
+      - {name: cachedPercentage, valueFrom: {supplied: {}}}
     plugin:
       argo-eci:
         dataset:
