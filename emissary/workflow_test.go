@@ -360,3 +360,54 @@ spec:
 		t.Errorf("ShapePod changed a pod of a rendered workflow (err %v)", err)
 	}
 }
+
+func TestShapeWorkflowPodSpecPatch(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	obj, err := DecodeObject([]byte(`
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: sized
+  templates:
+  - name: sized
+    inputs: {parameters: [{name: cpu, value: "4"}]}
+    podSpecPatch: '{"containers":[{"name":"main","resources":{"limits":{"cpu":"{{inputs.parameters.cpu}}","memory":"8Gi"}}}]}'
+    container: {image: alpine, command: [sh]}
+  - name: broken
+    podSpecPatch: 'containers: [{{x}}'
+    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, findings, err := e.ShapeWorkflow(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := out.(*wfv1.Workflow)
+	sized := tmplByName(&wf.Spec, "sized")
+	if _, ok := sized.Metadata.Annotations[eci.AnnotationUseSpecs]; ok {
+		t.Error("render wrote a spec for resources set by podSpecPatch")
+	}
+	if !strings.Contains(sized.PodSpecPatch, `"name":"wait"`) || !strings.Contains(sized.PodSpecPatch, "{{inputs.parameters.cpu}}") {
+		t.Errorf("podSpecPatch = %s", sized.PodSpecPatch)
+	}
+	// The controller substitutes the parameter and applies the patch; the webhook then computes.
+	tm := sized.DeepCopy()
+	tm.PodSpecPatch = strings.ReplaceAll(tm.PodSpecPatch, "{{inputs.parameters.cpu}}", "4")
+	pod := argoPod("w", tm)
+	pod.Spec = applyPodSpecPatch(t, pod.Spec, tm.PodSpecPatch)
+	res, err := e.ShapePod(pod, wf)
+	if err != nil || res.Pod.Annotations[eci.AnnotationUseSpecs] != "4-8Gi,4-16Gi,4-32Gi" {
+		t.Errorf("webhook spec for the patched pod = %q (err %v)", res.Pod.Annotations[eci.AnnotationUseSpecs], err)
+	}
+
+	broken := tmplByName(&wf.Spec, "broken")
+	if f := hasCode(findings, CodePodSpecPatchBad); f == nil || f.Template != "broken" || f.Path != "spec.templates[1].podSpecPatch" {
+		t.Errorf("broken podSpecPatch finding = %+v", f)
+	}
+	if broken.PodSpecPatch != "containers: [{{x}}" || strings.Contains(broken.Metadata.Annotations[AnnotationSpecReason], "wait ignored") {
+		t.Errorf("broken template: patch %q, reason %q", broken.PodSpecPatch, broken.Metadata.Annotations[AnnotationSpecReason])
+	}
+}
