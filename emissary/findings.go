@@ -44,12 +44,13 @@ const (
 	CodeSchedulerKept   = "ECI071" // a custom schedulerName was kept
 )
 
-// HasErrors reports whether any finding has SeverityError.
-func HasErrors(fs []Finding) bool {
+// CountErrors counts the findings with SeverityError.
+func CountErrors(fs []Finding) int {
+	n := 0
 	for _, f := range fs {
 		if f.Severity == SeverityError {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }

@@ -36,8 +36,8 @@ func TestLintProblems(t *testing.T) {
 			t.Errorf("missing %s %s at %s (%s); got %+v", w.code, w.template, w.path, w.sev, findings)
 		}
 	}
-	if !HasErrors(findings) {
-		t.Error("HasErrors = false")
+	if CountErrors(findings) != 2 {
+		t.Errorf("CountErrors = %d, want 2 (GPU, too large)", CountErrors(findings))
 	}
 }
 

@@ -118,10 +118,14 @@ func templateContainers(t *wfv1.Template) (inits, containers []corev1.Container)
 		inits = append(inits, c.Container)
 	}
 	switch {
-	case t.Container != nil:
-		containers = append(containers, *t.Container)
-	case t.Script != nil:
-		containers = append(containers, t.Script.Container)
+	case t.Container != nil, t.Script != nil:
+		c := t.Container
+		if c == nil {
+			c = &t.Script.Container
+		}
+		main := *c
+		main.Name = common.MainContainerName // as the controller names it
+		containers = append(containers, main)
 	case t.ContainerSet != nil:
 		for _, c := range t.ContainerSet.Containers {
 			containers = append(containers, c.Container)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -55,8 +54,8 @@ message names the field).
 			if err != nil {
 				return err
 			}
-			if emissary.HasErrors(findings) {
-				return &exitError{code: 1, err: errors.New("lint: found errors")}
+			if n := emissary.CountErrors(findings); n > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("lint: %d error(s) in %s", n, in.file)}
 			}
 			return nil
 		},
