@@ -25,6 +25,21 @@ var DefaultSpec = Spec{MilliCPU: 2000, MemoryMiB: 4096}
 // IsInstanceType reports whether s names an ECS instance type rather than a vCPU/memory pair.
 func (s Spec) IsInstanceType() bool { return s.InstanceType != "" }
 
+// IsGPUType reports whether s is an ECS GPU instance type (families gn*, vgn*, sgn*, ebmgn*, gi*,
+// e.g. ecs.gn6i-c4g1.xlarge).
+func (s Spec) IsGPUType() bool {
+	if s.InstanceType == "" {
+		return false
+	}
+	family := strings.TrimPrefix(s.InstanceType, "ecs.")
+	for _, p := range []string{"gn", "vgn", "sgn", "ebmgn", "gi"} {
+		if strings.HasPrefix(family, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // String renders s the way eci-use-specs expects it: "2-4Gi", "0.25-0.5Gi" or the ECS type.
 func (s Spec) String() string {
 	if s.InstanceType != "" {

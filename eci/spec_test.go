@@ -104,3 +104,13 @@ func TestCatalogStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestIsGPUType(t *testing.T) {
+	for in, want := range map[string]bool{"ecs.gn6i-c4g1.xlarge": true, "ecs.gn7i-c8g1.2xlarge": true, "ecs.vgn6i-m4.xlarge": true,
+		"ecs.ebmgn7e.32xlarge": true, "ecs.c6.large": false, "ecs.g6.xlarge": false, "2-4Gi": false} {
+		s, err := ParseSpec(in)
+		if err != nil || s.IsGPUType() != want {
+			t.Errorf("%s: IsGPUType = %v (%v), want %v", in, s.IsGPUType(), err, want)
+		}
+	}
+}

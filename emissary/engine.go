@@ -155,9 +155,9 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 	} else if p.Specs != nil {
 		explicit, explicitFrom = p.Specs, "profile "+p.Name
 	}
-	hasType := func(list []eci.Spec) bool {
+	hasGPUType := func(list []eci.Spec) bool {
 		for _, sp := range list {
-			if sp.IsInstanceType() {
+			if sp.IsGPUType() {
 				return true
 			}
 		}
@@ -175,7 +175,7 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 			return d, fieldErrorf(explicitFrom, "%q conflicts with %s=%q beside it (remove one of them)", own, eci.AnnotationUseSpecs, user)
 		}
 		reason = "eci-use-specs set by the user: kept"
-		if t.need.gpu > 0 && !hasType(list) {
+		if t.need.gpu > 0 && !hasGPUType(list) {
 			finding(CodeGPUNeedsType, SeverityError, t.path, "GPU pod whose eci-use-specs lists no ECS GPU instance type", "list a GPU type such as ecs.gn6i-c4g1.xlarge")
 		}
 	} else if t.deferSpec && explicit == nil {
@@ -184,7 +184,7 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 	} else if explicit != nil {
 		set(eci.AnnotationUseSpecs, eci.FormatSpecList(explicit))
 		reason = "explicit specs from " + explicitFrom
-		if t.need.gpu > 0 && !hasType(explicit) {
+		if t.need.gpu > 0 && !hasGPUType(explicit) {
 			finding(CodeGPUNeedsType, SeverityError, explicitFrom, "GPU pod whose specs list no ECS GPU instance type", "list a GPU type such as ecs.gn6i-c4g1.xlarge")
 		}
 	} else {

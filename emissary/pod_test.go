@@ -417,3 +417,16 @@ func TestShapePodPrecedenceNotConflict(t *testing.T) {
 		t.Errorf("eci-use-specs = %q, want the pod's own 2-4Gi", got)
 	}
 }
+
+func TestShapePodGPUWithCPUType(t *testing.T) {
+	tm := containerTmpl("train", res("4", "15Gi", "", ""))
+	tm.Container.Resources.Limits[eci.ResourceGPU] = *mustQuantity("1")
+	tm.Metadata.Annotations = map[string]string{AnnotationSpecs: "ecs.c6.xlarge"}
+	res, err := NewEngine(DefaultProfiles()).ShapePod(argoPod("wf", tm), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := hasCode(res.Findings, CodeGPUNeedsType); f == nil || f.Severity != SeverityError {
+		t.Errorf("a CPU instance type for a GPU pod: %+v", res.Findings)
+	}
+}
