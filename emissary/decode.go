@@ -21,6 +21,9 @@ func DecodeObject(data []byte) (runtime.Object, error) {
 	if len(data) == 0 {
 		return nil, &FieldError{Path: "input", Msg: "empty document"}
 	}
+	if n := countDocuments(data); n > 1 {
+		return nil, fieldErrorf("input", "%d YAML documents; expected one object (split the file)", n)
+	}
 	jsonData, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, &FieldError{Path: "input", Msg: "malformed YAML/JSON: " + err.Error()}
@@ -68,6 +71,28 @@ func DecodeObject(data []byte) (runtime.Object, error) {
 		return nil, &FieldError{Path: head.Kind, Msg: strings.Join(msgs, "; ")}
 	}
 	return obj, nil
+}
+
+// countDocuments counts the non-empty documents of a YAML stream (separated by "---" lines).
+func countDocuments(data []byte) int {
+	n, content := 0, false
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if bytes.HasPrefix(line, []byte("---")) && (len(t) == 3 || t[3] == ' ' || t[3] == '#') {
+			if content {
+				n++
+			}
+			content = false
+			continue
+		}
+		if len(t) > 0 && t[0] != '#' {
+			content = true
+		}
+	}
+	if content {
+		n++
+	}
+	return n
 }
 
 // EncodeYAML renders an object as YAML for `argo submit -`, without the status and the null

@@ -411,3 +411,29 @@ spec:
 		t.Errorf("broken template: patch %q, reason %q", broken.PodSpecPatch, broken.Metadata.Annotations[AnnotationSpecReason])
 	}
 }
+
+func TestDecodeObject(t *testing.T) {
+	wf := "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec: {entrypoint: a}\n"
+	good := []string{wf, "---\n" + wf, wf + "---\n# trailing comment\n", `{"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"name":"w"}}`}
+	for _, in := range good {
+		if _, err := DecodeObject([]byte(in)); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+	bad := map[string]string{
+		wf + "---\n" + wf:                       "input",
+		"":                                      "input",
+		"kind: Deployment\napiVersion: apps/v1": "kind",
+		"apiVersion: v1\nkind: Workflow":        "apiVersion",
+		"metadata: {name: x}":                   "kind",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {entrypoint: [a]}": "Workflow",
+		"{": "input",
+	}
+	for in, path := range bad {
+		_, err := DecodeObject([]byte(in))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Path != path {
+			t.Errorf("%q: error %v, want a FieldError at %s", in, err, path)
+		}
+	}
+}
