@@ -49,6 +49,47 @@ type Manager struct {
 
 	mu        sync.Mutex
 	firstSeen map[string]time.Time
+	// waiting holds the findings of warm-ups whose Dataset and runtime this process has already
+	// ensured and whose DataLoad it has not created yet: their polls cost one GET (the Dataset).
+	waiting map[string][]string
+}
+
+// remember records a warm-up that waits before its DataLoad (Dataset not Bound or lock held).
+func (m *Manager) remember(key string, findings []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.waiting == nil {
+		m.waiting = map[string][]string{}
+	}
+	m.waiting[key] = append([]string{}, findings...)
+}
+
+// forget drops a remembered warm-up.
+func (m *Manager) forget(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.waiting, key)
+}
+
+// waitingDataset returns the Dataset of a warm-up this process already saw waiting (ok true), with
+// one GET and no DataLoad or runtime look-up: a DataLoad made meanwhile by another process is found
+// when the Create reports AlreadyExists.
+func (m *Manager) waitingDataset(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec, key string) (*fluidv1.Dataset, []string, bool, error) {
+	m.mu.Lock()
+	findings, ok := m.waiting[key]
+	m.mu.Unlock()
+	if !ok {
+		return nil, nil, false, nil
+	}
+	ds := &fluidv1.Dataset{}
+	if err := m.Client.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: spec.Name}, ds); err != nil {
+		if apierrors.IsNotFound(err) {
+			m.forget(key)
+			return nil, nil, false, nil
+		}
+		return nil, nil, false, fmt.Errorf("get Dataset %s/%s: %w", wf.Namespace, spec.Name, err)
+	}
+	return ds, findings, true, nil
 }
 
 func (m *Manager) now() time.Time {
@@ -131,18 +172,22 @@ func (m *Manager) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 	name := DataLoadName(spec.Name, key)
 	st := &state{now: now, spec: spec, requeue: m.requeue(), settle: m.settle()}
 
-	dl := &fluidv1.DataLoad{}
-	err := m.Client.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: name}, dl)
-	switch {
-	case err == nil:
-		return m.assessExisting(ctx, st, wf, key, dl)
-	case !apierrors.IsNotFound(err):
-		return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("get DataLoad %s/%s: %w", wf.Namespace, name, err)
-	}
-
-	ds, findings, err := m.ensureDataset(ctx, wf, spec)
+	ds, findings, ok, err := m.waitingDataset(ctx, wf, spec, key)
 	if err != nil {
 		return executorplugins.ExecuteTemplateReply{}, err
+	}
+	if !ok {
+		dl := &fluidv1.DataLoad{}
+		err := m.Client.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: name}, dl)
+		switch {
+		case err == nil:
+			return m.assessExisting(ctx, st, wf, key, dl)
+		case !apierrors.IsNotFound(err):
+			return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("get DataLoad %s/%s: %w", wf.Namespace, name, err)
+		}
+		if ds, findings, err = m.ensureDataset(ctx, wf, spec); err != nil {
+			return executorplugins.ExecuteTemplateReply{}, err
+		}
 	}
 	if ds == nil {
 		return st.failed(fmt.Sprintf("Dataset %s not found in namespace %s; give dataset.mounts (and dataset.runtime) to create it", spec.Name, wf.Namespace), 0), nil
@@ -154,10 +199,12 @@ func (m *Manager) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 		st.start = ds.CreationTimestamp.Time
 	}
 	if reply, ok := st.assessWaiting(); !ok {
+		m.remember(key, findings)
 		return reply, nil
 	}
+	m.forget(key)
 
-	dl = m.newDataLoad(wf, spec, key, name, findings)
+	dl := m.newDataLoad(wf, spec, key, name, findings)
 	if err := m.Client.Create(ctx, dl); err != nil {
 		if !apierrors.IsAlreadyExists(err) {
 			return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("create DataLoad %s/%s: %w", wf.Namespace, name, err)

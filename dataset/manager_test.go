@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 var testWF = executorplugins.ObjectMeta{Name: "wf", Namespace: "ns", UID: "11111111-2222-3333-4444-555555555555"}
@@ -194,5 +195,41 @@ func TestWarmTimeoutBeforeDataLoadUsesFirstSight(t *testing.T) {
 	r, _ := m.Warm(context.Background(), testWF, spec)
 	if r.Node.Phase != wfv1.NodeFailed || !strings.Contains(r.Node.Message, "never became ready") {
 		t.Fatalf("%+v", r.Node)
+	}
+}
+
+func TestWaitingPollsCostOneGet(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := fluidv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var gets, creates int
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			gets++
+			return c.Get(ctx, key, obj, opts...)
+		},
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			creates++
+			return c.Create(ctx, obj, opts...)
+		},
+	}).Build()
+	m := &Manager{Client: kube}
+	ctx := context.Background()
+	if _, err := m.Warm(ctx, testWF, fullSpec()); err != nil {
+		t.Fatal(err)
+	}
+	if gets != 3 || creates != 2 { // DataLoad, Dataset, JindoRuntime; create Dataset and JindoRuntime
+		t.Fatalf("first call: %d GETs %d creates", gets, creates)
+	}
+	gets, creates = 0, 0
+	for range 5 {
+		r, err := m.Warm(ctx, testWF, fullSpec())
+		if err != nil || r.Node.Phase != wfv1.NodeRunning {
+			t.Fatalf("%v %+v", err, r.Node)
+		}
+	}
+	if gets != 5 || creates != 0 {
+		t.Fatalf("5 waiting polls cost %d GETs and %d creates, want 5 and 0", gets, creates)
 	}
 }
