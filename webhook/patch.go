@@ -26,7 +26,7 @@ func createPatch(original []byte, shaped any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the shaped object: %w", err)
 	}
-	ops, err := diffRaw(nil, "", string(original), string(out))
+	ops, err := diffRaw(nil, "", false, string(original), string(out))
 	if err != nil {
 		return nil, fmt.Errorf("computing the JSON patch: %w", err)
 	}
@@ -41,9 +41,13 @@ func createPatch(original []byte, shaped any) ([]byte, error) {
 }
 
 // diffRaw appends to ops the operations that turn a into b, both valid JSON values at pointer
-// path. It walks the documents with gjson, which slices values out of the text without
-// decoding them; only differing leaves reach the library.
-func diffRaw(ops []jsonpatch.Operation, path string, a, b string) ([]jsonpatch.Operation, error) {
+// path (a member of an object when member is true). It walks the documents with gjson, which
+// slices values out of the text without decoding them; only differing leaves reach the library.
+//
+// Object members that are null in b are treated as absent, as Kubernetes does: Go encodes unset
+// fields such as a Workflow's status.startedAt as null, and the apiserver has already pruned
+// those from the request object, so patching them back in would fail the CRD's validation.
+func diffRaw(ops []jsonpatch.Operation, path string, member bool, a, b string) ([]jsonpatch.Operation, error) {
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	if a == b {
 		return ops, nil
@@ -63,10 +67,17 @@ func diffRaw(ops []jsonpatch.Operation, path string, a, b string) ([]jsonpatch.O
 			seen[key] = true
 			p := path + "/" + escapePointer(key)
 			if old, ok := am[key]; ok {
-				ops, err = diffRaw(ops, p, old, v.Raw)
+				ops, err = diffRaw(ops, p, true, old, v.Raw)
 				return err == nil
 			}
-			ops = append(ops, jsonpatch.Operation{Operation: "add", Path: p, Value: json.RawMessage(v.Raw)})
+			if v.Type == gjson.Null {
+				return true
+			}
+			var value any
+			if value, err = withoutNulls(v.Raw); err != nil {
+				return false
+			}
+			ops = append(ops, jsonpatch.Operation{Operation: "add", Path: p, Value: value})
 			return true
 		})
 		if err != nil {
@@ -88,7 +99,7 @@ func diffRaw(ops []jsonpatch.Operation, path string, a, b string) ([]jsonpatch.O
 		if len(as) == len(bs) {
 			for i := range as {
 				var err error
-				if ops, err = diffRaw(ops, path+"/"+strconv.Itoa(i), as[i].Raw, bs[i].Raw); err != nil {
+				if ops, err = diffRaw(ops, path+"/"+strconv.Itoa(i), false, as[i].Raw, bs[i].Raw); err != nil {
 					return nil, err
 				}
 			}
@@ -101,13 +112,52 @@ func diffRaw(ops []jsonpatch.Operation, path string, a, b string) ([]jsonpatch.O
 		}
 		for _, op := range sub {
 			op.Path = path + op.Path
+			op.Value = pruneNulls(op.Value)
 			ops = append(ops, op)
 		}
 		return ops, nil
+	case member && bv.Type == gjson.Null:
+		return append(ops, jsonpatch.Operation{Operation: "remove", Path: path}), nil
 	default:
 		// Scalars or a change of type: replace the value (the whole document when path is "").
-		return append(ops, jsonpatch.Operation{Operation: "replace", Path: path, Value: json.RawMessage(b)}), nil
+		value, err := withoutNulls(b)
+		if err != nil {
+			return nil, err
+		}
+		return append(ops, jsonpatch.Operation{Operation: "replace", Path: path, Value: value}), nil
 	}
+}
+
+// withoutNulls returns the JSON value raw without null object members, as a json.RawMessage
+// when it has none (the common case, with no decoding).
+func withoutNulls(raw string) (any, error) {
+	if !strings.Contains(raw, "null") {
+		return json.RawMessage(raw), nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return nil, err
+	}
+	return pruneNulls(v), nil
+}
+
+// pruneNulls drops null members from the objects in a decoded JSON value.
+func pruneNulls(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if e == nil {
+				delete(t, k)
+			} else {
+				t[k] = pruneNulls(e)
+			}
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = pruneNulls(e)
+		}
+	}
+	return v
 }
 
 // escapePointer escapes a key for a JSON pointer (RFC 6901).
