@@ -120,7 +120,7 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case resp.Status >= 500:
 		log.Warn("template.execute", append(attrs, "error", err)...)
-	case resp.Body.Node == nil || resp.Body.Node.Phase.Completed():
+	case resp.Body.Node != nil && resp.Body.Node.Phase.Completed():
 		log.Info("template.execute", attrs...)
 	default:
 		log.Debug("template.execute", attrs...)
