@@ -118,7 +118,7 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "phase", resp.Body.Node.Phase, "message", resp.Body.Node.Message)
 	}
 	switch {
-	case resp.Status >= 500:
+	case resp.Status >= 400:
 		log.Warn("template.execute", append(attrs, "error", err)...)
 	case resp.Body.Node != nil && resp.Body.Node.Phase.Completed():
 		log.Info("template.execute", attrs...)
