@@ -101,7 +101,7 @@ func TestWriteFixtures(t *testing.T) {
 func TestCorpus(t *testing.T) {
 	e := NewEngine(DefaultProfiles())
 	for _, c := range loadCorpus(t) {
-		t.Run(filepath.Base(c.name), func(t *testing.T) {
+		t.Run(filepath.Join(filepath.Base(filepath.Dir(c.name)), filepath.Base(c.name)), func(t *testing.T) {
 			before := c.pod.DeepCopy()
 			res, err := e.ShapePod(c.pod, nil)
 			if err != nil {
