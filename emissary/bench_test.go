@@ -8,8 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// typicalPod is a one-container step as the real controller created it (testdata/argo-pods), or
+// the builder's equivalent when no capture is at hand.
 func typicalPod(b *testing.B) ([]byte, *corev1.Pod) {
-	data, err := os.ReadFile("testdata/pods/step-1cpu-2gi.json")
+	data, err := os.ReadFile("testdata/argo-pods/container-resources.json")
+	if os.IsNotExist(err) {
+		data, err = os.ReadFile("testdata/pods/step-1cpu-2gi.json")
+	}
 	if err != nil {
 		b.Fatal(err)
 	}

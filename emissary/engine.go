@@ -100,15 +100,12 @@ func (e *Engine) selectProfile(namespace string, s settings) (*Profile, error) {
 	return nil, nil
 }
 
-// decision is what the engine decided for one pod (or one pod-creating template).
-type decision struct {
-	add      map[string]string // annotations to add (never present before)
-	findings []Finding
-}
-
 // target describes the pod-to-be for decide.
 type target struct {
 	existing map[string]string // annotations already present
+	// dst receives the annotations decide adds. It may be existing itself: decide consults each key
+	// (and each group of keys) before it writes any of them.
+	dst      map[string]string
 	need     need
 	tags     []string // "k:v" derived from names, strongest first
 	template string   // template name for findings
@@ -130,17 +127,18 @@ func anyPresent(m map[string]string, keys []string) bool {
 	return false
 }
 
-// decide computes the ECI annotations for one pod under profile p. It only adds keys that are
-// absent from t.existing; a group (spot, zones, image cache) the user set partly is left whole.
-func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
-	d := decision{add: map[string]string{}}
+// decide computes the ECI annotations for one pod under profile p and writes them to t.dst. It only
+// adds keys that are absent from t.existing; a group (spot, zones, image cache) the user set partly
+// is left whole. It returns its findings.
+func (e *Engine) decide(p *Profile, s settings, t target) ([]Finding, error) {
+	var findings []Finding
 	set := func(k, v string) {
 		if _, ok := t.existing[k]; !ok && v != "" {
-			d.add[k] = v
+			t.dst[k] = v
 		}
 	}
 	finding := func(code string, sev Severity, path, msg, hint string) {
-		d.findings = append(d.findings, Finding{Code: code, Severity: sev, Template: t.template, Path: path, Message: msg, Hint: hint})
+		findings = append(findings, Finding{Code: code, Severity: sev, Template: t.template, Path: path, Message: msg, Hint: hint})
 	}
 
 	// Spec.
@@ -149,7 +147,7 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 	if v, path, ok := s.get(AnnotationSpecs); ok {
 		list, err := eci.ParseSpecList(v)
 		if err != nil {
-			return d, fieldErrorf(path, "%v", err)
+			return nil, fieldErrorf(path, "%v", err)
 		}
 		explicit, explicitFrom = list, path
 	} else if p.Specs != nil {
@@ -167,12 +165,12 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 	if user, ok := t.existing[eci.AnnotationUseSpecs]; ok {
 		list, err := eci.ParseSpecList(user)
 		if err != nil {
-			return d, fieldErrorf(t.path+".metadata.annotations[\""+eci.AnnotationUseSpecs+"\"]", "%v", err)
+			return nil, fieldErrorf(t.path+".metadata.annotations[\""+eci.AnnotationUseSpecs+"\"]", "%v", err)
 		}
 		// Both set side by side on the template (or pod) and disagreeing: the user must choose.
 		// From different levels, precedence decides: the k8s.aliyun.com annotation wins.
 		if own, ok := s[0].ann[AnnotationSpecs]; ok && explicit != nil && eci.FormatSpecList(explicit) != eci.FormatSpecList(list) {
-			return d, fieldErrorf(explicitFrom, "%q conflicts with %s=%q beside it (remove one of them)", own, eci.AnnotationUseSpecs, user)
+			return nil, fieldErrorf(explicitFrom, "%q conflicts with %s=%q beside it (remove one of them)", own, eci.AnnotationUseSpecs, user)
 		}
 		reason = "eci-use-specs set by the user: kept"
 		if t.need.gpu > 0 && !hasGPUType(list) {
@@ -223,7 +221,7 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 	if v, path, ok := s.get(AnnotationSpot); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return d, fieldErrorf(path, "expected \"true\" or \"false\", got %q", v)
+			return nil, fieldErrorf(path, "expected \"true\" or \"false\", got %q", v)
 		}
 		switch {
 		case !b:
@@ -234,7 +232,7 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 	}
 	if user := t.existing[eci.AnnotationSpotStrategy]; user == "SpotWithPriceLimit" {
 		if _, ok := t.existing[eci.AnnotationSpotPriceLimit]; !ok {
-			return d, fieldErrorf(t.path+".metadata.annotations[\""+eci.AnnotationSpotStrategy+"\"]", "SpotWithPriceLimit needs %s", eci.AnnotationSpotPriceLimit)
+			return nil, fieldErrorf(t.path+".metadata.annotations[\""+eci.AnnotationSpotStrategy+"\"]", "SpotWithPriceLimit needs %s", eci.AnnotationSpotPriceLimit)
 		}
 	}
 	if spot != nil && !anyPresent(t.existing, spotKeys) {
@@ -258,7 +256,7 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 	fail := p.FailStrategy
 	if v, path, ok := s.get(AnnotationFailStrategy); ok {
 		if v != "fail-back" && v != "fail-over" && v != "fail-fast" {
-			return d, fieldErrorf(path, "expected fail-back, fail-over or fail-fast, got %q", v)
+			return nil, fieldErrorf(path, "expected fail-back, fail-over or fail-fast, got %q", v)
 		}
 		fail = v
 	}
@@ -296,7 +294,7 @@ func (e *Engine) decide(p *Profile, s settings, t target) (decision, error) {
 		set(eci.AnnotationCustomTags, strings.Join(tags, ","))
 	}
 	set(AnnotationShapedBy, p.Name)
-	return d, nil
+	return findings, nil
 }
 
 func fallbackText(fb []eci.Spec) string {

@@ -132,11 +132,16 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		}
 	}
 
-	if out.Annotations == nil {
-		out.Annotations = map[string]string{}
+	// One allocation for the annotations decide adds (at most about 16).
+	ann := make(map[string]string, len(out.Annotations)+16)
+	for k, v := range out.Annotations {
+		ann[k] = v
 	}
-	d, err := e.decide(p, s, target{
-		existing: out.Annotations,
+	out.Annotations = ann
+	s[0].ann = ann
+	findings, err := e.decide(p, s, target{
+		existing: ann,
+		dst:      ann,
 		need:     n,
 		tags:     podTags(out, wf, tmplName),
 		template: tmplName,
@@ -145,10 +150,7 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range d.add {
-		out.Annotations[k] = v
-	}
-	res.Findings = append(res.Findings, d.findings...)
+	res.Findings = append(res.Findings, findings...)
 	if f, ok := applyPlacement(out, p, tmplName); ok {
 		res.Findings = append(res.Findings, f)
 	}

@@ -256,14 +256,12 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 			tags = append(tags, "workflow:"+tagValue(doc.tagName))
 		}
 		tags = append(tags, "template:"+tagValue(t.Name))
-		d, err := e.decide(tp, tmplSettings, target{existing: existing, need: n, tags: tags, template: t.Name, path: path, deferSpec: deferSpec})
+		fs, err := e.decide(tp, tmplSettings, target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
+			template: t.Name, path: path, deferSpec: deferSpec})
 		if err != nil {
 			return nil, err
 		}
-		for k, v := range d.add {
-			t.Metadata.Annotations[k] = v
-		}
-		findings = append(findings, d.findings...)
+		findings = append(findings, fs...)
 		if f := templatePlacement(t, tp, spec); f != nil {
 			f.Path = path + ".schedulerName"
 			findings = append(findings, *f)
