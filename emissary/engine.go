@@ -14,7 +14,7 @@ const (
 	AnnotationPrefix       = "argo-eci.io/"
 	AnnotationProfile      = AnnotationPrefix + "profile"       // profile name
 	AnnotationSkip         = AnnotationPrefix + "skip"          // "true": leave alone
-	AnnotationSpecs        = AnnotationPrefix + "specs"         // explicit eci-use-specs list
+	AnnotationSpecs        = AnnotationPrefix + "specs"         // explicit eci-use-specs list, or "auto"
 	AnnotationSpot         = AnnotationPrefix + "spot"          // "false" turns spot off, "true" on
 	AnnotationFailStrategy = AnnotationPrefix + "fail-strategy" // fail-back | fail-over | fail-fast
 	AnnotationDatasets     = AnnotationPrefix + "datasets"      // comma list of Fluid dataset PVC names
@@ -144,13 +144,15 @@ func (e *Engine) decide(p *Profile, s settings, t target) ([]Finding, error) {
 	// Spec.
 	var explicit []eci.Spec
 	explicitFrom := ""
-	if v, path, ok := s.get(AnnotationSpecs); ok {
+	switch v, path, ok := s.get(AnnotationSpecs); {
+	case ok && v == "auto": // computed from the containers even when the profile lists specs
+	case ok:
 		list, err := eci.ParseSpecList(v)
 		if err != nil {
 			return nil, fieldErrorf(path, "%v", err)
 		}
 		explicit, explicitFrom = list, path
-	} else if p.Specs != nil {
+	case p.Specs != nil:
 		explicit, explicitFrom = p.Specs, "profile "+p.Name
 	}
 	hasGPUType := func(list []eci.Spec) bool {

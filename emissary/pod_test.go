@@ -113,6 +113,17 @@ func TestShapePod(t *testing.T) {
 			outcome: OutcomeShaped,
 		},
 		{
+			name: "specs: auto overrides the profile's list", profiles: std,
+			pod: func() *corev1.Pod {
+				tm := containerTmpl("work", res("1", "2Gi", "", ""))
+				tm.Metadata.Annotations = map[string]string{AnnotationSpecs: "auto"}
+				return argoPod("wf", tm)
+			},
+			wf:      &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "wf", Annotations: map[string]string{AnnotationProfile: "ci"}}},
+			ann:     map[string]string{AnnotationShapedBy: "ci", eci.AnnotationUseSpecs: "1-2Gi,1-4Gi,1-8Gi"},
+			outcome: OutcomeShaped,
+		},
+		{
 			name: "namespace selector", profiles: std,
 			pod: func() *corev1.Pod {
 				p := argoPod("wf", containerTmpl("work", res("1", "2Gi", "", "")))
