@@ -31,6 +31,20 @@ func decodeFile(t testing.TB, name string) runtime.Object {
 	return obj
 }
 
+// shapeYAML decodes a Workflow and renders it with e.
+func shapeYAML(t *testing.T, e *Engine, doc string) (*wfv1.Workflow, []Finding) {
+	t.Helper()
+	obj, err := DecodeObject([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, findings, err := e.ShapeWorkflow(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.(*wfv1.Workflow), findings
+}
+
 func tmplByName(spec *wfv1.WorkflowSpec, name string) *wfv1.Template {
 	for i := range spec.Templates {
 		if spec.Templates[i].Name == name {
@@ -266,7 +280,7 @@ func TestShapeWorkflowKinds(t *testing.T) {
 
 func TestShapeWorkflowTemplateOverrides(t *testing.T) {
 	e := NewEngine(mustProfiles(t, fullProfiles))
-	obj, err := DecodeObject([]byte(`
+	wf, findings := shapeYAML(t, e, `
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {name: w, annotations: {argo-eci.io/profile: standard, argo-eci.io/fail-strategy: fail-over}}
@@ -288,15 +302,7 @@ spec:
   - name: c
     volumes: [{name: h, hostPath: {path: /tmp}}]
     container: {image: alpine, command: [sh], volumeMounts: [{name: h, mountPath: /h}]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, findings, err := e.ShapeWorkflow(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf := out.(*wfv1.Workflow)
+`)
 	a := tmplByName(&wf.Spec, "a").Metadata.Annotations
 	if a[eci.AnnotationUseSpecs] != "ecs.c6.large" || a[eci.AnnotationSpotStrategy] != "" || a[eci.AnnotationFailStrategy] != "fail-over" {
 		t.Errorf("template a: %v", a)
@@ -311,7 +317,7 @@ spec:
 		t.Errorf("hostPath finding = %+v", f)
 	}
 
-	bad := obj.DeepCopyObject().(*wfv1.Workflow)
+	bad := wf.DeepCopy()
 	bad.Spec.Templates[2].Metadata.Annotations[AnnotationProfile] = "gold"
 	var fe *FieldError
 	if _, _, err := e.ShapeWorkflow(bad); !errors.As(err, &fe) || fe.Path != `spec.templates[2].metadata.annotations["argo-eci.io/profile"]` {
@@ -321,7 +327,7 @@ spec:
 
 func TestShapeWorkflowKeepsWorkflowScheduling(t *testing.T) {
 	e := NewEngine(mustProfiles(t, "default: p\nprofiles: {p: {placement: [label, scheduler, nodeSelector]}}"))
-	obj, err := DecodeObject([]byte(`
+	wf, findings := shapeYAML(t, e, `
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {name: w}
@@ -333,15 +339,7 @@ spec:
   templates:
   - name: a
     container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, findings, err := e.ShapeWorkflow(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf := out.(*wfv1.Workflow)
+`)
 	a := &wf.Spec.Templates[0]
 	if a.SchedulerName != "" || hasCode(findings, CodeSchedulerKept) == nil {
 		t.Errorf("custom workflow scheduler overridden: %q %+v", a.SchedulerName, findings)
@@ -363,7 +361,7 @@ spec:
 
 func TestShapeWorkflowPodSpecPatch(t *testing.T) {
 	e := NewEngine(DefaultProfiles())
-	obj, err := DecodeObject([]byte(`
+	wf, findings := shapeYAML(t, e, `
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {name: w}
@@ -377,15 +375,7 @@ spec:
   - name: broken
     podSpecPatch: 'containers: [{{x}}'
     container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, findings, err := e.ShapeWorkflow(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf := out.(*wfv1.Workflow)
+`)
 	sized := tmplByName(&wf.Spec, "sized")
 	if _, ok := sized.Metadata.Annotations[eci.AnnotationUseSpecs]; ok {
 		t.Error("render wrote a spec for resources set by podSpecPatch")
