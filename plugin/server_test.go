@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -301,6 +306,8 @@ func TestExecutorOutcomes(t *testing.T) {
 		{name: "500 is transient", err: apierrors.NewInternalError(errors.New("etcd")), status: 503},
 		{name: "503 is transient", err: apierrors.NewServiceUnavailable("starting"), status: 503},
 		{name: "our deadline is transient", err: context.DeadlineExceeded, status: 503},
+		{name: "apiserver down is transient", err: fmt.Errorf("get DataLoad: %w", &url.Error{Op: "Get", URL: "https://127.0.0.1:6443",
+			Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}), status: 503},
 		{name: "forbidden fails the node", err: apierrors.NewForbidden(gr, "x", errors.New("rbac")), status: 200, phase: wfv1.NodeFailed},
 		{name: "not found is never 404", err: apierrors.NewNotFound(gr, "x"), status: 200, phase: wfv1.NodeFailed},
 		{name: "invalid fails the node", err: apierrors.NewBadRequest("bad"), status: 200, phase: wfv1.NodeFailed},
