@@ -441,3 +441,33 @@ func TestShapePodGPUWithCPUType(t *testing.T) {
 		t.Errorf("a CPU instance type for a GPU pod: %+v", res.Findings)
 	}
 }
+
+func TestEngineConcurrentUse(t *testing.T) {
+	e := NewEngine(mustProfiles(t, fullProfiles))
+	pod := argoPod("wf", containerTmpl("work", res("1", "2Gi", "", "")))
+	want, err := e.ShapePod(pod, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 50 {
+				got, err := e.ShapePod(pod, nil)
+				if err == nil && !reflect.DeepEqual(got.Pod, want.Pod) {
+					err = errors.New("different result under concurrency")
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
