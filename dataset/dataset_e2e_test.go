@@ -439,3 +439,75 @@ func TestImageCache(t *testing.T) {
 		t.Fatalf("final %+v", node)
 	}
 }
+
+// BenchmarkWarmUp measures, on the local control plane, what one warm-up costs and how fast its end is
+// seen: Kubernetes API calls per minute made by the plugin (counted on its rest.Config transport) and
+// the delay between the simulated DataLoad's completion and the plugin's Succeeded reply, with the
+// default adaptive requeue (1 s, then age/10, at most 15 s). Run once per size:
+//
+//	go test -tags e2e -run '^$' -bench WarmUp -benchtime 1x ./dataset/
+func BenchmarkWarmUp(b *testing.B) {
+	for _, load := range []time.Duration{30 * time.Second, 3 * time.Minute} {
+		b.Run("load="+load.String(), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				benchWarmUp(b, load)
+			}
+		})
+	}
+}
+
+func benchWarmUp(b *testing.B, load time.Duration) {
+	c := cluster.Get(b)
+	ns := c.Namespace(b)
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = fluidv1.AddToScheme(s)
+	admin, err := client.New(c.Config, client.Options{Scheme: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := &atomic.Int64{}
+	cfg := rest.CopyConfig(c.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, calls: calls} }
+	kube, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sim := fluidsim.New(admin, ns, fluidsim.Script{BindAfter: 5 * time.Second, Load: fluidsim.LoadPlan{Duration: load}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sim.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	m := &dataset.Manager{Client: kube}
+	wf := executorplugins.ObjectMeta{Name: "bench", Namespace: ns, UID: string(uuid.NewUUID())}
+	spec := &dataset.Spec{Name: "bench", Mounts: mounts(), Runtime: runtimeSpec(), Timeout: "30m"}
+	calls.Store(0)
+	start := time.Now()
+	executes := 0
+	for {
+		r, err := m.Warm(ctx, wf, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		executes++
+		if r.Node.Phase.Completed() {
+			if r.Node.Phase != wfv1.NodeSucceeded {
+				b.Fatalf("warm-up ended %s: %s", r.Node.Phase, r.Node.Message)
+			}
+			break
+		}
+		time.Sleep(r.GetRequeue())
+	}
+	end := time.Now()
+	var dls fluidv1.DataLoadList
+	if err := admin.List(ctx, &dls, client.InNamespace(ns)); err != nil || len(dls.Items) != 1 {
+		b.Fatalf("DataLoads: %v %d", err, len(dls.Items))
+	}
+	completed, _ := sim.CompletedAt(dls.Items[0].Name)
+	elapsed := end.Sub(start)
+	b.ReportMetric(float64(calls.Load())/elapsed.Minutes(), "api-calls/min")
+	b.ReportMetric(float64(calls.Load()), "api-calls")
+	b.ReportMetric(float64(executes), "executes")
+	b.ReportMetric(float64(end.Sub(completed).Milliseconds()), "detect-ms")
+}
