@@ -13,5 +13,21 @@
 //
 // Precedence, strongest first: the pod's own k8s.aliyun.com/* annotations (never overwritten),
 // template annotations (argo-eci.io/* in a template's metadata; on a pod they arrive as pod
-// annotations), workflow annotations, the profile, built-in defaults.
+// annotations), workflow annotations, the profile, built-in defaults. The profile is the one
+// named by argo-eci.io/profile, else the one whose selector lists the namespace, else the default;
+// with none, nothing is changed.
+//
+// The spec is computed the way ECI bills: per container the limit, else the request, summed over
+// the regular containers; each init container runs alone, so the pod needs the larger of the
+// biggest init phase and the sum; containers carrying __ECI_RESOURCE_IGNORE__=TRUE are left out
+// (with executorResources: ignore that is Argo's wait and artifact-plugin sidecars). The result is
+// rounded up to the smallest catalog vCPU, then memory, covering both (eci.RoundUp), and followed
+// by fallbackSpecs more: the next cheapest catalog specs that still cover it (eci.Fallbacks), so a
+// stock-out costs as little extra as possible. Pods whose own containers state no CPU or memory
+// get ECI's 2-4Gi default (and a finding); GPU pods get no computed spec (ECI cannot pick a GPU
+// from vCPU/memory) but an error finding asking for GPU instance types.
+//
+// Bad input (unknown profile, invalid argo-eci.io/* values or specs, argo-eci.io/specs and
+// eci-use-specs disagreeing side by side, a malformed profiles.yaml) is a *FieldError naming the
+// field. Everything else worth telling is a Finding with a stable code (see the Code constants).
 package emissary
