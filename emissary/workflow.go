@@ -159,19 +159,15 @@ func pluginSidecars(t *wfv1.Template) []string {
 
 func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 	spec := doc.spec
-	skip, err := doc.settings.skipped()
+	// Workflow-level choices; a template's own argo-eci.io/* annotations may still override them,
+	// exactly as they do on its pods.
+	docSkip, err := doc.settings.skipped()
 	if err != nil {
 		return nil, err
-	}
-	if skip {
-		return []Finding{{Code: CodeNotShaped, Severity: SeverityInfo, Message: "argo-eci.io/skip is true: workflow left alone"}}, nil
 	}
 	p, err := e.selectProfile(doc.namespace, doc.settings)
 	if err != nil {
 		return nil, err
-	}
-	if p == nil {
-		return []Finding{{Code: CodeNotShaped, Severity: SeverityInfo, Message: "no profile selected and no default profile: workflow left alone"}}, nil
 	}
 	var findings []Finding
 	var podMetaAnn map[string]string
@@ -179,8 +175,8 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		podMetaAnn = spec.PodMetadata.Annotations
 	}
 	datasets := fluidDatasets(doc)
-	usesFluid := false
-	workflowPlacement := p.AgentPod == AgentPodECI && hasPluginTemplates(spec)
+	usesFluid, shaped := false, 0
+	workflowPlacement := !docSkip && p != nil && p.AgentPod == AgentPodECI && hasPluginTemplates(spec)
 
 	for i := range spec.Templates {
 		t := &spec.Templates[i]
@@ -192,9 +188,6 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		tmplSettings := append(settings{{ann: t.Metadata.Annotations, path: path + ".metadata.annotations"}},
 			layer{ann: podMetaAnn, path: doc.specPath + ".podMetadata.annotations"})
 		tmplSettings = append(tmplSettings, doc.settings...)
-		if mountsDataset(t, spec, datasets) {
-			usesFluid = true
-		}
 
 		tskip, err := tmplSettings.skipped()
 		if err != nil {
@@ -204,12 +197,16 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 			optOut(t, p, workflowPlacement)
 			continue
 		}
-		// A template may name another profile.
-		tp := p
-		if name, ppath, ok := tmplSettings.get(AnnotationProfile); ok {
-			if tp = e.profiles.Profiles[name]; tp == nil {
-				return nil, fieldErrorf(ppath, "unknown profile %q (have %s)", name, strings.Join(e.profiles.Names(), ", "))
-			}
+		tp, err := e.selectProfile(doc.namespace, tmplSettings) // a template may name another profile
+		if err != nil {
+			return nil, err
+		}
+		if tp == nil {
+			continue
+		}
+		shaped++
+		if mountsDataset(t, spec, datasets) {
+			usesFluid = true
 		}
 
 		if inc := templatePodView(t, spec, path, doc.specPath).incompatibilities(); len(inc) > 0 {
@@ -272,6 +269,13 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		}
 	}
 
+	if shaped == 0 {
+		msg := "no profile selected and no default profile: workflow left alone"
+		if docSkip {
+			msg = "argo-eci.io/skip is true: workflow left alone"
+		}
+		findings = append(findings, Finding{Code: CodeNotShaped, Severity: SeverityInfo, Message: msg})
+	}
 	if workflowPlacement {
 		for _, pl := range p.Placement {
 			switch pl {

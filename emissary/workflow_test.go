@@ -427,3 +427,50 @@ func TestDecodeObject(t *testing.T) {
 		}
 	}
 }
+
+func TestShapeWorkflowTemplateOverridesWorkflowChoice(t *testing.T) {
+	// No default profile; the workflow says skip, one template says otherwise, another names a
+	// profile. Render and the webhook must agree template by template.
+	e := NewEngine(mustProfiles(t, "profiles: {gold: {fallbackSpecs: 0}}"))
+	wf, findings := shapeYAML(t, e, `
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w, annotations: {argo-eci.io/skip: "true", argo-eci.io/profile: gold}}
+spec:
+  entrypoint: a
+  templates:
+  - name: a
+    metadata: {annotations: {argo-eci.io/skip: "false"}}
+    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
+  - name: b
+    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
+`)
+	if got := tmplByName(&wf.Spec, "a").Metadata.Annotations[eci.AnnotationUseSpecs]; got != "1-2Gi" {
+		t.Errorf("template a: %q, want 1-2Gi", got)
+	}
+	if got := tmplByName(&wf.Spec, "b").Metadata.Annotations; len(got) != 0 {
+		t.Errorf("template b shaped despite the workflow's skip: %v", got)
+	}
+	if hasCode(findings, CodeNotShaped) != nil {
+		t.Errorf("findings %+v", findings)
+	}
+	orig, _ := shapeYAML(t, NewEngine(nil), `
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w, annotations: {argo-eci.io/skip: "true", argo-eci.io/profile: gold}}
+spec:
+  entrypoint: a
+  templates:
+  - name: a
+    metadata: {annotations: {argo-eci.io/skip: "false"}}
+    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
+  - name: b
+    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
+`)
+	for name, want := range map[string]Outcome{"a": OutcomeShaped, "b": OutcomeSkipped} {
+		res, err := e.ShapePod(controllerPod(t, orig, name), orig)
+		if err != nil || res.Outcome != want {
+			t.Errorf("webhook on template %s's pod: %v (%v), want %s", name, res.Outcome, err, want)
+		}
+	}
+}
