@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -148,20 +147,17 @@ func readPod(t testing.TB, path string) (*corev1.Pod, []byte) {
 	return pod, raw
 }
 
-// typicalPod is the benchmark and test pod: a captured controller pod when the emissary
-// package has them, else the faithful one in testdata. The JSON is re-encoded the way the
-// kube-apiserver encodes request.object (Go field order, compact).
+// typicalPod is the benchmark and test pod: the pod Argo's controller made for a container
+// template with resources, captured into the emissary package's testdata, or the faithful one in
+// webhook/testdata when that is absent. The JSON is re-encoded the way the kube-apiserver
+// encodes request.object (Go field order, compact).
 func typicalPod(t testing.TB) (*corev1.Pod, []byte) {
 	t.Helper()
-	pod, _ := readPod(t, "testdata/argo-pod.json")
-	captured, _ := filepath.Glob("../emissary/testdata/argo-pods/*.json")
-	for _, path := range captured {
-		p, _ := readPod(t, path)
-		if p.Labels["workflows.argoproj.io/component"] == "" && len(p.Spec.Containers) >= 2 {
-			pod = p
-			break
-		}
+	path := "../emissary/testdata/argo-pods/container-resources.json"
+	if _, err := os.Stat(path); err != nil {
+		path = "testdata/argo-pod.json"
 	}
+	pod, _ := readPod(t, path)
 	pod.UID, pod.ResourceVersion, pod.CreationTimestamp = "", "", metav1.Time{}
 	pod.Spec.NodeName = ""
 	pod.Status = corev1.PodStatus{}

@@ -20,7 +20,8 @@ import (
 // everything the engine did not touch (most of a pod, with Argo's ARGO_TEMPLATE copies in every
 // container) compares equal as bytes and is never decoded into generic maps. Objects and
 // equal-length arrays are walked member by member; every other difference is diffed by the
-// library at that path. Keys are visited in the shaped document's order, removals last.
+// library at that path, except arrays that only grew at the end, which get one add per new
+// element. Keys are visited in the shaped document's order, removals last.
 func createPatch(original []byte, shaped any) ([]byte, error) {
 	out, err := json.Marshal(shaped)
 	if err != nil {
@@ -105,7 +106,18 @@ func diffRaw(ops []jsonpatch.Operation, path string, member bool, a, b string) (
 			}
 			return ops, nil
 		}
-		// Lengths differ: let the library work out the insertions and removals.
+		if len(as) < len(bs) && samePrefix(as, bs) {
+			// Only appended (the engine adds an env var or a toleration): add the new tail.
+			for i := len(as); i < len(bs); i++ {
+				value, err := withoutNulls(bs[i].Raw)
+				if err != nil {
+					return nil, err
+				}
+				ops = append(ops, jsonpatch.Operation{Operation: "add", Path: path + "/" + strconv.Itoa(i), Value: value})
+			}
+			return ops, nil
+		}
+		// Lengths differ otherwise: let the library work out the insertions and removals.
 		sub, err := jsonpatch.CreatePatch([]byte(a), []byte(b))
 		if err != nil {
 			return nil, err
@@ -126,6 +138,16 @@ func diffRaw(ops []jsonpatch.Operation, path string, member bool, a, b string) (
 		}
 		return append(ops, jsonpatch.Operation{Operation: "replace", Path: path, Value: value}), nil
 	}
+}
+
+// samePrefix reports whether the elements of a are, byte for byte, the first elements of b.
+func samePrefix(a, b []gjson.Result) bool {
+	for i := range a {
+		if strings.TrimSpace(a[i].Raw) != strings.TrimSpace(b[i].Raw) {
+			return false
+		}
+	}
+	return true
 }
 
 // withoutNulls returns the JSON value raw without null object members, as a json.RawMessage

@@ -147,9 +147,9 @@ func TestPodUsesCachedWorkflow(t *testing.T) {
 		seen = wf
 		return &emissary.PodResult{Pod: p.DeepCopy(), Outcome: emissary.OutcomeSkipped}, nil
 	}})
-	cached := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "fanout-7xk2p", Namespace: "ci"}}
-	ts := startServer(t, &Server{Engines: store, Workflows: mapWorkflows{"ci/fanout-7xk2p": cached}})
-	_, raw := typicalPod(t)
+	pod, raw := typicalPod(t)
+	cached := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: pod.Labels["workflows.argoproj.io/workflow"], Namespace: pod.Namespace}}
+	ts := startServer(t, &Server{Engines: store, Workflows: mapWorkflows{cached.Namespace + "/" + cached.Name: cached}})
 
 	status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
 	if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch != nil {
