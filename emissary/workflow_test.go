@@ -454,7 +454,7 @@ spec:
 	if hasCode(findings, CodeNotShaped) != nil {
 		t.Errorf("findings %+v", findings)
 	}
-	orig, _ := shapeYAML(t, NewEngine(nil), `
+	obj, err := DecodeObject([]byte(`
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {name: w, annotations: {argo-eci.io/skip: "true", argo-eci.io/profile: gold}}
@@ -466,7 +466,11 @@ spec:
     container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
   - name: b
     container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
-`)
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := obj.(*wfv1.Workflow)
 	for name, want := range map[string]Outcome{"a": OutcomeShaped, "b": OutcomeSkipped} {
 		res, err := e.ShapePod(controllerPod(t, orig, name), orig)
 		if err != nil || res.Outcome != want {
