@@ -39,12 +39,11 @@ func (e *Engine) Lint(obj runtime.Object) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, _ := e.selectProfile(doc.namespace, doc.settings)
-	findings = append(findings, lintDoc(doc, p)...)
+	findings = append(findings, e.lintDoc(doc)...)
 	return findings, nil
 }
 
-func lintDoc(doc *wfDoc, p *Profile) []Finding {
+func (e *Engine) lintDoc(doc *wfDoc) []Finding {
 	var out []Finding
 	spec := doc.spec
 	byName := map[string]*wfv1.Template{}
@@ -114,7 +113,8 @@ func lintDoc(doc *wfDoc, p *Profile) []Finding {
 				Message: "mounts a Fluid dataset PVC on ECI without serverless sidecar injection: the mount will not work",
 				Hint:    "add podMetadata label alibabacloud.com/fluid-sidecar-target: eci (ack-fluid) or serverless.fluid.io/inject: \"true\""})
 		}
-		if p != nil && p.ExecutorResources == ExecutorResourcesCount {
+		// ShapeWorkflow has already refused invalid settings, so errors cannot occur here.
+		if p, _ := e.selectProfile(doc.namespace, doc.templateSettings(i)); p != nil && p.ExecutorResources == ExecutorResourcesCount {
 			if f, ok := lintWaitBump(t, path); ok {
 				out = append(out, f)
 			}

@@ -99,6 +99,19 @@ func (e *Engine) ShapeWorkflow(obj runtime.Object) (runtime.Object, []Finding, e
 	return out, findings, nil
 }
 
+// templateSettings are the argo-eci.io/* settings for template i, strongest first: its own
+// metadata, the workflow's podMetadata (both reach its pods as pod annotations), the workflow's.
+func (doc *wfDoc) templateSettings(i int) settings {
+	var podMeta map[string]string
+	if doc.spec.PodMetadata != nil {
+		podMeta = doc.spec.PodMetadata.Annotations
+	}
+	s := make(settings, 0, 2+len(doc.settings))
+	s = append(s, layer{ann: doc.spec.Templates[i].Metadata.Annotations, path: fmt.Sprintf("%s.templates[%d].metadata.annotations", doc.specPath, i)},
+		layer{ann: podMeta, path: doc.specPath + ".podMetadata.annotations"})
+	return append(s, doc.settings...)
+}
+
 // podTemplate reports whether t makes a pod, and whether that pod has Argo's wait container.
 func podTemplate(t *wfv1.Template) (pod, wait bool) {
 	switch {
@@ -185,9 +198,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 			continue
 		}
 		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
-		tmplSettings := append(settings{{ann: t.Metadata.Annotations, path: path + ".metadata.annotations"}},
-			layer{ann: podMetaAnn, path: doc.specPath + ".podMetadata.annotations"})
-		tmplSettings = append(tmplSettings, doc.settings...)
+		tmplSettings := doc.templateSettings(i)
 
 		tskip, err := tmplSettings.skipped()
 		if err != nil {
