@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"syscall"
-	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
@@ -97,12 +96,4 @@ func IsTransient(err error) bool {
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr)
-}
-
-// requeueOf is the requeue of a reply, zero when absent.
-func requeueOf(r executorplugins.ExecuteTemplateReply) time.Duration {
-	if r.Requeue == nil {
-		return 0
-	}
-	return r.Requeue.Duration
 }

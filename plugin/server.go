@@ -80,9 +80,6 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
-// ServeHTTP serves Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Handler().ServeHTTP(w, r) }
-
 var (
 	errForbidden = errors.New("missing or wrong bearer token")
 	errPanic     = errors.New("internal error")

@@ -419,3 +419,11 @@ func TestReplyNeverNotFound(t *testing.T) {
 		t.Fatalf("not-mine body = %q", buf.String())
 	}
 }
+
+// requeueOf is the requeue of a reply, zero when absent.
+func requeueOf(r executorplugins.ExecuteTemplateReply) time.Duration {
+	if r.Requeue == nil {
+		return 0
+	}
+	return r.Requeue.Duration
+}
