@@ -212,6 +212,15 @@ func TestCostRatio(t *testing.T) {
 		t.Fatal("no priced pods in the corpus")
 	}
 	t.Logf("corpus: %d priced pods, shaped %.4f CNY/h vs unshaped %.4f CNY/h: ratio %.3f", n, shaped, unshaped, shaped/unshaped)
+	byDir := map[string][]corpusPod{}
+	for _, c := range corpus {
+		dir := filepath.Base(filepath.Dir(c.name))
+		byDir[dir] = append(byDir[dir], c)
+	}
+	for dir, pods := range byDir {
+		s, u, n := costRatio(t, e, pods)
+		t.Logf("  %s: %d priced pods, %.4f vs %.4f CNY/h: ratio %.3f", dir, n, s, u, s/u)
+	}
 	// Per pod: when the user's containers state resources, the first chosen spec never costs more
 	// than what ECI bills unshaped (leaving wait out can only lower the sum). Pods stating nothing
 	// may cost more: they get the 2-4Gi default instead of the executors' tiny requests.
