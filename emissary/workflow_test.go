@@ -428,11 +428,7 @@ func TestDecodeObject(t *testing.T) {
 	}
 }
 
-func TestShapeWorkflowTemplateOverridesWorkflowChoice(t *testing.T) {
-	// No default profile; the workflow says skip, one template says otherwise, another names a
-	// profile. Render and the webhook must agree template by template.
-	e := NewEngine(mustProfiles(t, "profiles: {gold: {fallbackSpecs: 0}}"))
-	wf, findings := shapeYAML(t, e, `
+const overrideDoc = `
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {name: w, annotations: {argo-eci.io/skip: "true", argo-eci.io/profile: gold}}
@@ -444,7 +440,13 @@ spec:
     container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
   - name: b
     container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
-`)
+`
+
+func TestShapeWorkflowTemplateOverridesWorkflowChoice(t *testing.T) {
+	// No default profile; the workflow says skip, one template says otherwise, another names a
+	// profile. Render and the webhook must agree template by template.
+	e := NewEngine(mustProfiles(t, "profiles: {gold: {fallbackSpecs: 0}}"))
+	wf, findings := shapeYAML(t, e, overrideDoc)
 	if got := tmplByName(&wf.Spec, "a").Metadata.Annotations[eci.AnnotationUseSpecs]; got != "1-2Gi" {
 		t.Errorf("template a: %q, want 1-2Gi", got)
 	}
@@ -454,19 +456,7 @@ spec:
 	if hasCode(findings, CodeNotShaped) != nil {
 		t.Errorf("findings %+v", findings)
 	}
-	obj, err := DecodeObject([]byte(`
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {name: w, annotations: {argo-eci.io/skip: "true", argo-eci.io/profile: gold}}
-spec:
-  entrypoint: a
-  templates:
-  - name: a
-    metadata: {annotations: {argo-eci.io/skip: "false"}}
-    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
-  - name: b
-    container: {image: alpine, command: [sh], resources: {limits: {cpu: "1", memory: 2Gi}}}
-`))
+	obj, err := DecodeObject([]byte(overrideDoc))
 	if err != nil {
 		t.Fatal(err)
 	}
