@@ -19,30 +19,11 @@ case "${1:-}" in
 esac
 
 rm -f "$STATE/ready"
-stopped=()
-for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-	c=${COMPONENTS[i]}
-	if pid=$(pid_of "$c"); then
-		kill -TERM "$pid" 2>/dev/null || true
-		stopped+=("$c:$pid")
-	fi
-done
 
-deadline=$((SECONDS + 8))
-for entry in "${stopped[@]}"; do
-	c=${entry%%:*}
-	pid=${entry#*:}
-	while pid_of "$c" >/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-	if pid_of "$c" >/dev/null; then
-		kill -KILL "$pid" 2>/dev/null || true
-		while pid_of "$c" >/dev/null; do sleep 0.1; done
-		say "$c" "killed (pid $pid did not stop on SIGTERM)"
-	else
-		say "$c" "stopped (pid $pid)"
-	fi
-done
+any=false
+stop_all
 for c in "${COMPONENTS[@]}"; do rm -f "$PIDS/$c"; done
-[[ ${#stopped[@]} -gt 0 ]] || say all "nothing was running"
+$any || say all "nothing was running"
 
 if $purge; then
 	rm -rf "$STATE"

@@ -68,6 +68,44 @@ healthy_apiserver() {
 		"https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null 2>&1
 }
 
+# stop WAIT COMPONENT...: SIGTERM to each running component, SIGKILL to those still running after
+# WAIT seconds. Sets any=true when something was running.
+stop() {
+	local wait=$1 c pid deadline entry entries=()
+	shift
+	for c in "$@"; do
+		if pid=$(pid_of "$c"); then
+			kill -TERM "$pid" 2>/dev/null || true
+			entries+=("$c:$pid")
+			any=true
+		fi
+	done
+	deadline=$((SECONDS + wait))
+	for entry in "${entries[@]}"; do
+		c=${entry%%:*}
+		pid=${entry#*:}
+		while pid_of "$c" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+		if pid_of "$c" >/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+			while pid_of "$c" >/dev/null; do sleep 0.1; done
+			say "$c" "killed (pid $pid did not stop within ${wait}s of SIGTERM)"
+		else
+			say "$c" "stopped (pid $pid)"
+		fi
+		rm -f "$PIDS/$c"
+	done
+}
+
+# stop_all: stops every component: clients first, then the apiserver, then its storage. Argo
+# v4.0.7's workflow-controller swallows SIGTERM (util/logging installs a handler that only flushes
+# logs), so it gets SIGKILL soon.
+stop_all() {
+	stop 2 workflow-controller
+	stop 5 kwok kube-scheduler kube-controller-manager
+	stop 10 kube-apiserver
+	stop 10 etcd
+}
+
 # lock_cluster: serialises up.sh and down.sh (tests in several packages may call up.sh at once).
 # The lock is fd 9; processes up.sh starts must not inherit it.
 lock_cluster() {

@@ -7,12 +7,15 @@
 #
 # Idempotent: when every component runs and the apiserver is ready it returns at once; otherwise
 # it starts what is missing, applies the CRDs and objects and waits until the cluster is usable.
-# A failing step names the component and prints the tail of its log. Stop it with down.sh.
+# A failing step names the component, prints the tail of its log and stops every component.
+# Stop it with down.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lock_cluster
 
 start=$SECONDS
+# A failed start leaves nothing running: stop whatever is up (state is kept for the next try).
+trap 'rc=$?; if ((rc != 0)); then say all "start failed: stopping the components"; stop_all; fi' EXIT
 
 all_running() {
 	local c
@@ -130,13 +133,13 @@ wait_until() {
 	shift 3
 	deadline=$((SECONDS + timeout))
 	until "$@" >/dev/null 2>&1; do
-		if [[ $name != - ]] && ! pid_of "$name" >/dev/null; then
+		if ! pid_of "$name" >/dev/null; then
 			fail "$name" "exited while waiting for $what"
 		fi
-		((SECONDS < deadline)) || fail "${name/#-/cluster}" "timed out after ${timeout}s waiting for $what"
+		((SECONDS < deadline)) || fail "$name" "timed out after ${timeout}s waiting for $what"
 		sleep 0.3
 	done
-	say "${name/#-/cluster}" "$what"
+	say "$name" "$what"
 }
 
 etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }

@@ -81,3 +81,32 @@ func TestRepoRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestLogHasLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "controller.log")
+	log := `time=1 level=INFO msg="Executor plugin added" component=config_map_informer namespace=ns-a name=argo-eci-executor-plugin
+time=2 level=INFO msg="Executor plugin added" name=other-executor-plugin namespace=ns-b
+`
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	added := `msg="Executor plugin added"`
+	tests := []struct {
+		subs []string
+		want bool
+	}{
+		{[]string{added, " namespace=ns-a ", " name=argo-eci-executor-plugin "}, true},
+		{[]string{added, " namespace=ns-b ", " name=other-executor-plugin "}, true}, // last field
+		{[]string{added, " namespace=ns ", " name=argo-eci-executor-plugin "}, false},
+		{[]string{added, " namespace=ns-b ", " name=argo-eci-executor-plugin "}, false},
+	}
+	for _, tc := range tests {
+		got, err := logHasLine(path, tc.subs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("logHasLine(%q) = %v, want %v", tc.subs, got, tc.want)
+		}
+	}
+}

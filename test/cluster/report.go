@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -132,4 +133,59 @@ func describeWorkflow(wf *wfv1.Workflow) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// WaitControllerLog waits until a line of the workflow-controller's log contains every one of
+// substrings, for state the controller keeps to itself (such as its executor-plugin registry).
+func (c *Cluster) WaitControllerLog(t testing.TB, timeout time.Duration, substrings ...string) {
+	t.Helper()
+	path := filepath.Join(c.Root, ".cache", "state", "logs", "workflow-controller.log")
+	deadline := time.Now().Add(timeout)
+	for {
+		found, err := logHasLine(path, substrings)
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no workflow-controller log line with %q within %s", substrings, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// WaitExecutorPlugin waits until the workflow-controller has registered the executor plugin
+// ConfigMap name (e.g. argo-eci-executor-plugin) of namespace ns; agent pods created before that
+// lack the plugin's sidecar.
+func (c *Cluster) WaitExecutorPlugin(t testing.TB, ns, name string) {
+	t.Helper()
+	c.WaitControllerLog(t, 30*time.Second, `msg="Executor plugin added"`, " namespace="+ns+" ", " name="+name+" ")
+}
+
+func logHasLine(path string, substrings []string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		line := sc.Text() + " " // so "key=value " also matches a line's last field
+		if containsAll(line, substrings) {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
+}
+
+func containsAll(line string, substrings []string) bool {
+	for _, s := range substrings {
+		if !strings.Contains(line, s) {
+			return false
+		}
+	}
+	return true
 }

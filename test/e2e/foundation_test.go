@@ -525,7 +525,7 @@ oss:
 		create("token Secret for "+sa, err)
 	}
 	// The controller learns of executor plugins through a ConfigMap informer.
-	time.Sleep(2 * time.Second)
+	c.WaitExecutorPlugin(t, ns, plugin.Name)
 }
 
 // waitArgoPod waits for the (only) pod of workflow wf, or its agent pod.
