@@ -68,25 +68,31 @@ type Cluster struct {
 }
 
 var (
-	shared    *Cluster
-	sharedErr error
-	sharedMu  sync.Mutex
+	shared   *Cluster
+	sharedMu sync.Mutex
 )
 
 // Get returns the running local control plane, starting it with hack/cluster/up.sh when absent
 // (it does not stop it: `make e2e` / hack/cluster/down.sh does). Uses .cache/state/kubeconfig.
 // The first call in a test binary runs build.sh (a no-op when the binaries are current) and up.sh
-// (a no-op when the cluster is up); later calls reuse the result.
+// (a no-op when the cluster is up); later calls reuse the clients while up.sh's ready marker
+// (.cache/state/ready, removed by down.sh) stays, and run up.sh again when it is gone.
 func Get(t testing.TB) *Cluster {
 	t.Helper()
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	if shared == nil && sharedErr == nil {
-		shared, sharedErr = start(t)
+	if shared != nil {
+		if _, err := os.Stat(filepath.Join(shared.Root, ".cache", "state", "ready")); err == nil {
+			return shared
+		}
+		t.Log("the local control plane was stopped; starting it again")
+		shared = nil
 	}
-	if sharedErr != nil {
-		t.Fatalf("local control plane: %v", sharedErr)
+	c, err := start(t)
+	if err != nil {
+		t.Fatalf("local control plane: %v", err)
 	}
+	shared = c
 	return shared
 }
 
