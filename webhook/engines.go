@@ -34,9 +34,11 @@ type EngineStore struct {
 	// Logger logs loads; nil uses slog.Default().
 	Logger *slog.Logger
 
-	current atomic.Pointer[loadedEngine]
-	mu      sync.Mutex // serialises loads so "last data" and "current" stay in step
-	data    []byte     // the profile bytes of the current engine
+	current   atomic.Pointer[loadedEngine]
+	mu        sync.Mutex // serialises loads so "last data" and "current" stay in step
+	data      []byte     // the profile bytes of the current engine
+	rejected  []byte     // the last profile bytes that failed to load
+	rejectErr error      // and their error
 }
 
 type loadedEngine struct{ Shaper }
@@ -53,18 +55,29 @@ func (s *EngineStore) Current() Shaper {
 func (s *EngineStore) Set(e Shaper) { s.current.Store(&loadedEngine{e}) }
 
 // Load parses profiles.yaml data and installs a new engine built from it. Unchanged data is a
-// no-op. On error the engine in use is kept and the error, naming the bad field, is returned.
-// kind ("file" or "configmap") labels the metrics; origin names the file or object in logs.
+// no-op, and data that failed before fails again without a second log line. On error the
+// engine in use is kept and the error, naming the bad field, is returned. An empty document
+// is an error. kind ("file" or "configmap") labels the metrics; origin names the file or object in logs.
 func (s *EngineStore) Load(kind, origin string, data []byte) (changed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current.Load() != nil && bytes.Equal(data, s.data) {
 		return false, nil
 	}
-	profiles, err := emissary.ParseProfiles(data)
+	if s.rejected != nil && bytes.Equal(data, s.rejected) {
+		return false, s.rejectErr // already logged and counted once
+	}
+	var profiles *emissary.Profiles
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Most likely a file caught between truncation and write; never let it switch
+		// shaping off. An explicit `profiles: {}` does that.
+		err = &emissary.FieldError{Path: "profiles.yaml", Msg: "empty document (write `profiles: {}` to shape nothing)"}
+	} else {
+		profiles, err = emissary.ParseProfiles(data)
+	}
 	if err == nil {
 		s.Set(emissary.NewEngine(profiles))
-		s.data = bytes.Clone(data)
+		s.data, s.rejected, s.rejectErr = bytes.Clone(data), nil, nil
 	}
 	if s.Metrics != nil {
 		s.Metrics.profileLoad(kind, err)
@@ -75,7 +88,8 @@ func (s *EngineStore) Load(kind, origin string, data []byte) (changed bool, err 
 	}
 	if err != nil {
 		log.Error("profiles rejected; keeping the previous profiles", "source", origin, "error", err)
-		return false, fmt.Errorf("loading profiles from %s: %w", origin, err)
+		s.rejected, s.rejectErr = bytes.Clone(data), fmt.Errorf("loading profiles from %s: %w", origin, err)
+		return false, s.rejectErr
 	}
 	log.Info("profiles loaded", "source", origin, "bytes", len(data))
 	return true, nil
@@ -138,7 +152,12 @@ func (f *ProfileFile) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-w.Events:
+		case ev := <-w.Events:
+			// The directory may be busy with other files; a mounted ConfigMap swaps its
+			// ..data symlink, a plain file is written or renamed in place.
+			if name := filepath.Base(ev.Name); name != filepath.Base(f.Path) && name != "..data" {
+				continue
+			}
 		case err := <-w.Errors:
 			log.Warn("profiles watch error", "path", f.Path, "error", err)
 			continue

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -186,6 +187,17 @@ func TestProfileFileReload(t *testing.T) {
 	if got := testutil.ToFloat64(metrics.reloadOK); got != 0 {
 		t.Errorf("profile_last_load_ok = %v after a bad file, want 0", got)
 	}
+	// Other files changing in the directory neither reload nor re-report the bad file.
+	for i := range 20 {
+		writeAtomic(t, filepath.Join(filepath.Dir(path), fmt.Sprintf("other-%d", i)), "x")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := testutil.ToFloat64(metrics.reloads.WithLabelValues("file", "error")); got != 1 {
+		t.Errorf("one bad file counted %v times, want 1", got)
+	}
+	if err := pf.Load(); err == nil {
+		t.Error("loading the same bad file again: no error")
+	}
 	if got := shapedBy(t, ts); got != "beta" {
 		t.Errorf("after a bad file: shaped-by %q, want beta (kept)", got)
 	}
@@ -211,6 +223,10 @@ func TestProfileFileLoadErrors(t *testing.T) {
 	}
 	if store.Current() != nil {
 		t.Error("a bad first file installed an engine")
+	}
+	writeAtomic(t, path, "\n  \n")
+	if err := (&ProfileFile{Path: path, Store: store}).Load(); !errors.As(err, &fe) {
+		t.Errorf("empty file: %v, want a FieldError", err)
 	}
 }
 
