@@ -1,0 +1,548 @@
+// Command demo runs seed 001's Fluid fan-out on the local control plane with argo-eci in place:
+// the webhook (served here on 127.0.0.1, registered with the apiserver by URL) shapes every pod,
+// the executor plugin (served here, called by Argo's own agent code) warms the dataset before the
+// 100-way fan-out, and a Fluid status simulator stands in for Fluid's runtimes. It prints a report
+// and removes everything it created. hack/demo.sh starts and stops the control plane around it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
+	"github.com/argoproj/argo-workflows/v4/util/logging"
+	"github.com/argoproj/argo-workflows/v4/workflow/executor"
+	"github.com/argoproj/argo-workflows/v4/workflow/executor/plugins/rpc"
+	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
+	"github.com/go-logr/logr"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/dataset"
+	"github.com/argo-eci/argo-eci/dataset/fluidsim"
+	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/plugin"
+	"github.com/argo-eci/argo-eci/test/cluster"
+	"github.com/argo-eci/argo-eci/webhook"
+)
+
+func main() {
+	root := flag.String("root", ".", "repository root (holds .cache/state and examples/)")
+	workflowFile := flag.String("workflow", "examples/fluid-md5sum.yaml", "workflow to run")
+	profilesFile := flag.String("profiles", "examples/profiles.yaml", "argo-eci profiles")
+	loadTime := flag.Duration("load-time", 8*time.Second, "how long the simulated DataLoad takes")
+	taskTime := flag.Duration("task-time", 3*time.Minute, "run time per fan-out pod used for the cost projection (seed 001: 2-4 min)")
+	flag.Parse()
+
+	ctrllog.SetLogger(logr.Discard())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := &demo{root: *root, start: time.Now(), loadTime: *loadTime, taskTime: *taskTime}
+	err := d.run(ctx, *workflowFile, *profilesFile)
+	d.cleanup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+type demo struct {
+	root     string
+	start    time.Time
+	loadTime time.Duration
+	taskTime time.Duration
+
+	c        *cluster.Cluster
+	admin    client.Client
+	ns       string
+	cleanups []func()
+
+	mu     sync.Mutex
+	events []event
+	pods   map[string]*corev1.Pod // every pod of the workflow as created (the agent pod is deleted at the end)
+}
+
+type event struct {
+	at   time.Time
+	what string
+}
+
+func (d *demo) progress(format string, args ...any) {
+	fmt.Printf("[%5.1fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (d *demo) mark(at time.Time, format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.events = append(d.events, event{at: at, what: fmt.Sprintf(format, args...)})
+}
+
+func (d *demo) cleanup() {
+	for i := len(d.cleanups) - 1; i >= 0; i-- {
+		d.cleanups[i]()
+	}
+}
+
+func (d *demo) run(ctx context.Context, workflowFile, profilesFile string) error {
+	var err error
+	if d.c, err = cluster.Connect(d.root); err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, fluidv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	if d.admin, err = client.New(d.c.Config, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	if err := d.createNamespace(ctx); err != nil {
+		return err
+	}
+	profiles, err := os.ReadFile(filepath.Join(d.root, profilesFile))
+	if err != nil {
+		return err
+	}
+	if err := d.startWebhook(ctx, profiles); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	pluginAddr, token, err := d.startPlugin(ctx)
+	if err != nil {
+		return fmt.Errorf("executor plugin: %w", err)
+	}
+	sim := d.startSimulator(ctx)
+
+	raw, err := os.ReadFile(filepath.Join(d.root, workflowFile))
+	if err != nil {
+		return err
+	}
+	wf := &wfv1.Workflow{}
+	if err := yaml.UnmarshalStrict(raw, wf); err != nil {
+		return fmt.Errorf("%s: %w", workflowFile, err)
+	}
+	d.progress("submitting %s (profile %q) to namespace %s", workflowFile, wf.Annotations["argo-eci.io/profile"], d.ns)
+	wf, err = d.c.Workflows.ArgoprojV1alpha1().Workflows(d.ns).Create(ctx, wf, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("create workflow: %w", err)
+	}
+	created := time.Now()
+	d.mark(created, "workflow %s created", wf.Name)
+	d.watchPods(ctx, wf.Name)
+	if err := d.startAgent(ctx, wf, pluginAddr, token); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+
+	final, err := d.waitWorkflow(ctx, wf.Name)
+	if err != nil {
+		return err
+	}
+	return d.report(ctx, final, created, sim)
+}
+
+func (d *demo) createNamespace(ctx context.Context) error {
+	ns, err := d.c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "argo-eci-demo-"}}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("create namespace: %w", err)
+	}
+	d.ns = ns.Name
+	d.cleanups = append(d.cleanups, func() {
+		d.progress("deleting namespace %s", d.ns)
+		_ = d.c.Kube.CoreV1().Namespaces().Delete(context.Background(), d.ns, metav1.DeleteOptions{})
+	})
+	// The dataset's OSS credentials (the simulator never reads them; Fluid would).
+	_, err = d.c.Kube.CoreV1().Secrets(d.ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "access-key"},
+		StringData: map[string]string{"fs.oss.accessKeyId": "demo", "fs.oss.accessKeySecret": "demo"},
+	}, metav1.CreateOptions{})
+	return err
+}
+
+// startWebhook serves argo-eci's webhook on 127.0.0.1 and registers it by URL for the demo namespace.
+func (d *demo) startWebhook(ctx context.Context, profiles []byte) error {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	metrics := webhook.NewMetrics()
+	engines := &webhook.EngineStore{Metrics: metrics, Logger: log}
+	if _, err := engines.Load("file", "examples/profiles.yaml", profiles); err != nil {
+		return err
+	}
+	workflows, err := webhook.NewWorkflowCache(d.c.Workflows, d.ns)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	d.cleanups = append(d.cleanups, cancel)
+	workflows.Start(wctx)
+	if !workflows.WaitForSync(wctx) {
+		return errors.New("workflow cache never synced")
+	}
+	certDir, err := os.MkdirTemp("", "argo-eci-demo-certs-")
+	if err != nil {
+		return err
+	}
+	d.cleanups = append(d.cleanups, func() { _ = os.RemoveAll(certDir) })
+	caPEM, err := webhook.SelfSigned(certDir, []string{"127.0.0.1"})
+	if err != nil {
+		return err
+	}
+	certs, err := webhook.WatchCertificates(wctx, certDir, 0)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &webhook.Server{Engines: engines, Workflows: workflows, Ready: []webhook.ReadyCheck{workflows.Synced}, Metrics: metrics, Logger: log}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(wctx, ln, certs.GetCertificate) }()
+	d.cleanups = append(d.cleanups, func() { cancel(); <-done })
+
+	url := "https://" + ln.Addr().String()
+	scope := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": d.ns}}
+	hook := func(name, path string, rules []admissionregistrationv1.RuleWithOperations, objects *metav1.LabelSelector) admissionregistrationv1.MutatingWebhook {
+		return admissionregistrationv1.MutatingWebhook{
+			Name:                    name,
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + path), CABundle: caPEM},
+			Rules:                   rules,
+			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+			AdmissionReviewVersions: []string{"v1"},
+			NamespaceSelector:       scope,
+			ObjectSelector:          objects,
+			TimeoutSeconds:          ptr.To[int32](5),
+		}
+	}
+	rule := func(group, resource string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1", "v1alpha1"}, Resources: []string{resource}},
+		}
+	}
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: d.ns},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{
+			hook("pods.argo-eci.io", "/mutate/pods", []admissionregistrationv1.RuleWithOperations{rule("", "pods")},
+				&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "workflows.argoproj.io/workflow", Operator: metav1.LabelSelectorOpExists}}}),
+			hook("workflows.argo-eci.io", "/mutate/workflows", []admissionregistrationv1.RuleWithOperations{rule("argoproj.io", "workflows")}, nil),
+		},
+	}
+	if _, err := d.c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	d.cleanups = append(d.cleanups, func() {
+		_ = d.c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mwc.Name, metav1.DeleteOptions{})
+	})
+	d.progress("argo-eci webhook serving on %s, registered by URL for namespace %s (failurePolicy Fail)", url, d.ns)
+	return nil
+}
+
+// startPlugin installs manifests/plugin's ConfigMap, ServiceAccount and token Secret in the demo
+// namespace (so the controller creates the agent pod) and serves argo-eci's executor plugin.
+func (d *demo) startPlugin(ctx context.Context) (string, string, error) {
+	raw, err := os.ReadFile(filepath.Join(d.root, "manifests", "plugin", "argo-eci-executor-plugin-configmap.yaml"))
+	if err != nil {
+		return "", "", err
+	}
+	cm := &corev1.ConfigMap{}
+	if err := yaml.Unmarshal(raw, cm); err != nil {
+		return "", "", err
+	}
+	cm.Namespace = d.ns
+	if _, err := d.c.Kube.CoreV1().ConfigMaps(d.ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		return "", "", err
+	}
+	sa := "argo-eci-executor-plugin"
+	if _, err := d.c.Kube.CoreV1().ServiceAccounts(d.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		return "", "", err
+	}
+	if _, err := d.c.Kube.CoreV1().Secrets(d.ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: sa + ".service-account-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
+		Type:       corev1.SecretTypeServiceAccountToken,
+	}, metav1.CreateOptions{}); err != nil {
+		return "", "", err
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		s, err := d.c.Kube.CoreV1().Secrets(d.ns).Get(ctx, sa+".service-account-token", metav1.GetOptions{})
+		return err == nil && len(s.Data["token"]) > 0, nil
+	}); err != nil {
+		return "", "", fmt.Errorf("token Secret never filled by kube-controller-manager: %w", err)
+	}
+
+	token := fmt.Sprintf("demo-%d", time.Now().UnixNano())
+	srv := &plugin.Server{
+		Token:       []byte(token),
+		Datasets:    &recorder{next: &dataset.Manager{Client: d.admin}, d: d},
+		ImageCaches: &imagecache.Manager{Client: d.admin},
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	d.cleanups = append(d.cleanups, func() { _ = hs.Close() })
+	d.progress("argo-eci executor plugin serving on http://%s", ln.Addr())
+	return "http://" + ln.Addr().String(), token, nil
+}
+
+// recorder notes when the plugin first answered and when it answered Succeeded.
+type recorder struct {
+	next *dataset.Manager
+	d    *demo
+	mu   sync.Mutex
+	seen bool
+	done bool
+}
+
+func (r *recorder) Warm(ctx context.Context, wf executorplugins.ObjectMeta, s *dataset.Spec) (executorplugins.ExecuteTemplateReply, error) {
+	reply, err := r.next.Warm(ctx, wf, s)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.seen {
+		r.seen = true
+		r.d.mark(time.Now(), "plugin called by Argo's agent: creates Dataset %s and its JindoRuntime", s.Name)
+		r.d.progress("warm-up started: dataset %s", s.Name)
+	}
+	if !r.done && err == nil && reply.Node != nil {
+		if reply.Node.Phase == wfv1.NodeSucceeded {
+			r.done = true
+			r.d.mark(time.Now(), "plugin reported the warm step Succeeded: %s", reply.Node.Message)
+			r.d.progress("warm-up done: %s", reply.Node.Message)
+		} else if reply.Node.Progress != "" {
+			r.d.progress("warm-up %s: %s", reply.Node.Progress, reply.Node.Message)
+		}
+	}
+	return reply, err
+}
+
+func (d *demo) startSimulator(ctx context.Context) *fluidsim.Simulator {
+	sim := fluidsim.New(d.admin, d.ns, fluidsim.Script{BindAfter: 2 * time.Second, PVC: true,
+		Load: fluidsim.LoadPlan{StartAfter: time.Second, Duration: d.loadTime}})
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sim.Run(sctx) }()
+	d.cleanups = append(d.cleanups, func() { cancel(); <-done; sim.Cleanup(context.Background()) })
+	d.progress("Fluid status simulator running (stands in for Fluid's JindoRuntime and DataLoad controllers)")
+	return sim
+}
+
+// startAgent runs Argo's own agent code (argoexec agent) in this process: it watches the
+// workflow's WorkflowTaskSet and calls the plugin, as the agent pod does on a real cluster.
+func (d *demo) startAgent(ctx context.Context, wf *wfv1.Workflow, pluginAddr, token string) error {
+	kube, err := kubernetes.NewForConfig(d.c.Config)
+	if err != nil {
+		return err
+	}
+	agent := executor.NewAgentExecutor(kube, kube.CoreV1().RESTClient(), d.c.Config, d.ns, wf.Name, string(wf.UID),
+		[]executorplugins.TemplateExecutor{rpc.New(pluginAddr, token)})
+	actx, cancel := context.WithCancel(logging.WithLogger(ctx, logging.NewSlogLoggerCustom(logging.Warn, logging.Text, io.Discard)))
+	done := make(chan error, 1)
+	go func() { done <- agent.Agent(actx) }()
+	d.cleanups = append(d.cleanups, func() { cancel(); <-done })
+	return nil
+}
+
+// watchPods records every pod of the workflow as the apiserver stored it at creation.
+func (d *demo) watchPods(ctx context.Context, name string) {
+	d.pods = map[string]*corev1.Pod{}
+	factory := informers.NewSharedInformerFactoryWithOptions(d.c.Kube, 0, informers.WithNamespace(d.ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "workflows.argoproj.io/workflow=" + name }))
+	_, _ = factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if p, ok := obj.(*corev1.Pod); ok {
+				d.mu.Lock()
+				d.pods[p.Name] = p
+				d.mu.Unlock()
+			}
+		},
+	})
+	wctx, cancel := context.WithCancel(ctx)
+	factory.Start(wctx.Done())
+	d.cleanups = append(d.cleanups, func() { cancel(); factory.Shutdown() })
+}
+
+func (d *demo) waitWorkflow(ctx context.Context, name string) (*wfv1.Workflow, error) {
+	var final *wfv1.Workflow
+	lastLine := ""
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 10*time.Minute, true, func(ctx context.Context) (bool, error) {
+		wf, err := d.c.Workflows.ArgoprojV1alpha1().Workflows(d.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		pods, _ := d.c.Kube.CoreV1().Pods(d.ns).List(ctx, metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow=" + name})
+		var done, total int
+		if pods != nil {
+			for _, p := range pods.Items {
+				if p.Labels["workflows.argoproj.io/component"] == "agent" {
+					continue
+				}
+				total++
+				if p.Status.Phase == corev1.PodSucceeded {
+					done++
+				}
+			}
+		}
+		line := fmt.Sprintf("workflow %s: %s, fan-out pods %d created, %d succeeded", name, wf.Status.Phase, total, done)
+		if line != lastLine {
+			d.progress("%s", line)
+			lastLine = line
+		}
+		if wf.Status.Phase.Completed() {
+			final = wf
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting for workflow %s: %w", name, err)
+	}
+	if final.Status.Phase != wfv1.WorkflowSucceeded {
+		return final, fmt.Errorf("workflow %s ended %s: %s", name, final.Status.Phase, final.Status.Message)
+	}
+	return final, nil
+}
+
+type shapeRow struct {
+	kind, spec, spot string
+}
+
+func (d *demo) report(ctx context.Context, wf *wfv1.Workflow, created time.Time, sim *fluidsim.Simulator) error {
+	d.mu.Lock()
+	pods := make([]corev1.Pod, 0, len(d.pods))
+	for _, p := range d.pods {
+		pods = append(pods, *p)
+	}
+	d.mu.Unlock()
+	var dls fluidv1.DataLoadList
+	if err := d.admin.List(ctx, &dls, client.InNamespace(d.ns)); err != nil {
+		return err
+	}
+	var ds fluidv1.Dataset
+	_ = d.admin.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: "serverless-data"}, &ds)
+
+	for _, dl := range dls.Items {
+		d.mark(dl.CreationTimestamp.Time, "DataLoad %s created (one per workflow and template)", dl.Name)
+		if at, ok := sim.CompletedAt(dl.Name); ok {
+			d.mark(at, "DataLoad %s %s, %s cached", dl.Name, dl.Status.Phase, ds.Status.CacheStates["cachedPercentage"])
+		}
+	}
+	var fan []corev1.Pod
+	shaped, agents := 0, 0
+	rows := map[shapeRow]int{}
+	for _, p := range pods {
+		if p.Annotations["argo-eci.io/shaped-by"] != "" {
+			shaped++
+		}
+		kind := "fan-out"
+		if p.Labels["workflows.argoproj.io/component"] == "agent" {
+			kind, agents = "agent", agents+1
+		} else {
+			fan = append(fan, p)
+		}
+		spot := p.Annotations[eci.AnnotationPrefix+"eci-spot-strategy"]
+		if l := p.Annotations[eci.AnnotationPrefix+"eci-spot-price-limit"]; l != "" {
+			spot += " ≤" + l + "/h"
+		}
+		if spot == "" {
+			spot = "on-demand"
+		}
+		rows[shapeRow{kind, p.Annotations[eci.AnnotationPrefix+"eci-use-specs"], spot}]++
+	}
+	sort.Slice(fan, func(i, j int) bool { return fan[i].CreationTimestamp.Before(&fan[j].CreationTimestamp) })
+	if len(fan) > 0 {
+		d.mark(fan[0].CreationTimestamp.Time, "first fan-out pod created")
+		d.mark(fan[len(fan)-1].CreationTimestamp.Time, "last of %d fan-out pods created", len(fan))
+	}
+	d.mark(wf.Status.FinishedAt.Time, "workflow %s", wf.Status.Phase)
+
+	fmt.Println()
+	fmt.Printf("=== argo-eci demo report: %s (%s) ===\n", wf.Name, wf.Status.Phase)
+	fmt.Println("\nWarm-up timeline (t=0: workflow created; timestamps from the apiserver have 1 s resolution):")
+	sort.SliceStable(d.events, func(i, j int) bool { return d.events[i].at.Before(d.events[j].at) })
+	for _, e := range d.events {
+		fmt.Printf("  %+7.1fs  %s\n", e.at.Sub(created).Seconds(), e.what)
+	}
+
+	fmt.Printf("\nPods shaped by the webhook: %d of %d (%d fan-out, %d agent)\n", shaped, len(pods), len(fan), agents)
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  pods\tkind\teci-use-specs\tspot")
+	keys := make([]shapeRow, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].kind > keys[j].kind })
+	for _, k := range keys {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", rows[k], k.kind, k.spec, k.spot)
+	}
+	_ = tw.Flush()
+	if len(fan) > 0 {
+		p := fan[0]
+		fmt.Printf("  spec reason (%s): %s\n", p.Name, p.Annotations["argo-eci.io/spec-reason"])
+	}
+	d.printCost(fan)
+	if shaped != len(pods) {
+		return fmt.Errorf("%d of %d pods were not shaped", len(pods)-shaped, len(pods))
+	}
+	return nil
+}
+
+// printCost prices the fan-out at ECI list prices per second, on demand and at the spot price cap.
+func (d *demo) printCost(fan []corev1.Pod) {
+	if len(fan) == 0 {
+		return
+	}
+	specs, err := eci.ParseSpecList(fan[0].Annotations[eci.AnnotationPrefix+"eci-use-specs"])
+	if err != nil || len(specs) == 0 {
+		fmt.Printf("\nCost: first fan-out pod has no vCPU-memory spec (%v)\n", err)
+		return
+	}
+	s := specs[0]
+	hourly, ok := s.HourlyPrice()
+	if !ok {
+		fmt.Printf("\nCost: no list price for %s\n", s)
+		return
+	}
+	perSecond := hourly / 3600
+	seconds := d.taskTime.Seconds() * float64(len(fan))
+	onDemand := perSecond * seconds
+	fmt.Printf("\nCost of the fan-out at ECI list prices (billed per second; %d pods × %s each, seed 001's measured run time):\n", len(fan), d.taskTime)
+	fmt.Printf("  on-demand  %s at %.4f CNY/h: %8.2f CNY\n", s, hourly, onDemand)
+	limit := fan[0].Annotations[eci.AnnotationPrefix+"eci-spot-price-limit"]
+	var cap float64
+	if _, err := fmt.Sscanf(limit, "%g", &cap); err == nil && cap > 0 {
+		spot := cap / 3600 * seconds
+		fmt.Printf("  spot       at most %.3f CNY/h (profile price cap): %8.2f CNY (%.0f %% less)\n", cap, spot, 100*(1-spot/onDemand))
+	} else if strategy := fan[0].Annotations[eci.AnnotationPrefix+"eci-spot-strategy"]; strategy != "" {
+		fmt.Printf("  spot       %s follows the market (30-90 %% below on-demand)\n", strategy)
+	}
+	fmt.Println()
+}
