@@ -15,7 +15,7 @@ package artifacts
 // Sizes: ARGO_ECI_BENCH_FILE (default 64Mi; the figure is 1Gi) and
 // ARGO_ECI_BENCH_FILES (default 2000 files of 64 KiB). Run:
 //
-//	go test ./artifacts/ -run '^$' -bench . -benchtime 1x
+//	go test ./artifacts/ -run '^$' -bench . -benchtime 2x
 //	ARGO_ECI_BENCH_FILE=1Gi go test ./artifacts/ -run '^$' -bench 'File/remote' -benchtime 1x -timeout 30m
 
 import (
@@ -293,51 +293,97 @@ func (p *peers) rawGet(key string) error {
 
 func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
 
+// pair measures both drivers once each, alternating which goes first between iterations so
+// that drifting background load does not favour one of them, and accumulates the totals.
+type pair struct {
+	bytes             int64
+	ours, argo, raw   time.Duration
+	ourPeak, argoPeak float64
+}
+
+func (p *pair) run(b *testing.B, i int, ours, argo func() error) {
+	var od, ad time.Duration
+	var op, ap float64
+	if i%2 == 0 {
+		od, op = measure(b, ours)
+		ad, ap = measure(b, argo)
+	} else {
+		ad, ap = measure(b, argo)
+		od, op = measure(b, ours)
+	}
+	p.ours += od
+	p.argo += ad
+	p.ourPeak = max(p.ourPeak, op)
+	p.argoPeak = max(p.argoPeak, ap)
+}
+
+func (p *pair) report(b *testing.B) {
+	n := float64(b.N)
+	b.ReportMetric(float64(p.bytes)*n/1e6/p.ours.Seconds(), "argo-eci-MB/s")
+	b.ReportMetric(float64(p.bytes)*n/1e6/p.argo.Seconds(), "argo-MB/s")
+	b.ReportMetric(p.argo.Seconds()/p.ours.Seconds(), "speedup-x")
+	b.ReportMetric(p.ourPeak, "peak-MiB")
+	b.ReportMetric(p.argoPeak, "argo-peak-MiB")
+	if p.raw > 0 {
+		b.ReportMetric(float64(p.bytes)*n/1e6/p.raw.Seconds(), "raw-MB/s")
+		b.ReportMetric(p.raw.Seconds()/p.ours.Seconds(), "fraction-of-raw")
+	}
+}
+
+func modes() []struct {
+	name   string
+	remote bool
+} {
+	return []struct {
+		name   string
+		remote bool
+	}{{"remote", true}, {"raw-loopback", false}}
+}
+
 func BenchmarkFile(b *testing.B) {
 	size := envSize(b, "ARGO_ECI_BENCH_FILE", 64<<20)
-	for _, remote := range []bool{true, false} {
-		name := "remote"
-		if !remote {
-			name = "raw-loopback"
-		}
-		b.Run(name, func(b *testing.B) {
-			srv := startChildServer(b, remote)
+	for _, m := range modes() {
+		b.Run(m.name, func(b *testing.B) {
+			srv := startChildServer(b, m.remote)
 			p := newPeers(b, srv.URL)
 			in := inputFile(b, size)
 			out := b.TempDir()
 			b.Run("save", func(b *testing.B) {
 				b.SetBytes(size)
+				res := &pair{bytes: size}
 				for i := range b.N {
-					ourD, ourPeak := measure(b, func() error { return p.ours.Save(p.ctx, in, fmt.Sprintf("save/ours-%d", i)) })
-					_ = p.ours.Delete(p.ctx, fmt.Sprintf("save/ours-%d", i))
-					argoD, argoPeak := measure(b, func() error { return p.argo.Save(p.ctx, in, p.argoArtifact(fmt.Sprintf("save/argo-%d", i))) })
-					_ = p.ours.Delete(p.ctx, fmt.Sprintf("save/argo-%d", i))
-					report(b, size, ourD, argoD, ourPeak, argoPeak)
-					if !remote {
-						rawD, _ := measure(b, func() error { return p.rawPut(in, "save/raw") })
+					ok, ak := fmt.Sprintf("save/ours-%d", i), fmt.Sprintf("save/argo-%d", i)
+					res.run(b, i,
+						func() error { return p.ours.Save(p.ctx, in, ok) },
+						func() error { return p.argo.Save(p.ctx, in, p.argoArtifact(ak)) })
+					_ = p.ours.Delete(p.ctx, ok)
+					_ = p.ours.Delete(p.ctx, ak)
+					if !m.remote {
+						d, _ := measure(b, func() error { return p.rawPut(in, "save/raw") })
+						res.raw += d
 						_ = p.ours.Delete(p.ctx, "save/raw")
-						b.ReportMetric(mbps(size, rawD), "raw-MB/s")
-						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
 					}
 				}
+				res.report(b)
 			})
 			b.Run("load", func(b *testing.B) {
 				if err := p.ours.Save(p.ctx, in, "load/input"); err != nil {
 					b.Fatal(err)
 				}
 				b.SetBytes(size)
-				for range b.N {
-					ourD, ourPeak := measure(b, func() error { return p.ours.Load(p.ctx, "load/input", filepath.Join(out, "ours")) })
-					argoD, argoPeak := measure(b, func() error { return p.argo.Load(p.ctx, p.argoArtifact("load/input"), filepath.Join(out, "argo")) })
-					report(b, size, ourD, argoD, ourPeak, argoPeak)
-					if !remote {
-						rawD, _ := measure(b, func() error { return p.rawGet("load/input") })
-						b.ReportMetric(mbps(size, rawD), "raw-MB/s")
-						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
+				res := &pair{bytes: size}
+				for i := range b.N {
+					res.run(b, i,
+						func() error { return p.ours.Load(p.ctx, "load/input", filepath.Join(out, "ours")) },
+						func() error { return p.argo.Load(p.ctx, p.argoArtifact("load/input"), filepath.Join(out, "argo")) })
+					if !m.remote {
+						d, _ := measure(b, func() error { return p.rawGet("load/input") })
+						res.raw += d
 					}
 					_ = os.Remove(filepath.Join(out, "ours"))
 					_ = os.Remove(filepath.Join(out, "argo"))
 				}
+				res.report(b)
 			})
 		})
 	}
@@ -347,63 +393,55 @@ func BenchmarkDirectory(b *testing.B) {
 	n := int(envSize(b, "ARGO_ECI_BENCH_FILES", 2000))
 	const fileSize = 64 << 10
 	total := int64(n) * fileSize
-	for _, remote := range []bool{true, false} {
-		name := "remote"
-		if !remote {
-			name = "raw-loopback"
-		}
-		b.Run(name, func(b *testing.B) {
-			srv := startChildServer(b, remote)
+	for _, m := range modes() {
+		b.Run(m.name, func(b *testing.B) {
+			srv := startChildServer(b, m.remote)
 			p := newPeers(b, srv.URL)
 			in := inputDir(b, n, fileSize)
 			out := b.TempDir()
 			b.Run("save", func(b *testing.B) {
 				b.SetBytes(total)
+				res := &pair{bytes: total}
 				for i := range b.N {
-					ourD, ourPeak := measure(b, func() error { return p.ours.Save(p.ctx, in, fmt.Sprintf("dsave/ours-%d", i)) })
-					_ = p.ours.Delete(p.ctx, fmt.Sprintf("dsave/ours-%d", i))
-					argoD, argoPeak := measure(b, func() error { return p.argo.Save(p.ctx, in, p.argoArtifact(fmt.Sprintf("dsave/argo-%d", i))) })
-					_ = p.ours.Delete(p.ctx, fmt.Sprintf("dsave/argo-%d", i))
-					report(b, total, ourD, argoD, ourPeak, argoPeak)
-					if !remote {
+					ok, ak := fmt.Sprintf("dsave/ours-%d", i), fmt.Sprintf("dsave/argo-%d", i)
+					res.run(b, i,
+						func() error { return p.ours.Save(p.ctx, in, ok) },
+						func() error { return p.argo.Save(p.ctx, in, p.argoArtifact(ak)) })
+					_ = p.ours.Delete(p.ctx, ok)
+					_ = p.ours.Delete(p.ctx, ak)
+					if !m.remote {
 						blob := inputFile(b, total)
-						rawD, _ := measure(b, func() error { return p.rawPut(blob, "dsave/raw") })
+						d, _ := measure(b, func() error { return p.rawPut(blob, "dsave/raw") })
+						res.raw += d
 						_ = p.ours.Delete(p.ctx, "dsave/raw")
-						b.ReportMetric(mbps(total, rawD), "raw-MB/s")
-						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
 					}
 				}
+				res.report(b)
 			})
 			b.Run("load", func(b *testing.B) {
 				if err := p.ours.Save(p.ctx, in, "dload/input"); err != nil {
 					b.Fatal(err)
 				}
+				if !m.remote {
+					if err := p.rawPut(inputFile(b, total), "dload/raw"); err != nil {
+						b.Fatal(err)
+					}
+				}
 				b.SetBytes(total)
-				for range b.N {
-					ourD, ourPeak := measure(b, func() error { return p.ours.Load(p.ctx, "dload/input", filepath.Join(out, "ours")) })
-					argoD, argoPeak := measure(b, func() error { return p.argo.Load(p.ctx, p.argoArtifact("dload/input"), filepath.Join(out, "argo")) })
-					report(b, total, ourD, argoD, ourPeak, argoPeak)
-					if !remote {
-						blob := inputFile(b, total)
-						if err := p.rawPut(blob, "dload/raw"); err != nil {
-							b.Fatal(err)
-						}
-						rawD, _ := measure(b, func() error { return p.rawGet("dload/raw") })
-						b.ReportMetric(mbps(total, rawD), "raw-MB/s")
-						b.ReportMetric(rawD.Seconds()/ourD.Seconds(), "fraction-of-raw")
+				res := &pair{bytes: total}
+				for i := range b.N {
+					res.run(b, i,
+						func() error { return p.ours.Load(p.ctx, "dload/input", filepath.Join(out, "ours")) },
+						func() error { return p.argo.Load(p.ctx, p.argoArtifact("dload/input"), filepath.Join(out, "argo")) })
+					if !m.remote {
+						d, _ := measure(b, func() error { return p.rawGet("dload/raw") })
+						res.raw += d
 					}
 					_ = os.RemoveAll(filepath.Join(out, "ours"))
 					_ = os.RemoveAll(filepath.Join(out, "argo"))
 				}
+				res.report(b)
 			})
 		})
 	}
-}
-
-func report(b *testing.B, bytes int64, ours, argo time.Duration, ourPeak, argoPeak float64) {
-	b.ReportMetric(mbps(bytes, ours), "argo-eci-MB/s")
-	b.ReportMetric(mbps(bytes, argo), "argo-MB/s")
-	b.ReportMetric(argo.Seconds()/ours.Seconds(), "speedup-x")
-	b.ReportMetric(ourPeak, "peak-MiB")
-	b.ReportMetric(argoPeak, "argo-peak-MiB")
 }

@@ -19,7 +19,7 @@ const (
 	DefaultPartSize    = 8 << 20
 	MinPartSize        = 100 << 10 // OSS's smallest multipart part
 	MaxPartSize        = 5 << 30
-	DefaultParallel    = 8
+	DefaultParallel    = 16
 	MaxParallel        = 64
 	DefaultMaxAttempts = 5
 	MaxMaxAttempts     = 20
@@ -43,7 +43,7 @@ type Config struct {
 	// PartSize is the multipart part size: bytes or a quantity such as "16Mi". Default 8Mi.
 	PartSize Size `json:"partSize,omitempty"`
 	// Parallel bounds concurrent part transfers per file and concurrent files per
-	// directory. Default 8.
+	// directory. Default 16.
 	Parallel int `json:"parallel,omitempty"`
 	// ServerSideEncryption is "", "AES256", "KMS" or "SM4".
 	ServerSideEncryption string `json:"serverSideEncryption,omitempty"`

@@ -41,6 +41,7 @@ const (
 	listPage         = 1000
 	abortTimeout     = 30 * time.Second
 	maxCachedClients = 32
+	readWriteTimeout = 2 * time.Minute
 )
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
@@ -96,7 +97,11 @@ func (d *Driver) Bucket(configuration string) (*Bucket, error) {
 		WithEndpoint(cfg.Endpoint).
 		WithUsePathStyle(cfg.PathStyle).
 		WithRetryer(retry.NewStandard(func(o *retry.RetryOptions) { o.MaxAttempts = cfg.MaxAttempts })).
-		WithMaxConnections(2 * MaxParallel * 2)
+		WithMaxConnections(2 * MaxParallel * 2).
+		// OSS answers CompleteMultipartUpload only once the object is assembled; the SDK's
+		// 10 s idle timeout makes it retry a Complete that is still running, and the retry
+		// then fails with NoSuchUpload although the first one succeeds.
+		WithReadWriteTimeout(readWriteTimeout)
 	if d.HTTPClient != nil {
 		sdk = sdk.WithHttpClient(d.HTTPClient)
 	}
@@ -307,7 +312,7 @@ func (b *Bucket) Save(ctx context.Context, path, key string) error {
 				err = b.putEmpty(gctx, j.key)
 			} else {
 				// Files of a directory share the pool: each multipart file gets a fair share.
-				err = b.uploadFile(gctx, j.path, j.key, j.size, max(1, b.cfg.Parallel/2))
+				err = b.uploadFile(gctx, j.path, j.key, j.size, max(1, b.cfg.Parallel/4))
 			}
 			if err == nil {
 				mu.Lock()
@@ -512,7 +517,7 @@ func (b *Bucket) Load(ctx context.Context, key, path string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.cfg.Parallel)
 	for _, j := range jobs {
-		g.Go(func() error { return b.downloadFile(gctx, j.key, j.path, j.size, max(1, b.cfg.Parallel/2)) })
+		g.Go(func() error { return b.downloadFile(gctx, j.key, j.path, j.size, max(1, b.cfg.Parallel/4)) })
 	}
 	if err := g.Wait(); err != nil {
 		return err

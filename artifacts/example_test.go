@@ -21,6 +21,6 @@ credentials: {accessKeyIdEnv: ARTIFACTS_AK, accessKeySecretEnv: ARTIFACTS_SK}
 	_, err = artifacts.ParseConfig("endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: b-1\nparallel: 1000\n")
 	fmt.Println(err)
 	// Output:
-	// cn-hangzhou 16777216 8
+	// cn-hangzhou 16777216 16
 	// configuration: parallel: want between 1 and 64
 }
