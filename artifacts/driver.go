@@ -559,11 +559,13 @@ func (b *Bucket) downloadFile(ctx context.Context, key, path string, size int64,
 			}
 		})
 		_, err = d.DownloadFile(ctx, &oss.GetObjectRequest{Bucket: &b.cfg.Bucket, Key: &key}, path)
-		if cp != "" && (err == nil || ctx.Err() == nil) {
-			// Keep the checkpoint only when the process is being stopped mid-transfer.
+		// A cancelled download keeps its checkpoint and partial temp file so the next Load
+		// resumes; any other outcome cleans both up.
+		keep := cp != "" && err != nil && ctx.Err() != nil
+		if cp != "" && !keep {
 			_ = os.RemoveAll(cp)
 		}
-		if err != nil {
+		if err != nil && !keep {
 			_ = os.Remove(path + oss.TempFileSuffix)
 		}
 	}
