@@ -6,6 +6,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN := bin/argo-eci
+# Packages with tests behind the e2e build tag (they need the local control plane).
+E2E_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build e2e' . | xargs -n1 dirname | sort -u)
 
 .PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-down fuzz
 
@@ -21,7 +23,7 @@ unit:
 ## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
 e2e: build cluster-build
 	hack/cluster/up.sh
-	set -o pipefail; rc=0; $(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/... || rc=$$?; \
+	set -o pipefail; rc=0; $(GO) test -tags e2e -count=1 -timeout 40m $(E2E_PKGS) || rc=$$?; \
 	  hack/cluster/down.sh; exit $$rc
 
 cluster-build:
