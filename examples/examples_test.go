@@ -3,9 +3,15 @@
 package examples
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v4/util/logging"
+	"github.com/argoproj/argo-workflows/v4/workflow/validate"
 
 	"github.com/argo-eci/argo-eci/emissary"
 )
@@ -48,9 +54,21 @@ func TestExamplesLintClean(t *testing.T) {
 			if n := emissary.CountErrors(findings); n > 0 {
 				t.Errorf("%d lint errors", n)
 			}
-			// Rendering must succeed too: it is what `argo-eci render | argo submit -` sends.
-			if _, _, err := engine.ShapeWorkflow(obj); err != nil {
+			// Rendering must succeed too, and both the file and what `argo-eci render | argo submit -`
+			// sends must pass Argo's own validation (the checks `argo submit` and the controller run).
+			rendered, _, err := engine.ShapeWorkflow(obj)
+			if err != nil {
 				t.Fatalf("render: %v", err)
+			}
+			for name, o := range map[string]any{"file": obj, "rendered": rendered} {
+				wf, ok := o.(*wfv1.Workflow)
+				if !ok {
+					t.Fatalf("%s: %T, want a Workflow", name, o)
+				}
+				ctx := logging.WithLogger(context.Background(), logging.NewSlogLoggerCustom(logging.Warn, logging.Text, io.Discard))
+				if err := validate.ValidateWorkflow(ctx, nil, nil, wf, nil, validate.ValidateOpts{Submit: true}); err != nil {
+					t.Errorf("%s: Argo's validation: %v", name, err)
+				}
 			}
 		})
 		checked++
