@@ -51,13 +51,15 @@ binary_of() {
 }
 
 # pid_of COMPONENT: prints the recorded PID when that process is alive and still runs the
-# component's binary (a recycled PID never counts), else fails.
+# component's binary (a recycled PID never counts), else fails. A binary that build.sh replaced
+# while it ran shows as "PATH (deleted)" and still counts.
 pid_of() {
 	local file=$PIDS/$1 pid exe
 	[[ -f $file ]] || return 1
 	pid=$(<"$file")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	exe=${exe% (deleted)}
 	[[ $exe == "$(readlink -f "$(binary_of "$1")")" ]] || return 1
 	echo "$pid"
 }
