@@ -10,6 +10,7 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"gomodules.xyz/jsonpatch/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -85,4 +86,40 @@ func BenchmarkPodReviewHTTPS(b *testing.B) {
 	}
 	b.StopTimer()
 	reportLatency(b, durations)
+}
+
+// BenchmarkCreatePatch compares the patch step on the typical pod: createPatch (identical
+// subtrees pruned before the library diffs the rest) against the library alone on the whole
+// documents, as controller-runtime's defaulting webhooks do. Both produce patches that turn the
+// original into the shaped pod (TestArgoPodsShaped checks that for createPatch).
+func BenchmarkCreatePatch(b *testing.B) {
+	pod, raw := typicalPod(b)
+	res, err := realStore(b, testProfiles).Current().ShapePod(pod, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("pruned", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if _, err := createPatch(raw, res.Pod); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("library-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			out, err := json.Marshal(res.Pod)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ops, err := jsonpatch.CreatePatch(raw, out)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(ops); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
