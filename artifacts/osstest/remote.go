@@ -63,11 +63,15 @@ type pacer struct {
 	next time.Time
 }
 
+// paceBurst is how far behind schedule a connection may fall and still catch up: a token
+// bucket of 10 ms of traffic. Without it every late wake-up of a busy machine would be lost
+// bandwidth, and the emulated link would run well below its cap.
+const paceBurst = 10 * time.Millisecond
+
 func (p *pacer) wait(n int) {
 	now := time.Now()
-	if p.next.Before(now) {
-		// Allow at most a small burst after idling.
-		p.next = now
+	if earliest := now.Add(-paceBurst); p.next.Before(earliest) {
+		p.next = earliest
 	}
 	p.next = p.next.Add(time.Duration(int64(n) * int64(time.Second) / p.rate))
 	if d := time.Until(p.next); d > time.Millisecond {
