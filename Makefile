@@ -9,7 +9,7 @@ BIN := bin/argo-eci
 # Packages with tests behind the e2e build tag (they need the local control plane).
 E2E_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build e2e' . | xargs -n1 dirname | sort -u)
 
-.PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-down fuzz
+.PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-down capture-pods
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argo-eci
@@ -34,6 +34,10 @@ cluster-up: cluster-build
 
 cluster-down:
 	hack/cluster/down.sh
+
+## capture-pods: re-capture the Argo-generated pods in emissary/testdata/argo-pods from the real controller.
+capture-pods: cluster-build
+	hack/cluster/capture-pods.sh
 
 demo: build cluster-build
 	hack/demo.sh

@@ -72,6 +72,20 @@ patched_modfile() { # module: copies the overlaid module, prints a -modfile that
 	cp -R "$(cd "$dir" && go list -m -f '{{.Dir}}' "$target")" "$src" || return 1
 	chmod -R u+w "$src"
 	(cd "$dir/overlay" && find . -type f -name '*.go' -print0 | xargs -0 -I{} cp {} "$src/{}") || return 1
+	# overlay/EDITS: one "FILE SED-EXPRESSION" per line, applied to the copy; each must change its file.
+	if [[ -f $dir/overlay/EDITS ]]; then
+		local file expr
+		while read -r file expr; do
+			[[ -z $file || $file == \#* ]] && continue
+			cp "$src/$file" "$src/$file.orig"
+			sed -i -e "$expr" "$src/$file" || return 1
+			if cmp -s "$src/$file" "$src/$file.orig"; then
+				echo "overlay edit changed nothing: $file $expr" >&2
+				return 1
+			fi
+			rm -f "$src/$file.orig"
+		done <"$dir/overlay/EDITS"
+	fi
 	modfile=$ROOT/.cache/src/$1/go.mod
 	{ cat "$dir/go.mod"; printf '\nreplace %s => %s\n' "$target" "$src"; } >"$modfile"
 	cp "$dir/go.sum" "${modfile%.mod}.sum"
