@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"log/slog"
 	"strings"
 
@@ -105,6 +106,11 @@ func (s *Server) admitWorkflow(_ context.Context, _ *slog.Logger, req *admission
 	}
 	if err := json.Unmarshal(req.Object.Raw, obj); err != nil {
 		return verdict{outcome: outcomeInvalid, message: fmt.Sprintf("argo-eci: request.object is not a %s: %v", req.Kind.Kind, err)}
+	}
+	// An object created without metadata.namespace arrives without one; the request says where it
+	// goes, and profile selectors match on it.
+	if m, ok := obj.(metav1.Object); ok && m.GetNamespace() == "" {
+		m.SetNamespace(req.Namespace)
 	}
 	if wf, ok := obj.(*wfv1.Workflow); ok && req.Operation == admissionv1.Update && wf.Status.Phase != wfv1.WorkflowUnknown {
 		// A started workflow belongs to the controller, which updates it constantly; its pods

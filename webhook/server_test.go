@@ -504,3 +504,36 @@ func TestResponseMapping(t *testing.T) {
 		t.Errorf("warning length %d, want %d", len(r.Warnings[0]), maxWarningLen)
 	}
 }
+
+// A workflow created without metadata.namespace (kubectl create -n ci) is matched by a profile's
+// namespace selector through the request's namespace.
+func TestWorkflowNamespaceFromRequest(t *testing.T) {
+	engines := realStore(t, `
+profiles:
+  ci:
+    placement: [label]
+    specs: auto
+    selector: {namespaces: [ci]}
+`)
+	ts := startServer(t, &Server{Engines: engines})
+	wf := &wfv1.Workflow{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "hello-"},
+		Spec: wfv1.WorkflowSpec{Entrypoint: "work", Templates: []wfv1.Template{{Name: "work",
+			Container: &corev1.Container{Image: "alpine:3.20", Command: []string{"true"}}}}},
+	}
+	raw := withoutNullsJSON(t, wf)
+	gvk := metav1.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Workflow"}
+	for _, tc := range []struct {
+		ns     string
+		shaped bool
+	}{{"ci", true}, {"other", false}} {
+		status, out, body := ts.post(t, PathWorkflows, review(t, "u-"+tc.ns, gvk, admissionv1.Create, tc.ns, "", raw))
+		if status != http.StatusOK || !out.Response.Allowed {
+			t.Fatalf("namespace %s: status %d: %s", tc.ns, status, body)
+		}
+		if got := bytes.Contains(out.Response.Patch, []byte("shaped-by")); got != tc.shaped {
+			t.Errorf("namespace %s: shaped %v, want %v (patch %s)", tc.ns, got, tc.shaped, out.Response.Patch)
+		}
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"log/slog"
 	"net"
 	"os"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"strings"
 	"time"
 
@@ -100,6 +102,8 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, f *webhookFlags) error 
 		handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
 	}
 	log := slog.New(handler)
+	// controller-runtime's certificate watcher logs through its own global logger.
+	ctrllog.SetLogger(logr.FromSlogHandler(handler))
 
 	certDir := f.tlsCertDir
 	if f.selfSignedDir != "" {
