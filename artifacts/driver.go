@@ -255,6 +255,9 @@ func (b *Bucket) Save(ctx context.Context, path, key string) error {
 		return fmt.Errorf("save: %w", err)
 	}
 	if !info.IsDir() {
+		if strings.HasSuffix(key, "/") {
+			return fmt.Errorf("save: key %q ends with '/', which names a directory, but %s is a file", key, path)
+		}
 		return b.uploadFile(ctx, path, key, info.Size(), b.cfg.Parallel)
 	}
 	prefix := dirPrefix(key)
