@@ -251,6 +251,53 @@ func TestExamples(t *testing.T) {
 		}
 	})
 
+	t.Run("oss-artifacts", func(t *testing.T) {
+		e := newExampleEnv(t, c)
+		// The namespace's default artifact repository is OSS through argo-eci-oss (manifests/argo
+		// sets it controller-wide; the local controller registers the driver, hack/cluster/controller.yaml).
+		repo := "plugin:\n  name: argo-eci-oss\n  keyFormat: \"{{workflow.name}}/{{pod.name}}\"\n" +
+			"  configuration: |\n    endpoint: http://127.0.0.1:9\n    bucket: artifacts\n    region: cn-hangzhou\n"
+		if _, err := c.Kube.CoreV1().ConfigMaps(e.ns).Create(context.Background(), &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: "artifact-repositories",
+				Annotations: map[string]string{"workflows.argoproj.io/default-artifact-repository": "oss"}},
+			Data: map[string]string{"oss": repo},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// kwok runs no containers: report the output artifact the wait container would have saved.
+		c.TaskResults(t, e.ns, func(p *corev1.Pod) *wfv1.Outputs {
+			if !strings.Contains(p.Annotations[common.AnnotationKeyNodeName], "generate-artifact") {
+				return nil
+			}
+			return &wfv1.Outputs{Artifacts: wfv1.Artifacts{{Name: "hello-art", Path: "/tmp/hello_world.txt",
+				ArtifactLocation: wfv1.ArtifactLocation{Plugin: &wfv1.PluginArtifact{Name: "argo-eci-oss",
+					Configuration: "endpoint: http://127.0.0.1:9\nbucket: artifacts\nregion: cn-hangzhou\n",
+					Key: p.Labels[common.LabelKeyWorkflow] + "/" + p.Name + "/hello-art.tgz"}}}}}
+		})
+		wf := e.succeed(t, e.submit(t, "oss-artifacts.yaml"), 3*time.Minute)
+		pods := e.workPods(wf)
+		if len(pods) != 2 {
+			t.Fatalf("%d pods, want 2", len(pods))
+		}
+		for _, p := range pods {
+			assertExampleShaped(t, p, "standard")
+			// 500m/1Gi for main; the wait and artifact-plugin sidecars are left out of the spec.
+			if got := p.Annotations[eci.AnnotationPrefix+"eci-use-specs"]; !strings.HasPrefix(got, "0.5-1Gi,") {
+				t.Errorf("pod %s: eci-use-specs %q, want 0.5-1Gi first", p.Name, got)
+			}
+			producer := strings.Contains(p.Annotations[common.AnnotationKeyNodeName], "generate-artifact")
+			var plugin string
+			if producer {
+				plugin = containerNamed(p.Spec.Containers, "artifact-plugin-argo-eci-oss")
+			} else {
+				plugin = containerNamed(p.Spec.InitContainers, "init-artifact-argo-eci-oss")
+			}
+			if plugin == "" {
+				t.Errorf("pod %s (producer %v): no argo-eci-oss plugin container: %v / %v", p.Name, producer, p.Spec.InitContainers, p.Spec.Containers)
+			}
+		}
+	})
+
 	t.Run("spot-ci-build", func(t *testing.T) {
 		e := newExampleEnv(t, c)
 		createBoundClaim(t, e, "rust-cache")
@@ -317,4 +364,13 @@ func createBoundClaim(t *testing.T, e *exampleEnv, name string) {
 	if _, err := e.c.Kube.CoreV1().PersistentVolumeClaims(e.ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func containerNamed(cs []corev1.Container, name string) string {
+	for _, c := range cs {
+		if c.Name == name {
+			return c.Name
+		}
+	}
+	return ""
 }
