@@ -272,7 +272,7 @@ func TestExamples(t *testing.T) {
 			return &wfv1.Outputs{Artifacts: wfv1.Artifacts{{Name: "hello-art", Path: "/tmp/hello_world.txt",
 				ArtifactLocation: wfv1.ArtifactLocation{Plugin: &wfv1.PluginArtifact{Name: "argo-eci-oss",
 					Configuration: "endpoint: http://127.0.0.1:9\nbucket: artifacts\nregion: cn-hangzhou\n",
-					Key: p.Labels[common.LabelKeyWorkflow] + "/" + p.Name + "/hello-art.tgz"}}}}}
+					Key:           p.Labels[common.LabelKeyWorkflow] + "/" + p.Name + "/hello-art.tgz"}}}}}
 		})
 		wf := e.succeed(t, e.submit(t, "oss-artifacts.yaml"), 3*time.Minute)
 		pods := e.workPods(wf)
