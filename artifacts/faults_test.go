@@ -110,6 +110,15 @@ func TestTransientFaultsRetried(t *testing.T) {
 		t.Fatal("stored object differs")
 	}
 
+	// A connection reset half-way through a part body is retried too.
+	f.oss.Inject(osstest.Fault{Kind: osstest.FaultReset, Op: "UploadPart", Count: 1})
+	if err := f.client.Save(f.ctx, src, pluginArtifact(cfg, "flaky/reset")); err != nil {
+		t.Fatalf("save through a reset: %v", err)
+	}
+	if got, _ := f.oss.Object(osstest.DefaultBucket, "flaky/reset"); !bytes.Equal(got, data) {
+		t.Fatal("object saved through a reset differs")
+	}
+
 	for _, kind := range []osstest.FaultKind{osstest.FaultStatus, osstest.FaultReset} {
 		f.oss.Inject(osstest.Fault{Kind: kind, Op: "GetObject", Count: 2, Status: 503})
 		dst := filepath.Join(t.TempDir(), "out")

@@ -298,7 +298,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPut || r.Method == http.MethodPost {
 				n := r.ContentLength / 2
 				_, _ = io.CopyN(io.Discard, r.Body, n)
-				resetConn(w)
+				resetConn(w, false)
 				return
 			}
 			rw.resetAfter = 0 // decided once the length is known
@@ -462,7 +462,7 @@ func (w *respWriter) Write(p []byte) (int, error) {
 		n, _ := w.ResponseWriter.Write(p[:w.resetAfter-w.written])
 		w.written += int64(n)
 		w.reset = true
-		resetConn(w.ResponseWriter)
+		resetConn(w.ResponseWriter, true)
 		return n, errors.New("connection reset by fault injection")
 	}
 	n, err := w.ResponseWriter.Write(p)
@@ -477,15 +477,20 @@ func (w *respWriter) finish() {
 	}
 }
 
-// resetConn flushes what was written and closes the connection with a TCP RST.
-func resetConn(w http.ResponseWriter) {
+// resetConn closes the connection with a TCP RST; with flush it first sends what the handler
+// wrote (a partial body), without it the client sees no response at all.
+func resetConn(w http.ResponseWriter, flush bool) {
 	rc := http.NewResponseController(w)
-	_ = rc.Flush()
+	if flush {
+		_ = rc.Flush()
+	}
 	conn, buf, err := rc.Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	_ = buf.Flush()
+	if flush {
+		_ = buf.Flush()
+	}
 	var raw net.Conn = conn
 	if tc, ok := raw.(*throttledConn); ok {
 		raw = tc.Conn
