@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
@@ -170,6 +171,14 @@ func TestFaults(t *testing.T) {
 	}
 	if oss.ToString(get.HashCRC64) != strconv.FormatUint(CRC64(data), 10) {
 		t.Fatal("corrupt fault must keep the correct CRC header")
+	}
+	s.Inject(Fault{Kind: FaultSlow, Op: "HeadObject", Delay: 300 * time.Millisecond})
+	start := time.Now()
+	if _, err := c.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: oss.Ptr(DefaultBucket), Key: oss.Ptr("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("slow fault took %v, want at least 300ms", d)
 	}
 	s.Inject(Fault{Kind: FaultReset, Op: "GetObject", Count: 4})
 	get, err = c.GetObject(ctx, &oss.GetObjectRequest{Bucket: oss.Ptr(DefaultBucket), Key: oss.Ptr("k")})
