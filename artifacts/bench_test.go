@@ -53,7 +53,13 @@ func TestMain(m *testing.M) {
 		runChildServer(mode)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	inputMu.Lock()
+	for _, d := range inputDirs {
+		_ = os.RemoveAll(d)
+	}
+	inputMu.Unlock()
+	os.Exit(code)
 }
 
 // runChildServer serves OSS until stdin closes (the parent exited) or SIGTERM.
@@ -173,6 +179,7 @@ func measure(b *testing.B, fn func() error) (time.Duration, float64) {
 var (
 	inputMu    sync.Mutex
 	inputFiles = map[string]string{}
+	inputDirs  []string // removed when the test binary exits
 )
 
 // inputFile writes (once per size) a file of pseudo-random bytes.
@@ -187,6 +194,7 @@ func inputFile(b *testing.B, size int64) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	inputDirs = append(inputDirs, dir)
 	p := filepath.Join(dir, "input.bin")
 	f, err := os.Create(p)
 	if err != nil {
@@ -215,6 +223,7 @@ func inputDir(b *testing.B, n int, size int64) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	inputDirs = append(inputDirs, dir)
 	r := rand.NewChaCha8([32]byte{4, 5, 6})
 	buf := make([]byte, size)
 	for i := range n {
