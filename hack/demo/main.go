@@ -7,13 +7,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,21 +22,13 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
-	"github.com/argoproj/argo-workflows/v4/util/logging"
-	"github.com/argoproj/argo-workflows/v4/workflow/executor"
-	"github.com/argoproj/argo-workflows/v4/workflow/executor/plugins/rpc"
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
 	"github.com/go-logr/logr"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
@@ -50,7 +39,6 @@ import (
 	"github.com/argo-eci/argo-eci/imagecache"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/test/cluster"
-	"github.com/argo-eci/argo-eci/webhook"
 )
 
 func main() {
@@ -115,11 +103,9 @@ func (d *demo) run(ctx context.Context, workflowFile, profilesFile string) error
 	if d.c, err = cluster.Connect(d.root); err != nil {
 		return err
 	}
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, fluidv1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			return err
-		}
+	scheme, err := cluster.Scheme()
+	if err != nil {
+		return err
 	}
 	if d.admin, err = client.New(d.c.Config, client.Options{Scheme: scheme}); err != nil {
 		return err
@@ -138,7 +124,7 @@ func (d *demo) run(ctx context.Context, workflowFile, profilesFile string) error
 	if err != nil {
 		return fmt.Errorf("executor plugin: %w", err)
 	}
-	sim := d.startSimulator(ctx)
+	sim := d.startSimulator()
 
 	raw, err := os.ReadFile(filepath.Join(d.root, workflowFile))
 	if err != nil {
@@ -156,7 +142,7 @@ func (d *demo) run(ctx context.Context, workflowFile, profilesFile string) error
 	created := time.Now()
 	d.mark(created, "workflow %s created", wf.Name)
 	d.watchPods(ctx, wf.Name)
-	if err := d.startAgent(ctx, wf, pluginAddr, token); err != nil {
+	if err := d.startAgent(wf, pluginAddr, token); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 
@@ -187,131 +173,41 @@ func (d *demo) createNamespace(ctx context.Context) error {
 
 // startWebhook serves argo-eci's webhook on 127.0.0.1 and registers it by URL for the demo namespace.
 func (d *demo) startWebhook(ctx context.Context, profiles []byte) error {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	metrics := webhook.NewMetrics()
-	engines := &webhook.EngineStore{Metrics: metrics, Logger: log}
-	if _, err := engines.Load("file", "examples/profiles.yaml", profiles); err != nil {
-		return err
-	}
-	workflows, err := webhook.NewWorkflowCache(d.c.Workflows, d.ns)
+	w, err := d.c.StartWebhook(d.ns, profiles, nil)
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	d.cleanups = append(d.cleanups, cancel)
-	workflows.Start(wctx)
-	if !workflows.WaitForSync(wctx) {
-		return errors.New("workflow cache never synced")
-	}
-	certDir, err := os.MkdirTemp("", "argo-eci-demo-certs-")
+	d.cleanups = append(d.cleanups, func() { _ = w.Stop() })
+	unregister, err := d.c.RegisterWebhook(ctx, w, d.ns, true)
 	if err != nil {
 		return err
 	}
-	d.cleanups = append(d.cleanups, func() { _ = os.RemoveAll(certDir) })
-	caPEM, err := webhook.SelfSigned(certDir, []string{"127.0.0.1"})
-	if err != nil {
-		return err
-	}
-	certs, err := webhook.WatchCertificates(wctx, certDir, 0)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &webhook.Server{Engines: engines, Workflows: workflows, Ready: []webhook.ReadyCheck{workflows.Synced}, Metrics: metrics, Logger: log}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(wctx, ln, certs.GetCertificate) }()
-	d.cleanups = append(d.cleanups, func() { cancel(); <-done })
-
-	url := "https://" + ln.Addr().String()
-	scope := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": d.ns}}
-	hook := func(name, path string, rules []admissionregistrationv1.RuleWithOperations, objects *metav1.LabelSelector) admissionregistrationv1.MutatingWebhook {
-		return admissionregistrationv1.MutatingWebhook{
-			Name:                    name,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + path), CABundle: caPEM},
-			Rules:                   rules,
-			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
-			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
-			AdmissionReviewVersions: []string{"v1"},
-			NamespaceSelector:       scope,
-			ObjectSelector:          objects,
-			TimeoutSeconds:          ptr.To[int32](5),
-		}
-	}
-	rule := func(group, resource string) admissionregistrationv1.RuleWithOperations {
-		return admissionregistrationv1.RuleWithOperations{
-			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1", "v1alpha1"}, Resources: []string{resource}},
-		}
-	}
-	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: d.ns},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{
-			hook("pods.argo-eci.io", "/mutate/pods", []admissionregistrationv1.RuleWithOperations{rule("", "pods")},
-				&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "workflows.argoproj.io/workflow", Operator: metav1.LabelSelectorOpExists}}}),
-			hook("workflows.argo-eci.io", "/mutate/workflows", []admissionregistrationv1.RuleWithOperations{rule("argoproj.io", "workflows")}, nil),
-		},
-	}
-	if _, err := d.c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	d.cleanups = append(d.cleanups, func() {
-		_ = d.c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mwc.Name, metav1.DeleteOptions{})
-	})
-	d.progress("argo-eci webhook serving on %s, registered by URL for namespace %s (failurePolicy Fail)", url, d.ns)
+	d.cleanups = append(d.cleanups, func() { _ = unregister() })
+	d.progress("argo-eci webhook serving on https://%s, registered by URL for namespace %s (failurePolicy Fail)", w.Addr, d.ns)
 	return nil
 }
 
-// startPlugin installs manifests/plugin's ConfigMap, ServiceAccount and token Secret in the demo
-// namespace (so the controller creates the agent pod) and serves argo-eci's executor plugin.
+// startPlugin installs manifests/plugin in the demo namespace (so the controller creates the
+// agent pod) and serves argo-eci's executor plugin.
 func (d *demo) startPlugin(ctx context.Context) (string, string, error) {
-	raw, err := os.ReadFile(filepath.Join(d.root, "manifests", "plugin", "argo-eci-executor-plugin-configmap.yaml"))
+	cleanup, err := d.c.InstallPlugin(ctx, d.admin, d.ns)
 	if err != nil {
 		return "", "", err
 	}
-	cm := &corev1.ConfigMap{}
-	if err := yaml.Unmarshal(raw, cm); err != nil {
-		return "", "", err
-	}
-	cm.Namespace = d.ns
-	if _, err := d.c.Kube.CoreV1().ConfigMaps(d.ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		return "", "", err
-	}
-	sa := "argo-eci-executor-plugin"
-	if _, err := d.c.Kube.CoreV1().ServiceAccounts(d.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
-		return "", "", err
-	}
-	if _, err := d.c.Kube.CoreV1().Secrets(d.ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: sa + ".service-account-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
-		Type:       corev1.SecretTypeServiceAccountToken,
-	}, metav1.CreateOptions{}); err != nil {
-		return "", "", err
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		s, err := d.c.Kube.CoreV1().Secrets(d.ns).Get(ctx, sa+".service-account-token", metav1.GetOptions{})
-		return err == nil && len(s.Data["token"]) > 0, nil
-	}); err != nil {
-		return "", "", fmt.Errorf("token Secret never filled by kube-controller-manager: %w", err)
-	}
-
+	d.cleanups = append(d.cleanups, cleanup)
 	token := fmt.Sprintf("demo-%d", time.Now().UnixNano())
-	srv := &plugin.Server{
+	url, stop, err := cluster.ServeHTTP((&plugin.Server{
 		Token:       []byte(token),
 		Datasets:    &recorder{next: &dataset.Manager{Client: d.admin}, d: d},
 		ImageCaches: &imagecache.Manager{Client: d.admin},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	}).Handler())
 	if err != nil {
 		return "", "", err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	d.cleanups = append(d.cleanups, func() { _ = hs.Close() })
-	d.progress("argo-eci executor plugin serving on http://%s", ln.Addr())
-	return "http://" + ln.Addr().String(), token, nil
+	d.cleanups = append(d.cleanups, stop)
+	d.progress("argo-eci executor plugin serving on %s", url)
+	return url, token, nil
 }
 
 // recorder notes when the plugin first answered and when it answered Succeeded.
@@ -344,30 +240,23 @@ func (r *recorder) Warm(ctx context.Context, wf executorplugins.ObjectMeta, s *d
 	return reply, err
 }
 
-func (d *demo) startSimulator(ctx context.Context) *fluidsim.Simulator {
+func (d *demo) startSimulator() *fluidsim.Simulator {
 	sim := fluidsim.New(d.admin, d.ns, fluidsim.Script{BindAfter: 2 * time.Second, PVC: true,
 		Load: fluidsim.LoadPlan{StartAfter: time.Second, Duration: d.loadTime}})
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(sctx) }()
-	d.cleanups = append(d.cleanups, func() { cancel(); <-done; sim.Cleanup(context.Background()) })
+	stop := cluster.RunSimulator(sim)
+	d.cleanups = append(d.cleanups, func() { _ = stop() })
 	d.progress("Fluid status simulator running (stands in for Fluid's JindoRuntime and DataLoad controllers)")
 	return sim
 }
 
 // startAgent runs Argo's own agent code (argoexec agent) in this process: it watches the
 // workflow's WorkflowTaskSet and calls the plugin, as the agent pod does on a real cluster.
-func (d *demo) startAgent(ctx context.Context, wf *wfv1.Workflow, pluginAddr, token string) error {
-	kube, err := kubernetes.NewForConfig(d.c.Config)
+func (d *demo) startAgent(wf *wfv1.Workflow, pluginURL, token string) error {
+	stop, err := cluster.RunAgent(d.c.Config, wf, pluginURL, token)
 	if err != nil {
 		return err
 	}
-	agent := executor.NewAgentExecutor(kube, kube.CoreV1().RESTClient(), d.c.Config, d.ns, wf.Name, string(wf.UID),
-		[]executorplugins.TemplateExecutor{rpc.New(pluginAddr, token)})
-	actx, cancel := context.WithCancel(logging.WithLogger(ctx, logging.NewSlogLoggerCustom(logging.Warn, logging.Text, io.Discard)))
-	done := make(chan error, 1)
-	go func() { done <- agent.Agent(actx) }()
-	d.cleanups = append(d.cleanups, func() { cancel(); <-done })
+	d.cleanups = append(d.cleanups, func() { _ = stop() })
 	return nil
 }
 

@@ -4,9 +4,6 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,16 +12,11 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
-	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
-	"github.com/argoproj/argo-workflows/v4/util/logging"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
-	"github.com/argoproj/argo-workflows/v4/workflow/executor"
-	"github.com/argoproj/argo-workflows/v4/workflow/executor/plugins/rpc"
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -54,7 +46,7 @@ func newExampleEnv(t *testing.T, c *cluster.Cluster) *exampleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.server.Engines.Load("file", "examples/profiles.yaml", profiles); err != nil {
+	if _, err := w.Server.Engines.Load("file", "examples/profiles.yaml", profiles); err != nil {
 		t.Fatal(err)
 	}
 	w.Register(ns, true)
@@ -109,43 +101,8 @@ func (e *exampleEnv) startPlugin(t *testing.T, script fluidsim.Script) (addr, to
 		t.Fatal(err)
 	}
 	token = "examples-token-0123456789abcdef0"
-	srv := &plugin.Server{Token: []byte(token), Datasets: &dataset.Manager{Client: pkube}, ImageCaches: &imagecache.Manager{Client: pkube}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-
-	sim = fluidsim.New(e.admin, e.ns, script)
-	ctx, cancel := context.WithCancel(context.Background())
-	simDone := make(chan error, 1)
-	go func() { simDone <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-simDone; err != nil {
-			t.Errorf("simulator: %v", err)
-		}
-		sim.Cleanup(context.Background())
-	})
-	return "http://" + ln.Addr().String(), token, sim
-}
-
-// runAgent runs Argo's own agent code for wf in this process, as the workflow's ServiceAccount.
-func (e *exampleEnv) runAgent(t *testing.T, wf *wfv1.Workflow, addr, token string) {
-	t.Helper()
-	cfg := impersonate(e.c, e.ns, "default")
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent := executor.NewAgentExecutor(kube, kube.CoreV1().RESTClient(), cfg, e.ns, wf.Name, string(wf.UID),
-		[]executorplugins.TemplateExecutor{rpc.New(addr, token)})
-	ctx, cancel := context.WithCancel(logging.WithLogger(context.Background(), logging.NewSlogLoggerCustom(logging.Warn, logging.Text, io.Discard)))
-	done := make(chan error, 1)
-	go func() { done <- agent.Agent(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	url := servePlugin(t, &plugin.Server{Token: []byte(token), Datasets: &dataset.Manager{Client: pkube}, ImageCaches: &imagecache.Manager{Client: pkube}})
+	return url, token, runSimulator(t, e.admin, e.ns, script)
 }
 
 // assertExampleShaped checks what examples/profiles.yaml promises on every pod of an example.
@@ -203,7 +160,7 @@ func TestExamples(t *testing.T) {
 		}
 		addr, token, sim := e.startPlugin(t, fluidsim.Script{BindAfter: time.Second, PVC: true, Load: fluidsim.LoadPlan{Duration: 5 * time.Second}})
 		wf := e.submit(t, "fluid-md5sum.yaml")
-		e.runAgent(t, wf, addr, token)
+		runAgent(t, c, wf, addr, token)
 		wf = e.succeed(t, wf, 5*time.Minute)
 
 		dls := listDataLoads(t, e)
@@ -236,7 +193,7 @@ func TestExamples(t *testing.T) {
 		e := newExampleEnv(t, c)
 		addr, token, _ := e.startPlugin(t, fluidsim.Script{ImageCaches: map[string]fluidsim.CachePlan{"alpine": {ReadyAfter: 2 * time.Second}}})
 		wf := e.submit(t, "imagecache-fanout.yaml")
-		e.runAgent(t, wf, addr, token)
+		runAgent(t, c, wf, addr, token)
 		wf = e.succeed(t, wf, 5*time.Minute)
 		pods := e.workPods(wf)
 		if len(pods) != 100 {

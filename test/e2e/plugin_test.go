@@ -4,14 +4,8 @@ package e2e
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,17 +13,9 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
-	"github.com/argoproj/argo-workflows/v4/util/logging"
-	"github.com/argoproj/argo-workflows/v4/workflow/executor"
-	"github.com/argoproj/argo-workflows/v4/workflow/executor/plugins/rpc"
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -145,72 +131,63 @@ func (r *recordingWarmer) Warm(ctx context.Context, wf executorplugins.ObjectMet
 	return reply, err
 }
 
-// applyPluginManifests installs manifests/plugin into ns as `kubectl apply -n ns` would, giving the
-// cluster-wide binding a per-namespace name.
+// applyPluginManifests installs manifests/plugin into ns (cluster.InstallPlugin) until the test ends.
 func applyPluginManifests(t *testing.T, c *cluster.Cluster, kube client.Client, ns string) {
 	t.Helper()
-	ctx := context.Background()
-	decoder := serializer.NewCodecFactory(clientgoscheme.Scheme).UniversalDeserializer()
-	for _, file := range []string{"argo-eci-executor-plugin-configmap.yaml", "serviceaccount.yaml", "rbac.yaml"} {
-		raw, err := os.ReadFile(filepath.Join(c.Root, "manifests", "plugin", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, doc := range strings.Split(string(raw), "\n---\n") {
-			if !strings.Contains(doc, "kind:") {
-				continue
-			}
-			obj, _, err := decoder.Decode([]byte(doc), nil, nil)
-			if err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
-			o := obj.(client.Object)
-			if crb, ok := o.(*rbacv1.ClusterRoleBinding); ok {
-				crb.Name += "-" + ns
-				crb.Subjects[0].Namespace = ns
-				t.Cleanup(func() { _ = kube.Delete(context.Background(), crb) })
-			} else if _, ok := o.(*rbacv1.ClusterRole); ok {
-				if err := kube.Create(ctx, o); err != nil && !strings.Contains(err.Error(), "already exists") {
-					t.Fatal(err)
-				}
-				continue
-			} else {
-				o.SetNamespace(ns)
-			}
-			if err := kube.Create(ctx, o); err != nil {
-				t.Fatalf("create %s %s: %v", obj.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
-			}
-		}
+	cleanup, err := c.InstallPlugin(context.Background(), kube, ns)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// kube-controller-manager fills the token Secret; Argo needs it to start the agent pod.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, "argo-eci-executor-plugin.service-account-token", metav1.GetOptions{})
-		if err == nil && len(s.Data["token"]) > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("token Secret never filled: %v", err)
-		}
-	}
+	t.Cleanup(cleanup)
 }
 
 // impersonate returns config acting as ServiceAccount ns/sa, so RBAC is really checked.
-func impersonate(c *cluster.Cluster, ns, sa string) *rest.Config {
-	cfg := rest.CopyConfig(c.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}}
-	return cfg
-}
+func impersonate(c *cluster.Cluster, ns, sa string) *rest.Config { return c.Impersonate(ns, sa) }
 
 func testScheme(t *testing.T) *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := fluidv1.AddToScheme(s); err != nil {
+	s, err := cluster.Scheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// servePlugin serves srv on 127.0.0.1 until the test ends and returns its URL.
+func servePlugin(t *testing.T, srv *plugin.Server) string {
+	t.Helper()
+	url, stop, err := cluster.ServeHTTP(srv.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+// runSimulator runs the Fluid/ECI status simulator in ns until the test ends.
+func runSimulator(t *testing.T, kube client.Client, ns string, script fluidsim.Script) *fluidsim.Simulator {
+	sim := fluidsim.New(kube, ns, script)
+	stop := cluster.RunSimulator(sim)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("simulator: %v", err)
+		}
+	})
+	return sim
+}
+
+// runAgent runs Argo's agent code for wf in this process, as the workflow's default
+// ServiceAccount, until the test ends.
+func runAgent(t *testing.T, c *cluster.Cluster, wf *wfv1.Workflow, url, token string) {
+	t.Helper()
+	stop, err := cluster.RunAgent(c.Impersonate(wf.Namespace, "default"), wf, url, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
 }
 
 // TestPluginWarmsDatasetBeforeFanOut runs seed 001's workflow on the local control plane: the real
@@ -220,8 +197,7 @@ func testScheme(t *testing.T) *runtime.Scheme {
 func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	admin, err := client.New(c.Config, client.Options{Scheme: testScheme(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -240,57 +216,20 @@ func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
 	calls.Store(0)
 	warmer := &recordingWarmer{next: &dataset.Manager{Client: pkube}, calls: calls}
 	token := "e2e-token-0123456789abcdef012345"
-	srv := &plugin.Server{Token: []byte(token), Datasets: warmer, ImageCaches: &imagecache.Manager{Client: pkube}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-
-	sim := fluidsim.New(admin, ns, fluidsim.Script{BindAfter: time.Second, PVC: true, Load: fluidsim.LoadPlan{Duration: 10 * time.Second}})
-	simDone := make(chan error, 1)
-	go func() { simDone <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-simDone; err != nil {
-			t.Errorf("simulator: %v", err)
-		}
-		sim.Cleanup(context.Background())
-	})
+	url := servePlugin(t, &plugin.Server{Token: []byte(token), Datasets: warmer, ImageCaches: &imagecache.Manager{Client: pkube}})
+	sim := runSimulator(t, admin, ns, fluidsim.Script{BindAfter: time.Second, PVC: true, Load: fluidsim.LoadPlan{Duration: 10 * time.Second}})
 
 	wf := &wfv1.Workflow{}
 	if err := yaml.UnmarshalStrict([]byte(warmFanOut), wf); err != nil {
 		t.Fatal(err)
 	}
 	wf = c.CreateWorkflow(t, ns, wf)
-
-	// Argo's agent, in this process, as the workflow's ServiceAccount (default, bound by manifests/plugin).
-	acfg := impersonate(c, ns, "default")
-	akube, err := kubernetes.NewForConfig(acfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent := executor.NewAgentExecutor(akube, akube.CoreV1().RESTClient(), acfg, ns, wf.Name, string(wf.UID),
-		[]executorplugins.TemplateExecutor{rpc.New("http://"+ln.Addr().String(), token)})
-	actx := logging.WithLogger(ctx, logging.NewSlogLoggerCustom(logging.Warn, logging.Text, io.Discard))
-	agentDone := make(chan error, 1)
-	go func() { agentDone <- agent.Agent(actx) }()
+	runAgent(t, c, wf, url, token)
 
 	final := c.WaitWorkflow(t, ns, wf.Name, 6*time.Minute)
 	if final.Status.Phase != wfv1.WorkflowSucceeded {
 		t.Fatalf("workflow %s: %s %s", wf.Name, final.Status.Phase, final.Status.Message)
 	}
-	select {
-	case err := <-agentDone:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("agent: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Log("agent still watching after the workflow completed")
-	}
-
 	var dls fluidv1.DataLoadList
 	if err := admin.List(ctx, &dls, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)

@@ -21,9 +21,7 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
@@ -54,18 +52,13 @@ profiles:
 `
 
 // runningWebhook is argo-eci's webhook served from the test process on 127.0.0.1 and
-// registered with the cluster's kube-apiserver by URL.
+// registered with the cluster's kube-apiserver by URL (cluster.Webhook, failing the test on errors).
 type runningWebhook struct {
-	t       testing.TB
-	c       *cluster.Cluster
-	server  *webhook.Server
-	certDir string
-	caPEM   []byte
-	addr    string
-
-	mu   sync.Mutex
-	stop context.CancelFunc
-	done chan error
+	*cluster.Webhook
+	t      testing.TB
+	c      *cluster.Cluster
+	server *webhook.Server
+	addr   string
 }
 
 // startWebhook serves the webhook with e2eProfiles and a Workflow cache of namespace ns, on a
@@ -76,62 +69,21 @@ func startWebhook(t testing.TB, c *cluster.Cluster, ns string) *runningWebhook {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	metrics := webhook.NewMetrics()
-	engines := &webhook.EngineStore{Metrics: metrics, Logger: log}
-	if _, err := engines.Load("file", "e2eProfiles", []byte(e2eProfiles)); err != nil {
-		t.Fatal(err)
-	}
-	workflows, err := webhook.NewWorkflowCache(c.Workflows, ns)
+	w, err := c.StartWebhook(ns, []byte(e2eProfiles), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	workflows.Start(ctx)
-	if !workflows.WaitForSync(ctx) {
-		t.Fatal("workflow cache never synced")
-	}
-	w := &runningWebhook{t: t, c: c, certDir: t.TempDir(),
-		server: &webhook.Server{Engines: engines, Workflows: workflows, Ready: []webhook.ReadyCheck{workflows.Synced},
-			Metrics: metrics, Logger: log}}
-	if w.caPEM, err = webhook.SelfSigned(w.certDir, []string{"127.0.0.1"}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.addr = ln.Addr().String()
-	w.serve(ln)
-	t.Cleanup(w.Stop)
-	return w
-}
-
-func (w *runningWebhook) serve(ln net.Listener) {
-	ctx, cancel := context.WithCancel(context.Background())
-	certs, err := webhook.WatchCertificates(ctx, w.certDir, 0)
-	if err != nil {
-		cancel()
-		w.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.server.Serve(ctx, ln, certs.GetCertificate) }()
-	w.mu.Lock()
-	w.stop, w.done = cancel, done
-	w.mu.Unlock()
+	t.Cleanup(func() {
+		if err := w.Stop(); err != nil {
+			t.Errorf("webhook: %v", err)
+		}
+	})
+	return &runningWebhook{Webhook: w, t: t, c: c, server: w.Server, addr: w.Addr}
 }
 
 // Stop shuts the server down (its port then refuses connections); a no-op when stopped.
 func (w *runningWebhook) Stop() {
-	w.mu.Lock()
-	stop, done := w.stop, w.done
-	w.stop, w.done = nil, nil
-	w.mu.Unlock()
-	if stop == nil {
-		return
-	}
-	stop()
-	if err := <-done; err != nil {
+	if err := w.Pause(); err != nil {
 		w.t.Errorf("webhook: %v", err)
 	}
 }
@@ -139,76 +91,26 @@ func (w *runningWebhook) Stop() {
 // Restart serves again on the same address.
 func (w *runningWebhook) Restart() {
 	w.t.Helper()
-	ln, err := net.Listen("tcp", w.addr)
-	if err != nil {
-		w.t.Fatalf("webhook restart on %s: %v", w.addr, err)
+	if err := w.Resume(); err != nil {
+		w.t.Fatal(err)
 	}
-	w.serve(ln)
 }
 
-// Register creates a MutatingWebhookConfiguration calling this server by URL for Argo pods
-// (objectSelector: the workflow label) in namespace ns, and with workflows also for Workflow
-// creation. failurePolicy is Fail: while the webhook is unreachable no pod is created at all,
-// so none is ever created unshaped; Argo's controller treats the refused connection as a
-// transient error and retries. It returns once the apiserver calls the webhook.
+// Register creates a MutatingWebhookConfiguration calling this server by URL for Argo pods in
+// namespace ns (and with workflows also for Workflow creation), removed when the test ends.
+// failurePolicy is Fail: while the webhook is unreachable no pod is created at all, so none is ever
+// created unshaped; Argo's controller treats the refused connection as a transient error and retries.
 func (w *runningWebhook) Register(ns string, workflows bool) {
-	t := w.t
-	t.Helper()
-	ctx := context.Background()
-	url := func(path string) *string { return ptr.To("https://" + w.addr + path) }
-	nsSelector := &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
-	hooks := []admissionregistrationv1.MutatingWebhook{{
-		Name:                    "pods.argo-eci.io",
-		ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.PathPods), CABundle: w.caPEM},
-		Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope)}}},
-		FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
-		MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
-		NamespaceSelector:       nsSelector,
-		ObjectSelector:          &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: common.LabelKeyWorkflow, Operator: metav1.LabelSelectorOpExists}}},
-		SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
-		TimeoutSeconds:          ptr.To[int32](5),
-		AdmissionReviewVersions: []string{"v1"},
-		ReinvocationPolicy:      ptr.To(admissionregistrationv1.NeverReinvocationPolicy),
-	}}
-	if workflows {
-		hooks = append(hooks, admissionregistrationv1.MutatingWebhook{
-			Name:                    "workflows.argo-eci.io",
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: url(webhook.PathWorkflows), CABundle: w.caPEM},
-			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{"argoproj.io"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"workflows", "cronworkflows", "workflowtemplates"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope)}}},
-			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
-			NamespaceSelector:       nsSelector,
-			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
-			TimeoutSeconds:          ptr.To[int32](5),
-			AdmissionReviewVersions: []string{"v1"},
-		})
+	w.t.Helper()
+	unregister, err := w.c.RegisterWebhook(context.Background(), w.Webhook, ns, workflows)
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "argo-eci-" + ns}, Webhooks: hooks}
-	api := w.c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	if _, err := api.Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("register webhook: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := api.Delete(context.Background(), cfg.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("unregister webhook: %v", err)
+	w.t.Cleanup(func() {
+		if err := unregister(); err != nil {
+			w.t.Error(err)
 		}
 	})
-	// The apiserver picks configurations up asynchronously: wait until a dry-run Argo pod
-	// comes back shaped.
-	probe := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "webhook-probe", Namespace: ns,
-			Labels:      map[string]string{common.LabelKeyWorkflow: "probe"},
-			Annotations: map[string]string{common.AnnotationKeyNodeID: "probe"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "alpine:3.20"}}},
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		out, err := w.c.Kube.CoreV1().Pods(ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil && out.Annotations[emissary.AnnotationShapedBy] != "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the apiserver never called the webhook (last: %v)", err)
-		}
-	}
 }
 
 // podWatch records every pod of a namespace as it was first seen (at creation, before any
