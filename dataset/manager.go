@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/argo-eci/argo-eci/internal/firstseen"
 	"sort"
 	"strings"
 	"sync"
@@ -48,7 +49,7 @@ type Manager struct {
 	Now func() time.Time
 
 	mu        sync.Mutex
-	firstSeen map[string]time.Time
+	firstSeen firstseen.Tracker
 	// waiting holds the findings of warm-ups whose Dataset and runtime this process has already
 	// ensured and whose DataLoad it has not created yet: their polls cost one GET (the Dataset).
 	waiting map[string][]string
@@ -120,26 +121,6 @@ func (m *Manager) settle() time.Duration {
 	return m.Settle
 }
 
-// seen returns when this process first saw the warm-up key (the timeout anchor before a DataLoad exists).
-func (m *Manager) seen(key string, now time.Time) time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.firstSeen == nil {
-		m.firstSeen = map[string]time.Time{}
-	}
-	if t, ok := m.firstSeen[key]; ok {
-		return t
-	}
-	// Forget warm-ups older than a day so the map stays small in a long-lived sidecar.
-	for k, t := range m.firstSeen {
-		if now.Sub(t) > 24*time.Hour {
-			delete(m.firstSeen, k)
-		}
-	}
-	m.firstSeen[key] = now
-	return now
-}
-
 // Key is the idempotency key of a warm-up: the workflow UID plus the template content. The agent's
 // request carries no node ID, so this is what makes repeated, concurrent and post-restart calls meet.
 func Key(workflowUID string, spec *Spec) string {
@@ -193,7 +174,7 @@ func (m *Manager) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 		return st.failed(fmt.Sprintf("Dataset %s not found in namespace %s; give dataset.mounts (and dataset.runtime) to create it", spec.Name, wf.Namespace), 0), nil
 	}
 	st.dataset, st.findings = ds, findings
-	st.start = m.seen(key, now)
+	st.start = m.firstSeen.Seen(key, now)
 	// A Dataset this workflow created anchors the timeout durably (it survives plugin restarts).
 	if ds.Labels[LabelWorkflowUID] == wf.UID && !ds.CreationTimestamp.IsZero() && ds.CreationTimestamp.Time.Before(st.start) {
 		st.start = ds.CreationTimestamp.Time
@@ -221,7 +202,7 @@ func (m *Manager) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 	st.dataLoad = dl
 	st.start = dl.CreationTimestamp.Time
 	if st.start.IsZero() {
-		st.start = m.seen(key, now)
+		st.start = m.firstSeen.Seen(key, now)
 	}
 	return st.assessLoad(), nil
 }
@@ -240,7 +221,7 @@ func (m *Manager) assessExisting(ctx context.Context, st *state, wf executorplug
 	st.dataLoad, st.dataset = dl, ds
 	st.start = dl.CreationTimestamp.Time
 	if st.start.IsZero() {
-		st.start = m.seen(key, st.now)
+		st.start = m.firstSeen.Seen(key, st.now)
 	}
 	if f := dl.Annotations[AnnotationFindings]; f != "" {
 		st.findings = strings.Split(f, "\n")

@@ -12,11 +12,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/argo-eci/argo-eci/internal/firstseen"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -139,8 +139,7 @@ type Manager struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
-	mu        sync.Mutex
-	firstSeen map[string]time.Time
+	firstSeen firstseen.Tracker
 }
 
 func (m *Manager) now() time.Time {
@@ -148,24 +147,6 @@ func (m *Manager) now() time.Time {
 		return m.Now()
 	}
 	return time.Now()
-}
-
-func (m *Manager) seen(key string, now time.Time) time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.firstSeen == nil {
-		m.firstSeen = map[string]time.Time{}
-	}
-	if t, ok := m.firstSeen[key]; ok {
-		return t
-	}
-	for k, t := range m.firstSeen {
-		if now.Sub(t) > 24*time.Hour {
-			delete(m.firstSeen, k)
-		}
-	}
-	m.firstSeen[key] = now
-	return now
 }
 
 func (m *Manager) requeueAfter(age time.Duration) time.Duration {
@@ -204,7 +185,7 @@ func (m *Manager) Ensure(ctx context.Context, wf executorplugins.ObjectMeta, spe
 	case err != nil:
 		return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("get ImageCache %s: %w", name, err)
 	}
-	start := m.seen(wf.UID+"/"+name, now)
+	start := m.firstSeen.Seen(wf.UID+"/"+name, now)
 	if ic.GetLabels()[LabelWorkflowUID] == wf.UID {
 		if ct := ic.GetCreationTimestamp().Time; !ct.IsZero() && ct.Before(start) {
 			start = ct
