@@ -140,6 +140,20 @@ type object struct {
 	size int64
 }
 
+// listDirectory lists the objects of the directory artifact key (those under key + "/"); an
+// empty directory is ErrNotFound, as no object marks it.
+func (b *Bucket) listDirectory(ctx context.Context, key string) (string, []object, error) {
+	prefix := dirPrefix(key)
+	objs, err := b.list(ctx, prefix, listPage)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(objs) == 0 {
+		return "", nil, fmt.Errorf("%w: oss://%s/%s", ErrNotFound, b.cfg.Bucket, key)
+	}
+	return prefix, objs, nil
+}
+
 // list returns every object under prefix.
 func (b *Bucket) list(ctx context.Context, prefix string, limit int32) ([]object, error) {
 	p := b.client.NewListObjectsV2Paginator(&oss.ListObjectsV2Request{Bucket: &b.cfg.Bucket, Prefix: &prefix, MaxKeys: limit})
@@ -476,13 +490,9 @@ func (b *Bucket) Load(ctx context.Context, key, path string) error {
 			return err
 		}
 	}
-	prefix := dirPrefix(key)
-	objs, err := b.list(ctx, prefix, listPage)
+	prefix, objs, err := b.listDirectory(ctx, key)
 	if err != nil {
 		return err
-	}
-	if len(objs) == 0 {
-		return fmt.Errorf("%w: oss://%s/%s", ErrNotFound, b.cfg.Bucket, key)
 	}
 	type job struct {
 		key, path string
@@ -661,13 +671,9 @@ func (b *Bucket) OpenStream(ctx context.Context, key string, w io.Writer) error 
 			return err
 		}
 	}
-	prefix := dirPrefix(key)
-	objs, err := b.list(ctx, prefix, listPage)
+	prefix, objs, err := b.listDirectory(ctx, key)
 	if err != nil {
 		return err
-	}
-	if len(objs) == 0 {
-		return fmt.Errorf("%w: oss://%s/%s", ErrNotFound, b.cfg.Bucket, key)
 	}
 	tw := tar.NewWriter(w)
 	for _, o := range objs {
