@@ -100,3 +100,88 @@ func TestArtifactServerBinary(t *testing.T) {
 		t.Error("the secret appears in the logs")
 	}
 }
+
+// artifactServer is one `argo-eci artifact-server` process and Argo's client connected to it.
+type artifactServer struct {
+	cmd    *exec.Cmd
+	client *plugin.Driver
+	stderr *bytes.Buffer
+}
+
+func startArtifactServer(t *testing.T, bin, socket string, s *osstest.Server) *artifactServer {
+	t.Helper()
+	cmd := exec.Command(bin, "artifact-server", socket)
+	cmd.Env = append(os.Environ(), EnvAccessKeyID+"="+s.AccessKeyID(), EnvAccessKeySecret+"="+s.AccessKeySecret())
+	a := &artifactServer{cmd: cmd, stderr: &bytes.Buffer{}}
+	cmd.Stderr = a.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	client, err := plugin.NewDriver(argoContext(), "argo-eci-oss", socket, 10*time.Second)
+	if err != nil {
+		t.Fatalf("connect: %v\n%s", err, a.stderr.String())
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	a.client = client
+	return a
+}
+
+// TestResumeAfterCrash kills the artifact server (SIGKILL, no chance to clean up) in the middle of
+// a checkpointed multipart Save; a new server given the same checkpoint directory finishes the
+// upload without sending the parts that already arrived, and the object is whole.
+func TestResumeAfterCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the argo-eci binary")
+	}
+	dir := shortTempDir(t)
+	bin := filepath.Join(dir, "argo-eci")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/argo-eci/argo-eci/cmd/argo-eci").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := startOSS(t, osstest.Options{Remote: osstest.Remote{BytesPerSecond: 2 << 20, FirstByteLatency: -1}})
+	checkpoints := filepath.Join(dir, "cp")
+	cfg := fmt.Sprintf("endpoint: %s\nbucket: %s\nregion: %s\npathStyle: true\npartSize: 128Ki\nparallel: 2\ncheckpointDir: %s\n",
+		s.URL, osstest.DefaultBucket, s.Region(), checkpoints)
+	const parts = 48
+	data := randomBytes(17, parts*128<<10) // ~3 s at 2 MB/s over two connections
+	src := filepath.Join(dir, "big")
+	writeFile(t, src, data)
+	art := pluginArtifact(cfg, "resume/big")
+
+	first := startArtifactServer(t, bin, filepath.Join(dir, "s1"), s)
+	go func() { _ = first.client.Save(argoContext(), src, art) }()
+	for deadline := time.Now().Add(20 * time.Second); s.Requests("UploadPart") < parts/3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d parts uploaded before the crash point\n%s", s.Requests("UploadPart"), first.stderr.String())
+		}
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	before := s.Requests("UploadPart")
+	if before >= parts {
+		t.Fatalf("all %d parts went up before the crash; the test proves nothing", before)
+	}
+	if open, _ := s.OpenUploads(osstest.DefaultBucket); len(open) != 1 {
+		t.Fatalf("open uploads after the crash: %v, want the interrupted one", open)
+	}
+
+	second := startArtifactServer(t, bin, filepath.Join(dir, "s2"), s)
+	s.ResetCounts()
+	if err := second.client.Save(argoContext(), src, art); err != nil {
+		t.Fatalf("save after the crash: %v\n%s", err, second.stderr.String())
+	}
+	resent := s.Requests("UploadPart")
+	if resent >= parts {
+		t.Errorf("the second save sent %d parts, all %d of them: nothing was resumed", resent, parts)
+	}
+	t.Logf("%d of %d parts uploaded before the crash; %d sent after it", before, parts, resent)
+	if got, _ := s.Object(osstest.DefaultBucket, "resume/big"); !bytes.Equal(got, data) {
+		t.Fatal("the resumed object differs from the file")
+	}
+	if open, _ := s.OpenUploads(osstest.DefaultBucket); len(open) != 0 {
+		t.Errorf("open uploads left: %v", open)
+	}
+}
