@@ -2,9 +2,9 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
