@@ -35,21 +35,13 @@ func DecodeObject(data []byte) (runtime.Object, error) {
 	if err := json.Unmarshal(jsonData, &head); err != nil {
 		return nil, &FieldError{Path: "input", Msg: "expected a single Kubernetes object: " + err.Error()}
 	}
-	var obj runtime.Object
-	switch head.Kind {
-	case "Workflow":
-		obj = &wfv1.Workflow{}
-	case "CronWorkflow":
-		obj = &wfv1.CronWorkflow{}
-	case "WorkflowTemplate":
-		obj = &wfv1.WorkflowTemplate{}
-	case "ClusterWorkflowTemplate":
-		obj = &wfv1.ClusterWorkflowTemplate{}
-	case "Pod":
+	obj := NewWorkflowObject(head.Kind)
+	switch {
+	case head.Kind == "Pod":
 		obj = &corev1.Pod{}
-	case "":
+	case head.Kind == "":
 		return nil, &FieldError{Path: "kind", Msg: "missing (expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate)"}
-	default:
+	case obj == nil:
 		return nil, fieldErrorf("kind", "expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate, got %q", head.Kind)
 	}
 	wantGroup := "argoproj.io/"
@@ -111,4 +103,20 @@ func EncodeYAML(obj runtime.Object) ([]byte, error) {
 	}
 	delete(m, "status") // a rendered object is input for the API server, never a status report
 	return yaml.Marshal(m)
+}
+
+// NewWorkflowObject returns an empty Argo object of kind (Workflow, CronWorkflow, WorkflowTemplate
+// or ClusterWorkflowTemplate) to decode into, or nil for any other kind.
+func NewWorkflowObject(kind string) runtime.Object {
+	switch kind {
+	case "Workflow":
+		return &wfv1.Workflow{}
+	case "CronWorkflow":
+		return &wfv1.CronWorkflow{}
+	case "WorkflowTemplate":
+		return &wfv1.WorkflowTemplate{}
+	case "ClusterWorkflowTemplate":
+		return &wfv1.ClusterWorkflowTemplate{}
+	}
+	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/emissary"
 )
@@ -90,15 +89,9 @@ func (s *Server) admitWorkflow(_ context.Context, _ *slog.Logger, req *admission
 	if req.Kind.Group != "argoproj.io" {
 		return wrongKind(PathWorkflows, req, "argoproj.io Workflow, CronWorkflow or WorkflowTemplate")
 	}
-	var obj runtime.Object
-	switch req.Kind.Kind {
-	case "Workflow":
-		obj = &wfv1.Workflow{}
-	case "CronWorkflow":
-		obj = &wfv1.CronWorkflow{}
-	case "WorkflowTemplate":
-		obj = &wfv1.WorkflowTemplate{}
-	default:
+	// ClusterWorkflowTemplates are cluster-wide and not in the webhook's rules: no namespace selects a profile.
+	obj := emissary.NewWorkflowObject(req.Kind.Kind)
+	if obj == nil || req.Kind.Kind == "ClusterWorkflowTemplate" {
 		return wrongKind(PathWorkflows, req, "argoproj.io Workflow, CronWorkflow or WorkflowTemplate")
 	}
 	if (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) || req.SubResource != "" {
