@@ -24,11 +24,7 @@ func TestArtifactServerBinary(t *testing.T) {
 		t.Skip("builds the argo-eci binary")
 	}
 	dir := shortTempDir(t)
-	bin := filepath.Join(dir, "argo-eci")
-	build := exec.Command("go", "build", "-o", bin, "github.com/argo-eci/argo-eci/cmd/argo-eci")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildArgoECI(t, dir)
 	s := startOSS(t, osstest.Options{Remote: osstest.Remote{BytesPerSecond: 4 << 20, FirstByteLatency: -1}})
 	socket := filepath.Join(dir, "socket")
 	cmd := exec.Command(bin, "artifact-server", socket)
@@ -135,10 +131,7 @@ func TestResumeAfterCrash(t *testing.T) {
 		t.Skip("builds the argo-eci binary")
 	}
 	dir := shortTempDir(t)
-	bin := filepath.Join(dir, "argo-eci")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/argo-eci/argo-eci/cmd/argo-eci").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildArgoECI(t, dir)
 	s := startOSS(t, osstest.Options{Remote: osstest.Remote{BytesPerSecond: 2 << 20, FirstByteLatency: -1}})
 	checkpoints := filepath.Join(dir, "cp")
 	cfg := fmt.Sprintf("endpoint: %s\nbucket: %s\nregion: %s\npathStyle: true\npartSize: 128Ki\nparallel: 2\ncheckpointDir: %s\n",
@@ -184,4 +177,68 @@ func TestResumeAfterCrash(t *testing.T) {
 	if open, _ := s.OpenUploads(osstest.DefaultBucket); len(open) != 0 {
 		t.Errorf("open uploads left: %v", open)
 	}
+}
+
+// TestResumeDownloadAfterCrash kills the artifact server in the middle of a checkpointed ranged
+// Load; a new server with the same checkpoint directory fetches only the ranges still missing and
+// the file is whole.
+func TestResumeDownloadAfterCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the argo-eci binary")
+	}
+	dir := shortTempDir(t)
+	bin := buildArgoECI(t, dir)
+	s := startOSS(t, osstest.Options{Remote: osstest.Remote{BytesPerSecond: 2 << 20, FirstByteLatency: -1}})
+	cfg := fmt.Sprintf("endpoint: %s\nbucket: %s\nregion: %s\npathStyle: true\npartSize: 128Ki\nparallel: 2\ncheckpointDir: %s\n",
+		s.URL, osstest.DefaultBucket, s.Region(), filepath.Join(dir, "cp"))
+	const parts = 48
+	data := randomBytes(19, parts*128<<10)
+	src := filepath.Join(dir, "big")
+	writeFile(t, src, data)
+	art := pluginArtifact(cfg, "resume/download")
+	dst := filepath.Join(dir, "out", "big")
+
+	first := startArtifactServer(t, bin, filepath.Join(dir, "s1"), s)
+	if err := first.client.Save(argoContext(), src, art); err != nil {
+		t.Fatalf("save: %v\n%s", err, first.stderr.String())
+	}
+	s.ResetCounts()
+	go func() { _ = first.client.Load(argoContext(), art, dst) }()
+	for deadline := time.Now().Add(20 * time.Second); s.Requests("GetObject") < parts/3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d ranges fetched before the crash point\n%s", s.Requests("GetObject"), first.stderr.String())
+		}
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	before := s.Requests("GetObject")
+	if before >= parts {
+		t.Fatalf("all %d ranges arrived before the crash; the test proves nothing", before)
+	}
+
+	second := startArtifactServer(t, bin, filepath.Join(dir, "s2"), s)
+	s.ResetCounts()
+	if err := second.client.Load(argoContext(), art, dst); err != nil {
+		t.Fatalf("load after the crash: %v\n%s", err, second.stderr.String())
+	}
+	fetched := s.Requests("GetObject")
+	t.Logf("%d of %d ranges fetched before the crash; %d after it", before, parts, fetched)
+	if fetched >= parts {
+		t.Errorf("the second load fetched %d ranges, all %d of them: nothing was resumed", fetched, parts)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Fatal("the resumed download differs from the object")
+	}
+}
+
+// buildArgoECI builds the argo-eci binary into dir.
+func buildArgoECI(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "argo-eci")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/argo-eci/argo-eci/cmd/argo-eci").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
