@@ -223,8 +223,17 @@ apply_objects() {
 		echo "$hash" >"$STATE/etcd/argo-eci-applied"
 		say apply "CRDs (argo, fluid, ImageCache), namespace argo, controller ConfigMap, node $NODE_NAME"
 	fi
-	kubectl_ wait --for condition=Established --timeout=120s crd --all >>"$LOGS/apply.log" 2>&1 ||
-		{ say apply "FAILED: CRDs not Established"; tail -n 40 "$LOGS/apply.log"; exit 1; }
+	# kubectl wait gives up at once on a CRD whose status has no conditions yet ("accessor error:
+	# <nil>"), so retry it until the deadline.
+	local deadline=$((SECONDS + 120))
+	until kubectl_ wait --for condition=Established --timeout=60s crd --all >>"$LOGS/apply.log" 2>&1; do
+		if ((SECONDS >= deadline)); then
+			say apply "FAILED: CRDs not Established"
+			tail -n 40 "$LOGS/apply.log"
+			exit 1
+		fi
+		sleep 1
+	done
 	say apply "CRDs Established"
 }
 
