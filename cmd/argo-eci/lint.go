@@ -19,7 +19,8 @@ func newLintCmd() *cobra.Command {
 		Short: "Report ECI problems in a workflow file",
 		Long: `lint reports what would still be wrong on ECI once argo-eci has shaped the workflow with the
 selected profile: each finding has a stable code (ECI001…), a severity, the template, the field path
-and a fix hint. Exit status: 0 no errors, 1 at least one finding is an error, 2 bad input (the
+and a fix hint. Workflows, CronWorkflows and WorkflowTemplates also go through Argo's own validation
+(ARGO001 when Argo would reject them). Exit status: 0 no errors, 1 at least one finding is an error, 2 bad input (the
 message names the field).
 
 ` + profileHelp,
@@ -39,6 +40,9 @@ message names the field).
 			findings, err := engine.Lint(obj)
 			if err != nil {
 				return inputError(in.file, err)
+			}
+			if f := argoValidation(obj); f != nil {
+				findings = append(findings, *f)
 			}
 			w := cmd.OutOrStdout()
 			if output == "json" {

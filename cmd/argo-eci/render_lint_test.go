@@ -146,3 +146,52 @@ func TestLint(t *testing.T) {
 		t.Errorf("lint text output:\n%s", out)
 	}
 }
+
+// lint runs Argo's own validation too: a step that uses an output its template never declares is
+// an ARGO001 error (argo submit would refuse it); a workflow built on a WorkflowTemplate cannot be
+// resolved offline and says so.
+func TestLintArgoValidation(t *testing.T) {
+	dir := t.TempDir()
+	undeclared := filepath.Join(dir, "undeclared.yaml")
+	writeTestFile(t, undeclared, `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: undeclared-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: make, template: make}
+    - - name: use
+        template: use
+        arguments: {parameters: [{name: v, value: "{{steps.make.outputs.parameters.v}}"}]}
+  - name: make
+    container: {image: alpine:3.20, command: [sh, -c, "echo 1 > /tmp/v"], resources: {requests: {cpu: "1", memory: 2Gi}}}
+  - name: use
+    inputs: {parameters: [{name: v}]}
+    container: {image: alpine:3.20, command: [echo, "{{inputs.parameters.v}}"], resources: {requests: {cpu: "1", memory: 2Gi}}}
+`)
+	out, _, err := runCmd(t, "", "lint", "-f", undeclared)
+	if exitCode(err) != 1 || !strings.Contains(out, codeArgoRejects) || !strings.Contains(out, "steps.make.outputs.parameters.v") {
+		t.Fatalf("undeclared output: exit %d, output:\n%s", exitCode(err), out)
+	}
+
+	ref := filepath.Join(dir, "ref.yaml")
+	writeTestFile(t, ref, `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: ref-}
+spec:
+  workflowTemplateRef: {name: shared}
+`)
+	out, _, err = runCmd(t, "", "lint", "-f", ref)
+	if err != nil || !strings.Contains(out, codeArgoNotOnline) || strings.Contains(out, codeArgoRejects) {
+		t.Fatalf("workflowTemplateRef: %v, output:\n%s", err, out)
+	}
+}
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
