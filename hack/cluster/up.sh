@@ -23,18 +23,6 @@ all_running() {
 	healthy_apiserver
 }
 
-if [[ -f $STATE/ready ]] && all_running; then
-	say all "already running (kubeconfig $KUBECONFIG_FILE)"
-	exit 0
-fi
-rm -f "$STATE/ready"
-
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kwok workflow-controller; do
-	[[ -x $BIN/$b ]] || fail "$b" "$BIN/$b is missing: run hack/cluster/build.sh first"
-done
-command -v etcd >/dev/null || fail etcd "etcd is not installed: run hack/cluster/build.sh first"
-mkdir -p "$PKI" "$PIDS" "$LOGS" "$CONF"
-mkdir -p -m 700 "$STATE/etcd"
 
 # ---- certificates and keys ------------------------------------------------------------------
 ensure_openssl() {
@@ -218,6 +206,8 @@ apply_objects() {
 	hash=$(cat "${files[@]}" | sha256sum | cut -d' ' -f1)
 	if [[ -f $STATE/etcd/argo-eci-applied && $(<"$STATE/etcd/argo-eci-applied") == "$hash" ]]; then
 		say apply "objects already installed"
+		# A running, ready cluster established them when they were installed.
+		[[ -f $STATE/ready ]] && return 0
 	else
 		put "${files[@]}" >"$LOGS/apply.log" 2>&1 || { say apply "FAILED: kubectl create/replace"; tail -n 40 "$LOGS/apply.log"; exit 1; }
 		echo "$hash" >"$STATE/etcd/argo-eci-applied"
@@ -247,6 +237,21 @@ default_sa() { kubectl_ -n default get serviceaccount default && kubectl_ -n arg
 controller_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$CONTROLLER_HEALTH_PORT/healthz"; }
 
 # ---- go -----------------------------------------------------------------------------------
+if [[ -f $STATE/ready ]] && all_running; then
+	# Changed CRDs or controller settings still reach a running cluster (hash-guarded: no-op when unchanged).
+	apply_objects
+	say all "already running (kubeconfig $KUBECONFIG_FILE)"
+	exit 0
+fi
+rm -f "$STATE/ready"
+
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kwok workflow-controller; do
+	[[ -x $BIN/$b ]] || fail "$b" "$BIN/$b is missing: run hack/cluster/build.sh first"
+done
+command -v etcd >/dev/null || fail etcd "etcd is not installed: run hack/cluster/build.sh first"
+mkdir -p "$PKI" "$PIDS" "$LOGS" "$CONF"
+mkdir -p -m 700 "$STATE/etcd"
+
 make_pki
 write_kubeconfig
 write_configs
