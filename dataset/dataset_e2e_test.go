@@ -5,7 +5,6 @@ package dataset_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,23 +40,9 @@ type testEnv struct {
 	c      *cluster.Cluster
 }
 
-// countingTransport counts every request the plugin's client makes to the apiserver.
-type countingTransport struct {
-	next  http.RoundTripper
-	calls *atomic.Int64
-}
-
-func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.calls.Add(1)
-	return c.next.RoundTrip(r)
-}
-
-func scheme(t *testing.T) *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := fluidv1.AddToScheme(s); err != nil {
+func scheme(t testing.TB) *runtime.Scheme {
+	s, err := cluster.Scheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -67,14 +51,14 @@ func scheme(t *testing.T) *runtime.Scheme {
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	c := cluster.Get(t)
-	e := &testEnv{ns: c.Namespace(t), calls: &atomic.Int64{}, c: c}
+	e := &testEnv{ns: c.Namespace(t), c: c}
 	var err error
 	e.admin, err = client.New(c.Config, client.Options{Scheme: scheme(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := rest.CopyConfig(c.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, calls: e.calls} }
+	e.calls = cluster.CountCalls(cfg)
 	e.config = cfg
 	e.kube, err = client.New(cfg, client.Options{Scheme: scheme(t)})
 	if err != nil {
@@ -88,15 +72,11 @@ func newEnv(t *testing.T) *testEnv {
 func (e *testEnv) simulate(t *testing.T, s fluidsim.Script) *fluidsim.Simulator {
 	t.Helper()
 	sim := fluidsim.New(e.admin, e.ns, s)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
+	stop := cluster.RunSimulator(sim)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("simulator: %v", err)
 		}
-		sim.Cleanup(context.Background())
 	})
 	return sim
 }
@@ -459,25 +439,25 @@ func BenchmarkWarmUp(b *testing.B) {
 func benchWarmUp(b *testing.B, load time.Duration) {
 	c := cluster.Get(b)
 	ns := c.Namespace(b)
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = fluidv1.AddToScheme(s)
+	s := scheme(b)
 	admin, err := client.New(c.Config, client.Options{Scheme: s})
 	if err != nil {
 		b.Fatal(err)
 	}
-	calls := &atomic.Int64{}
 	cfg := rest.CopyConfig(c.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, calls: calls} }
+	calls := cluster.CountCalls(cfg)
 	kube, err := client.New(cfg, client.Options{Scheme: s})
 	if err != nil {
 		b.Fatal(err)
 	}
 	sim := fluidsim.New(admin, ns, fluidsim.Script{BindAfter: 5 * time.Second, Load: fluidsim.LoadPlan{Duration: load}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop := cluster.RunSimulator(sim)
+	defer func() {
+		if err := stop(); err != nil {
+			b.Errorf("simulator: %v", err)
+		}
+	}()
+	ctx := context.Background()
 
 	m := &dataset.Manager{Client: kube}
 	wf := executorplugins.ObjectMeta{Name: "bench", Namespace: ns, UID: string(uuid.NewUUID())}

@@ -29,13 +29,9 @@ message names the field).
 			if output != "text" && output != "json" {
 				return &exitError{code: 2, err: fmt.Errorf("-o: expected text or json, got %q", output)}
 			}
-			engine, data, err := in.load(cmd.InOrStdin())
+			engine, obj, err := in.load(cmd.InOrStdin())
 			if err != nil {
 				return err
-			}
-			obj, err := emissary.DecodeObject(data)
-			if err != nil {
-				return inputError(in.file, err)
 			}
 			findings, err := engine.Lint(obj)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/emissary"
 )
@@ -22,8 +23,9 @@ func (in *shapeInput) addFlags(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("file")
 }
 
-// load reads the profiles and the object. Bad input is an exitError with code 2.
-func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, []byte, error) {
+// load builds the engine from --profiles and decodes the -f object (stdin for "-"); every error is
+// bad input (exit 2) naming the flag or the field.
+func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, runtime.Object, error) {
 	profiles := emissary.DefaultProfiles()
 	if in.profiles != "" {
 		data, err := os.ReadFile(in.profiles)
@@ -44,7 +46,11 @@ func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, []byte, error) {
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("-f: %w", err)}
 	}
-	return emissary.NewEngine(profiles), data, nil
+	obj, err := emissary.DecodeObject(data)
+	if err != nil {
+		return nil, nil, inputError(in.file, err)
+	}
+	return emissary.NewEngine(profiles), obj, nil
 }
 
 // inputError wraps bad user input (unknown profile, invalid annotation, undecodable file) for exit 2.
@@ -70,13 +76,9 @@ running the webhook over a rendered workflow changes nothing. Findings go to std
 ` + profileHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			engine, data, err := in.load(cmd.InOrStdin())
+			engine, obj, err := in.load(cmd.InOrStdin())
 			if err != nil {
 				return err
-			}
-			obj, err := emissary.DecodeObject(data)
-			if err != nil {
-				return inputError(in.file, err)
 			}
 			shaped, findings, err := engine.ShapeWorkflow(obj)
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -53,6 +54,23 @@ func Scheme() (*runtime.Scheme, error) {
 		}
 	}
 	return s, nil
+}
+
+// CountCalls makes cfg count every request its clients send to the apiserver and returns the counter.
+func CountCalls(cfg *rest.Config) *atomic.Int64 {
+	calls := &atomic.Int64{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, calls: calls} })
+	return calls
+}
+
+type countingTransport struct {
+	next  http.RoundTripper
+	calls *atomic.Int64
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return c.next.RoundTrip(r)
 }
 
 // Impersonate returns the admin config acting as ServiceAccount ns/sa, so RBAC is really checked.

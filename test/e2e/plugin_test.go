@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -90,17 +89,6 @@ spec:
       volumeMounts:
       - {name: data, mountPath: /data, readOnly: true}
 `
-
-// countingTransport counts the plugin's requests to the apiserver.
-type countingTransport struct {
-	next  http.RoundTripper
-	calls *atomic.Int64
-}
-
-func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.calls.Add(1)
-	return c.next.RoundTrip(r)
-}
 
 // recordingWarmer remembers when the plugin first answered Succeeded and the API calls made until then.
 type recordingWarmer struct {
@@ -205,10 +193,9 @@ func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
 	applyPluginManifests(t, c, admin, ns)
 
 	// The plugin, as the sidecar would run it: ServiceAccount argo-eci-executor-plugin, counted API calls.
-	calls := &atomic.Int64{}
 	pcfg := impersonate(c, ns, "argo-eci-executor-plugin")
 	pcfg.QPS, pcfg.Burst = 20, 40
-	pcfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, calls: calls} }
+	calls := cluster.CountCalls(pcfg)
 	pkube, err := client.New(pcfg, client.Options{Scheme: testScheme(t)})
 	if err != nil {
 		t.Fatal(err)
