@@ -3,15 +3,11 @@
 package examples
 
 import (
-	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
-	"github.com/argoproj/argo-workflows/v4/util/logging"
-	"github.com/argoproj/argo-workflows/v4/workflow/validate"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/emissary"
 )
@@ -60,14 +56,9 @@ func TestExamplesLintClean(t *testing.T) {
 			if err != nil {
 				t.Fatalf("render: %v", err)
 			}
-			for name, o := range map[string]any{"file": obj, "rendered": rendered} {
-				wf, ok := o.(*wfv1.Workflow)
-				if !ok {
-					t.Fatalf("%s: %T, want a Workflow", name, o)
-				}
-				ctx := logging.WithLogger(context.Background(), logging.NewSlogLoggerCustom(logging.Warn, logging.Text, io.Discard))
-				if err := validate.ValidateWorkflow(ctx, nil, nil, wf, nil, validate.ValidateOpts{Submit: true}); err != nil {
-					t.Errorf("%s: Argo's validation: %v", name, err)
+			for name, o := range map[string]runtime.Object{"file": obj, "rendered": rendered} {
+				if f := emissary.ArgoValidation(o); f != nil {
+					t.Errorf("%s: %s %s", name, f.Code, f.Message)
 				}
 			}
 		})

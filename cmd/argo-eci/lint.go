@@ -37,7 +37,7 @@ message names the field).
 			if err != nil {
 				return inputError(in.file, err)
 			}
-			if f := argoValidation(obj); f != nil {
+			if f := emissary.ArgoValidation(obj); f != nil {
 				findings = append(findings, *f)
 			}
 			w := cmd.OutOrStdout()

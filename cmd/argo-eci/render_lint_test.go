@@ -172,7 +172,7 @@ spec:
     container: {image: alpine:3.20, command: [echo, "{{inputs.parameters.v}}"], resources: {requests: {cpu: "1", memory: 2Gi}}}
 `)
 	out, _, err := runCmd(t, "", "lint", "-f", undeclared)
-	if exitCode(err) != 1 || !strings.Contains(out, codeArgoRejects) || !strings.Contains(out, "steps.make.outputs.parameters.v") {
+	if exitCode(err) != 1 || !strings.Contains(out, emissary.CodeArgoRejects) || !strings.Contains(out, "steps.make.outputs.parameters.v") {
 		t.Fatalf("undeclared output: exit %d, output:\n%s", exitCode(err), out)
 	}
 
@@ -184,7 +184,7 @@ spec:
   workflowTemplateRef: {name: shared}
 `)
 	out, _, err = runCmd(t, "", "lint", "-f", ref)
-	if err != nil || !strings.Contains(out, codeArgoNotOnline) || strings.Contains(out, codeArgoRejects) {
+	if err != nil || !strings.Contains(out, emissary.CodeArgoNotOnline) || strings.Contains(out, emissary.CodeArgoRejects) {
 		t.Fatalf("workflowTemplateRef: %v, output:\n%s", err, out)
 	}
 }

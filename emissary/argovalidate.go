@@ -1,4 +1,4 @@
-package main
+package emissary
 
 import (
 	"context"
@@ -9,21 +9,20 @@ import (
 	"github.com/argoproj/argo-workflows/v4/workflow/templateresolution"
 	"github.com/argoproj/argo-workflows/v4/workflow/validate"
 	"k8s.io/apimachinery/pkg/runtime"
-
-	"github.com/argo-eci/argo-eci/emissary"
 )
 
-// Finding codes of lint's Argo check.
+// Finding codes of the Argo validation check.
 const (
-	codeArgoRejects   = "ARGO001" // Argo's own validation rejects the object
-	codeArgoNotOnline = "ARGO000" // not validated: it references templates only a cluster has
+	CodeArgoRejects   = "ARGO001" // Argo's own validation rejects the object
+	CodeArgoNotOnline = "ARGO000" // not validated: it references templates only a cluster has
 )
 
-// argoValidation runs Argo's own validation — what `argo submit`, `argo lint` and the controller
+// ArgoValidation runs Argo's own validation — what `argo submit`, `argo lint` and the controller
 // check — on a Workflow, CronWorkflow or WorkflowTemplate, offline. Objects that reference other
 // templates (workflowTemplateRef, templateRef) cannot be resolved without a cluster and get an
-// info finding instead.
-func argoValidation(obj runtime.Object) *emissary.Finding {
+// info finding instead. It does no I/O: template look-ups go to Argo's null getters.
+func ArgoValidation(obj runtime.Object) *Finding {
+	obj = obj.DeepCopyObject() // Argo's validation may fill in defaults; inputs stay untouched
 	var spec *wfv1.WorkflowSpec
 	switch o := obj.(type) {
 	case *wfv1.Workflow:
@@ -36,7 +35,7 @@ func argoValidation(obj runtime.Object) *emissary.Finding {
 		return nil
 	}
 	if referencesTemplates(spec) {
-		return &emissary.Finding{Code: codeArgoNotOnline, Severity: emissary.SeverityInfo, Path: "spec",
+		return &Finding{Code: CodeArgoNotOnline, Severity: SeverityInfo, Path: "spec",
 			Message: "not checked against Argo's validation: it references WorkflowTemplates that only the cluster has",
 			Hint:    "run `argo lint` against the cluster"}
 	}
@@ -54,7 +53,7 @@ func argoValidation(obj runtime.Object) *emissary.Finding {
 	if err == nil {
 		return nil
 	}
-	return &emissary.Finding{Code: codeArgoRejects, Severity: emissary.SeverityError, Path: "spec",
+	return &Finding{Code: CodeArgoRejects, Severity: SeverityError, Path: "spec",
 		Message: "Argo rejects it: " + err.Error(),
 		Hint:    "fix what Argo names; `argo submit` and the controller would refuse it the same way"}
 }
