@@ -2,7 +2,10 @@ package artifacts
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,7 +136,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	dir := shortTempDir(t)
 	bin := buildArgoECI(t, dir)
 	s := startOSS(t, osstest.Options{Remote: osstest.Remote{BytesPerSecond: 2 << 20, FirstByteLatency: -1}})
-	checkpoints := filepath.Join(dir, "cp")
+	checkpoints := filepath.Join(dir, "cp") // killAtCheckpoint reads it
 	cfg := fmt.Sprintf("endpoint: %s\nbucket: %s\nregion: %s\npathStyle: true\npartSize: 128Ki\nparallel: 2\ncheckpointDir: %s\n",
 		s.URL, osstest.DefaultBucket, s.Region(), checkpoints)
 	const parts = 48
@@ -149,10 +152,7 @@ func TestResumeAfterCrash(t *testing.T) {
 			t.Fatalf("only %d parts uploaded before the crash point\n%s", s.Requests("UploadPart"), first.stderr.String())
 		}
 	}
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.cmd.Wait()
+	killAtCheckpoint(t, first.cmd, filepath.Join(dir, "cp"))
 	before := s.Requests("UploadPart")
 	if before >= parts {
 		t.Fatalf("all %d parts went up before the crash; the test proves nothing", before)
@@ -209,10 +209,7 @@ func TestResumeDownloadAfterCrash(t *testing.T) {
 			t.Fatalf("only %d ranges fetched before the crash point\n%s", s.Requests("GetObject"), first.stderr.String())
 		}
 	}
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.cmd.Wait()
+	killAtCheckpoint(t, first.cmd, filepath.Join(dir, "cp"))
 	before := s.Requests("GetObject")
 	if before >= parts {
 		t.Fatalf("all %d ranges arrived before the crash; the test proves nothing", before)
@@ -242,3 +239,50 @@ func buildArgoECI(t *testing.T, dir string) string {
 	}
 	return bin
 }
+
+// killAtCheckpoint SIGKILLs cmd at a moment when every checkpoint file under dir is complete JSON.
+// The SDK rewrites its checkpoint in place as parts finish, so a kill in the middle of that write
+// leaves a torn file that the SDK rightly discards (and starts over); freezing the process with
+// SIGSTOP first makes the crash land between writes, so the test can insist on a resume.
+func killAtCheckpoint(t *testing.T, cmd *exec.Cmd, dir string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		if checkpointsComplete(dir) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no complete checkpoint was written")
+		}
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+}
+
+// checkpointsComplete reports whether dir holds at least one checkpoint file and all of them parse.
+func checkpointsComplete(dir string) bool {
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !json.Valid(data) {
+			return errTorn
+		}
+		found = true
+		return nil
+	})
+	return err == nil && found
+}
+
+var errTorn = errors.New("torn checkpoint")
