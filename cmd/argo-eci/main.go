@@ -49,6 +49,8 @@ func newRootCmd() *cobra.Command {
 		newArtifactServerCmd(),
 		newRenderCmd(),
 		newLintCmd(),
+		newCostCmd(),
+		newRecommendCmd(),
 	)
 	return root
 }
