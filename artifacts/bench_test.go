@@ -253,7 +253,7 @@ type peers struct {
 
 func newPeers(b *testing.B, url string) *peers {
 	env := map[string]string{testIDEnv: osstest.DefaultAccessKeyID, testSecretEnv: osstest.DefaultAccessKeySecret}
-	d := &Driver{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	d := mapDriver(env)
 	cfg := fmt.Sprintf("endpoint: %s\nbucket: %s\nregion: %s\npathStyle: true\ncredentials: {accessKeyIdEnv: %s, accessKeySecretEnv: %s}\n",
 		url, osstest.DefaultBucket, osstest.DefaultRegion, testIDEnv, testSecretEnv)
 	ours, err := d.Bucket(cfg)

@@ -30,7 +30,7 @@ func TestArtifactServerBinary(t *testing.T) {
 	bin := buildArgoECI(t, dir)
 	s := startOSS(t, osstest.Options{Remote: osstest.Remote{BytesPerSecond: 4 << 20, FirstByteLatency: -1}})
 	socket := filepath.Join(dir, "socket")
-	cmd := exec.Command(bin, "artifact-server", socket)
+	cmd := exec.Command(bin, "artifact-server", "--allowed-endpoints=127.0.0.1", "--allow-http", socket)
 	cmd.Env = append(os.Environ(), EnvAccessKeyID+"="+s.AccessKeyID(), EnvAccessKeySecret+"="+s.AccessKeySecret())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -109,7 +109,7 @@ type artifactServer struct {
 
 func startArtifactServer(t *testing.T, bin, socket string, s *osstest.Server) *artifactServer {
 	t.Helper()
-	cmd := exec.Command(bin, "artifact-server", socket)
+	cmd := exec.Command(bin, "artifact-server", "--allowed-endpoints=127.0.0.1", "--allow-http", socket)
 	cmd.Env = append(os.Environ(), EnvAccessKeyID+"="+s.AccessKeyID(), EnvAccessKeySecret+"="+s.AccessKeySecret())
 	a := &artifactServer{cmd: cmd, stderr: &bytes.Buffer{}}
 	cmd.Stderr = a.stderr
