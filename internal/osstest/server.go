@@ -455,7 +455,7 @@ type respWriter struct {
 	corrupt     bool
 	dropCRC     bool
 	wrongCRC    bool
-	cut         bool // reset right after the headers, before any body byte
+	cut         bool  // reset right after the headers, before any body byte
 	resetAfter  int64 // -1: no reset; otherwise reset once this many body bytes are out
 	reset       bool
 }
