@@ -53,6 +53,9 @@ func TestMain(m *testing.M) {
 		runChildServer(mode)
 		return
 	}
+	if socket := os.Getenv(dialEnv); socket != "" {
+		dialAndExit(socket)
+	}
 	code := m.Run()
 	inputMu.Lock()
 	for _, d := range inputDirs {
@@ -453,4 +456,11 @@ func BenchmarkDirectory(b *testing.B) {
 			})
 		})
 	}
+}
+
+// registerInputDir removes dir when the test binary exits.
+func registerInputDir(dir string) {
+	inputMu.Lock()
+	defer inputMu.Unlock()
+	inputDirs = append(inputDirs, dir)
 }

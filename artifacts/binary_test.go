@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -230,14 +231,32 @@ func TestResumeDownloadAfterCrash(t *testing.T) {
 	}
 }
 
-// buildArgoECI builds the argo-eci binary into dir.
-func buildArgoECI(t *testing.T, dir string) string {
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildArgoECI builds the argo-eci binary once per test process (the directory is removed
+// when the process exits) and returns its path.
+func buildArgoECI(t *testing.T, _ string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "argo-eci")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/argo-eci/argo-eci/cmd/argo-eci").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("/tmp", "aeci-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		registerInputDir(dir)
+		builtBin = filepath.Join(dir, "argo-eci")
+		if out, err := exec.Command("go", "build", "-o", builtBin, "github.com/argo-eci/argo-eci/cmd/argo-eci").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return builtBin
 }
 
 // killAtCheckpoint SIGKILLs cmd at a moment when every checkpoint file under dir is complete JSON.

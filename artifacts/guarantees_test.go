@@ -394,3 +394,54 @@ func TestConfigurationCannotExfiltrate(t *testing.T) {
 		t.Fatalf("%d requests reached the endpoint outside the allow-list", n)
 	}
 }
+
+func TestPartSizeFitsMaxParts(t *testing.T) {
+	const ki = 1 << 10
+	cases := []struct {
+		size, configured int64
+		maxParts         int
+		want             int64
+	}{
+		{0, 100 * ki, MaxParts, 100 * ki},
+		{100 * ki * MaxParts, 100 * ki, MaxParts, 100 * ki},          // exactly 10,000 parts
+		{100*ki*MaxParts + 1, 100 * ki, MaxParts, 200 * ki},          // one byte more: 10,001 parts
+		{5 << 40, 8 << 20, MaxParts, 8 << 20 * 66},                   // 5 TiB at 8 MiB: 66 × 8 MiB parts
+		{16*100*ki + 1, 100 * ki, 10, 200 * ki},                      // the test server's lowered limit
+		{16 * 100 * ki, 100 * ki, 16, 100 * ki},                      // fits
+		{1<<40 + 7, 5 << 30, MaxParts, 5 << 30},                      // large parts already fit
+		{100*ki*MaxParts*3 + 1, 100 * ki, MaxParts, 400 * ki},        // needs a fourfold part
+		{int64(MaxParts) * (200 * ki), 100 * ki, MaxParts, 200 * ki}, // exactly twice
+	}
+	for _, tc := range cases {
+		got := partSize(tc.size, tc.configured, tc.maxParts)
+		if got != tc.want {
+			t.Errorf("partSize(%d, %d, %d) = %d, want %d", tc.size, tc.configured, tc.maxParts, got, tc.want)
+		}
+		if parts := (tc.size + got - 1) / got; parts > int64(tc.maxParts) {
+			t.Errorf("partSize(%d, %d, %d) = %d gives %d parts", tc.size, tc.configured, tc.maxParts, got, parts)
+		}
+	}
+}
+
+// TestSaveBeyondMaxParts saves a file whose part count at the configured part size exceeds
+// the server's part limit (lowered to 10 so the test stays small; OSS's is 10,000): the part
+// size grows to fit, and the server's multipart rules (limit, minimum part size) hold.
+func TestSaveBeyondMaxParts(t *testing.T) {
+	f := newFixture(t, osstest.Options{MaxParts: 10})
+	cfg := configFor(f.oss, "partSize: 100Ki\nparallel: 4\n")
+	b := f.bucket(t, cfg)
+	b.maxParts = 10
+	data := randomBytes(8, 16*100<<10+1) // 17 parts of 100 KiB
+	src := filepath.Join(t.TempDir(), "big")
+	writeFile(t, src, data)
+	f.oss.ResetCounts()
+	if err := b.Save(t.Context(), src, "parts/big"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.oss.Object(osstest.DefaultBucket, "parts/big"); !bytes.Equal(got, data) {
+		t.Fatal("stored object differs")
+	}
+	if n := f.oss.Requests("UploadPart"); n > 10 {
+		t.Fatalf("%d parts uploaded, limit 10", n)
+	}
+}

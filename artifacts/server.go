@@ -234,7 +234,7 @@ func listen(path string, mode os.FileMode) (net.Listener, error) {
 	if mode == 0 {
 		mode = DefaultSocketMode
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := mkdirAllReadable(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
@@ -255,4 +255,24 @@ func listen(path string, mode os.FileMode) (net.Listener, error) {
 func isInvalidDigest(err error) bool {
 	var se *oss.ServiceError
 	return errors.As(err, &se) && (se.Code == "InvalidDigest" || se.Code == "BadDigest")
+}
+
+// mkdirAllReadable creates dir and its missing parents with mode 0755 whatever the umask, so
+// that other users of the pod can reach a socket inside. Existing directories are left alone.
+func mkdirAllReadable(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAllReadable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }

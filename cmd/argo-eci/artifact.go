@@ -21,6 +21,7 @@ const (
 	envAllowHTTP           = "ARGO_ECI_ARTIFACT_ALLOW_HTTP"
 	envCredentialEnvPrefix = "ARGO_ECI_ARTIFACT_CREDENTIAL_ENV_PREFIX"
 	envSocketMode          = "ARGO_ECI_ARTIFACT_SOCKET_MODE"
+	envSTSEndpoint         = "ARGO_ECI_ARTIFACT_STS_ENDPOINT"
 )
 
 type artifactServerOptions struct {
@@ -28,6 +29,7 @@ type artifactServerOptions struct {
 	allowHTTP           bool
 	credentialEnvPrefix string
 	socketMode          string
+	stsEndpoint         string
 }
 
 func newArtifactServerCmd() *cobra.Command {
@@ -40,7 +42,7 @@ func newArtifactServerCmd() *cobra.Command {
 			"with the credential prefix), then OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET/OSS_SESSION_TOKEN, then RRSA,\n" +
 			"then the ECI/ECS RAM role. Configurations may reach only the allowed endpoints, over https unless\n" +
 			"--allow-http. Each flag can also be set by its environment variable (" + envAllowedEndpoints + ",\n" +
-			envAllowHTTP + ", " + envCredentialEnvPrefix + ", " + envSocketMode + "); a flag wins.\n" +
+			envAllowHTTP + ", " + envCredentialEnvPrefix + ", " + envSocketMode + ", " + envSTSEndpoint + "); a flag wins.\n" +
 			"HTTP_PROXY/HTTPS_PROXY/NO_PROXY are honoured. On SIGTERM it finishes in-flight calls and exits 0.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +64,7 @@ func newArtifactServerCmd() *cobra.Command {
 	f.StringVar(&o.credentialEnvPrefix, "credential-env-prefix", "",
 		"prefix required of environment variables named in a configuration's credentials; default "+artifacts.DefaultCredentialEnvPrefix)
 	f.StringVar(&o.socketMode, "socket-mode", "", "octal permission of the socket; default 0666 so argo-server (uid 8737) can connect")
+	f.StringVar(&o.stsEndpoint, "sts-endpoint", "", "STS host[:port] for RRSA credentials; default sts.<region>.aliyuncs.com")
 	return cmd
 }
 
@@ -88,6 +91,9 @@ func (o *artifactServerOptions) server(cmd *cobra.Command, logger *slog.Logger) 
 	if !changed("socket-mode") {
 		o.socketMode = os.Getenv(envSocketMode)
 	}
+	if !changed("sts-endpoint") {
+		o.stsEndpoint = os.Getenv(envSTSEndpoint)
+	}
 	var mode os.FileMode
 	if o.socketMode != "" {
 		m, err := strconv.ParseUint(o.socketMode, 8, 32)
@@ -105,5 +111,6 @@ func (o *artifactServerOptions) server(cmd *cobra.Command, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	driver.STSEndpoint = o.stsEndpoint
 	return &artifacts.Server{Driver: driver, Logger: logger, SocketMode: mode}, nil
 }

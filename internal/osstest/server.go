@@ -164,6 +164,34 @@ func (s *Server) SetCredentials(id, secret string) {
 	s.verifier.accessKeyID, s.verifier.secret = id, secret
 }
 
+// AddCredentials makes the server accept one more access key, as temporary credentials
+// issued while the previous ones are still valid.
+func (s *Server) AddCredentials(id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	more := map[string]string{id: secret}
+	for k, v := range s.verifier.more {
+		more[k] = v
+	}
+	s.verifier.more = more
+}
+
+// RevokeCredentials stops accepting the access key id, as when temporary credentials expire.
+func (s *Server) RevokeCredentials(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	more := map[string]string{}
+	for k, v := range s.verifier.more {
+		if k != id {
+			more[k] = v
+		}
+	}
+	s.verifier.more = more
+	if s.verifier.accessKeyID == id {
+		s.verifier.accessKeyID, s.verifier.secret = "", ""
+	}
+}
+
 // PutObject stores data at bucket/key directly, as another client would have.
 func (s *Server) PutObject(bucket, key string, data []byte) error {
 	if _, err := s.backend.PutObject(bucket, key, map[string]string{}, &sliceReader{b: data}, int64(len(data)), nil); err != nil {
