@@ -445,3 +445,19 @@ func TestSaveBeyondMaxParts(t *testing.T) {
 		t.Fatalf("%d parts uploaded, limit 10", n)
 	}
 }
+
+// FuzzParseManifest: a manifest read from OSS is untrusted; whatever it holds, the generation
+// it yields stays one path segment under the directory's data prefix. Seeds in testdata.
+func FuzzParseManifest(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		gen, err := parseManifest(data)
+		if err != nil {
+			return
+		}
+		p := generationPrefix("k", gen)
+		rel, rerr := relativeKey("k/", p)
+		if rerr != nil || rel != dataDir+gen+"/" || strings.Count(gen, "/") != 0 || gen == "." || gen == ".." {
+			t.Fatalf("generation %q escapes: prefix %q", gen, p)
+		}
+	})
+}

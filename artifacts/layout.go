@@ -54,8 +54,10 @@ func reserved(rel string) bool {
 	return rel == manifestName || strings.HasPrefix(rel, dataDir)
 }
 
+// validGeneration accepts what newGeneration makes: letters, digits, '-' and '.', starting
+// with a letter or digit (so never "." or "..").
 func validGeneration(g string) bool {
-	if g == "" || len(g) > 64 {
+	if g == "" || len(g) > 64 || g[0] == '.' || g[0] == '-' {
 		return false
 	}
 	for _, r := range g {
@@ -85,9 +87,23 @@ func (b *Bucket) readManifest(ctx context.Context, key string) (string, error) {
 	if err := checkCRC(mk, data, res.Headers.Get(headerCRC64)); err != nil {
 		return "", err
 	}
+	gen, err := parseManifest(data)
+	if err != nil {
+		return "", fmt.Errorf("oss://%s/%s: %w", b.cfg.Bucket, mk, err)
+	}
+	return gen, nil
+}
+
+// errBadManifest means a manifest object is not one this package wrote.
+var errBadManifest = errors.New("not a valid directory manifest")
+
+// parseManifest decodes a manifest strictly and returns its generation.
+func parseManifest(data []byte) (string, error) {
 	var m manifest
-	if err := json.Unmarshal(data, &m); err != nil || !validGeneration(m.Generation) {
-		return "", fmt.Errorf("oss://%s/%s is not a valid manifest", b.cfg.Bucket, mk)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil || dec.More() || !validGeneration(m.Generation) {
+		return "", errBadManifest
 	}
 	return m.Generation, nil
 }
