@@ -461,3 +461,31 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestBrowseInsideDirectory: argo-server addresses the files of a directory artifact as
+// key + "/" + path (IsDirectory, ListObjects, OpenStream); they resolve through the manifest.
+func TestBrowseInsideDirectory(t *testing.T) {
+	f := newFixture(t, osstest.Options{})
+	cfg := configFor(f.oss, "")
+	dir := writeTree(t, map[string]string{"index.txt": "top", "sub/b.txt": "inner", "sub/deeper/c.txt": "deep"})
+	if err := f.client.Save(f.ctx, dir, pluginArtifact(cfg, "browse/out")); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := f.client.IsDirectory(f.ctx, pluginArtifact(cfg, "browse/out/sub")); err != nil || !d {
+		t.Fatalf("IsDirectory(sub) = %v, %v", d, err)
+	}
+	if d, err := f.client.IsDirectory(f.ctx, pluginArtifact(cfg, "browse/out/sub/b.txt")); err != nil || d {
+		t.Fatalf("IsDirectory(sub/b.txt) = %v, %v", d, err)
+	}
+	keys, err := f.client.ListObjects(f.ctx, pluginArtifact(cfg, "browse/out/sub"))
+	if err != nil || strings.Join(keys, ",") != "browse/out/sub/b.txt,browse/out/sub/deeper/c.txt" {
+		t.Fatalf("ListObjects(sub) = %q, %v", keys, err)
+	}
+	rc, err := f.client.OpenStream(f.ctx, pluginArtifact(cfg, "browse/out/sub/deeper/c.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readAll(t, rc); err != nil || string(got) != "deep" {
+		t.Fatalf("OpenStream(sub/deeper/c.txt) = %q, %v", got, err)
+	}
+}
