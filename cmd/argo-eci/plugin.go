@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -114,33 +113,18 @@ func runPlugin(ctx context.Context, f *pluginFlags) error {
 			Requeue: dataset.Requeue{Min: f.minRequeue, Max: f.maxRequeue},
 			Settle:  f.settle,
 		},
-		ImageCaches:  &imagecache.Manager{Client: kube},
-		Logger:       log,
-		MaxBodyBytes: f.maxBodyBytes,
+		ImageCaches:     &imagecache.Manager{Client: kube},
+		Logger:          log,
+		MaxBodyBytes:    f.maxBodyBytes,
+		ShutdownTimeout: f.shutdownTimeout,
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen %s: %w", f.listen, err)}
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      40 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	log.Info("argo-eci plugin serving", "address", ln.Addr().String(), "version", version)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return &exitError{code: 1, err: fmt.Errorf("serve: %w", err)}
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("shutdown: %w", err)}
+	if err := srv.Serve(ctx, ln); err != nil {
+		return &exitError{code: 1, err: err}
 	}
 	log.Info("argo-eci plugin stopped")
 	return nil
