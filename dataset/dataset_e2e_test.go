@@ -25,6 +25,7 @@ import (
 	"github.com/argo-eci/argo-eci/dataset"
 	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/requeue"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 
@@ -409,7 +410,7 @@ func TestImageCache(t *testing.T) {
 			_ = e.admin.Delete(context.Background(), ic)
 		}
 	})
-	m := &imagecache.Manager{Client: e.kube, Requeue: imagecache.Requeue{Min: 500 * time.Millisecond, Max: time.Second}}
+	m := &imagecache.Manager{Client: e.kube, Requeue: requeue.Policy{Min: 500 * time.Millisecond, Max: time.Second}}
 	spec := &imagecache.Spec{Name: ready, Images: []string{"alpine:latest"}, Size: 20, RetentionDays: 7}
 	node := last(drive(t, time.Minute, func(ctx context.Context) (executorplugins.ExecuteTemplateReply, error) {
 		return m.Ensure(ctx, e.wf, spec)

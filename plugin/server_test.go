@@ -222,7 +222,7 @@ func TestBadInputFailsTheNodeNamingTheField(t *testing.T) {
 		{"onCacheShort", `{"argo-eci":{"dataset":{"name":"a","onCacheShort":"ignore"}}}`, "argo-eci.dataset.onCacheShort"},
 		{"no images", `{"argo-eci":{"imageCache":{"name":"x"}}}`, "argo-eci.imageCache.images"},
 		{"cache size", `{"argo-eci":{"imageCache":{"images":["alpine"],"size":5}}}`, "argo-eci.imageCache.size"},
-		{"pull secret", `{"argo-eci":{"imageCache":{"images":["alpine"],"imagePullSecrets":["nocolon"]}}}`, "argo-eci.imageCache.imagePullSecrets[0]"},
+		{"pull secret", `{"argo-eci":{"imageCache":{"images":["alpine"],"imagePullSecrets":["Not_A_Secret"]}}}`, "argo-eci.imageCache.imagePullSecrets[0]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
