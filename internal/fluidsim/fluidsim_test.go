@@ -99,7 +99,10 @@ func TestFailureModes(t *testing.T) {
 	t.Run("StuckExecuting", func(t *testing.T) {
 		kube, _ := start(t, Script{Failure: StuckExecuting, Load: LoadPlan{Duration: 100 * time.Millisecond}}, "a")
 		ds, dl := &fluidv1.Dataset{}, &fluidv1.DataLoad{}
-		eventually(t, 4*time.Second, "cache full", func() bool { get(t, kube, ds, "data"); return ds.Status.CacheStates[common.CachedPercentage] == "100.0%" })
+		eventually(t, 4*time.Second, "cache full", func() bool {
+			get(t, kube, ds, "data")
+			return ds.Status.CacheStates[common.CachedPercentage] == "100.0%"
+		})
 		get(t, kube, dl, "a")
 		if dl.Status.Phase != common.PhaseExecuting {
 			t.Fatalf("phase %s, want stuck Executing", dl.Status.Phase)
@@ -109,7 +112,10 @@ func TestFailureModes(t *testing.T) {
 		kube, _ := start(t, Script{Failure: PartialCache, Load: LoadPlan{Duration: 100 * time.Millisecond}}, "a")
 		ds, dl := &fluidv1.Dataset{}, &fluidv1.DataLoad{}
 		eventually(t, 3*time.Second, "Complete", func() bool { get(t, kube, dl, "a"); return dl.Status.Phase == common.PhaseComplete })
-		eventually(t, 3*time.Second, "57% cached", func() bool { get(t, kube, ds, "data"); return ds.Status.CacheStates[common.CachedPercentage] == "57.0%" })
+		eventually(t, 3*time.Second, "57% cached", func() bool {
+			get(t, kube, ds, "data")
+			return ds.Status.CacheStates[common.CachedPercentage] == "57.0%"
+		})
 	})
 	t.Run("RuntimeNeverReady", func(t *testing.T) {
 		kube, _ := start(t, Script{Failure: RuntimeNeverReady}, "a")
