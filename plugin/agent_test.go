@@ -52,3 +52,37 @@ func TestSetAgentPatchRate(t *testing.T) {
 		t.Fatal("a zero rate was applied")
 	}
 }
+
+func TestProjectAgentToken(t *testing.T) {
+	pod := agentPod()
+	pod.Spec.ServiceAccountName = "default"
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "kube-api-access-abcde", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "default.service-account-token"}}},
+		{Name: "kube-api-access-fghij", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "argo-eci-executor-plugin.service-account-token"}}},
+		{Name: "var-run-argo", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	agentMount := corev1.VolumeMount{Name: "kube-api-access-abcde", MountPath: serviceAccountTokenPath, ReadOnly: true}
+	pod.Spec.InitContainers[0].VolumeMounts = []corev1.VolumeMount{agentMount}
+	pod.Spec.Containers[1].VolumeMounts = []corev1.VolumeMount{agentMount}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "kube-api-access-fghij", MountPath: serviceAccountTokenPath, ReadOnly: true}}
+
+	if !ProjectAgentToken(pod, AgentServiceAccount, time.Hour) {
+		t.Fatal("nothing changed")
+	}
+	if pod.Spec.ServiceAccountName != AgentServiceAccount {
+		t.Fatalf("serviceAccountName %q", pod.Spec.ServiceAccountName)
+	}
+	agent := pod.Spec.Volumes[0]
+	if agent.Secret != nil || agent.Projected == nil || *agent.Projected.Sources[0].ServiceAccountToken.ExpirationSeconds != 3600 {
+		t.Fatalf("agent token volume = %+v", agent.VolumeSource)
+	}
+	if pod.Spec.Volumes[1].Secret == nil || pod.Spec.Volumes[2].EmptyDir == nil {
+		t.Fatalf("the plugin's Secret token or other volumes were touched: %+v", pod.Spec.Volumes)
+	}
+	if ProjectAgentToken(pod, AgentServiceAccount, time.Hour) {
+		t.Fatal("second call changed something")
+	}
+	if ProjectAgentToken(agentPod(), AgentServiceAccount, time.Minute) {
+		t.Fatal("a token shorter than the apiserver's 10-minute minimum was projected")
+	}
+}
