@@ -84,7 +84,9 @@ type attempt struct {
 	firstSeen time.Time // first call of this attempt
 	ensured   bool      // Dataset and runtime checked in this attempt
 	findings  []string
-	followed  string // a DataLoad started by someone else that this attempt follows
+	followed  string    // a DataLoad started by someone else that this attempt follows
+	own       int       // 1 once the attempt's own DataLoad exists
+	created   time.Time // its creationTimestamp
 	// completeSeen and cacheAtComplete anchor the settle window of a Complete DataLoad.
 	completeSeen    time.Time
 	cacheAtComplete string
@@ -128,9 +130,18 @@ func (m *Manager) lockAttempt(key string, now time.Time) *attempt {
 	return a
 }
 
+// start anchors the attempt's timeout: its DataLoad's creation (durable across restarts), else
+// the attempt's first call.
+func (a *attempt) start() time.Time {
+	if !a.created.IsZero() {
+		return a.created
+	}
+	return a.firstSeen
+}
+
 // next forgets the ended attempt and prepares attempt n.
 func (a *attempt) next(n int) {
-	a.n, a.firstSeen, a.ensured, a.findings, a.followed = n, time.Time{}, false, nil, ""
+	a.n, a.firstSeen, a.ensured, a.findings, a.followed, a.own, a.created = n, time.Time{}, false, nil, "", 0, time.Time{}
 	a.completeSeen, a.cacheAtComplete = time.Time{}, ""
 }
 
@@ -175,12 +186,17 @@ func (m *Manager) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 		a.firstSeen = now
 	}
 	reply, err := m.step(ctx, wf, spec, key, a, now)
-	if err == nil || first || !requeue.IsTransient(err) {
+	switch {
+	case err == nil || (first && requeue.IsTransient(err)):
+		return reply, err // on a first call the agent itself retries a 503
+	case !requeue.IsTransient(err):
+		a.next(a.n) // the node fails: a retry starts afresh
 		return reply, err
 	}
-	o := &observation{now: now, spec: spec, start: a.firstSeen, requeue: m.Requeue.OrDefault(DefaultRequeue)}
+	o := &observation{now: now, spec: spec, start: a.start(), requeue: m.Requeue.OrDefault(DefaultRequeue)}
 	if o.timedOut() {
-		a.next(a.n)
+		// The DataLoad cannot be marked now: remember in memory that this attempt is over.
+		a.next(a.n + a.own)
 		return o.failed(fmt.Sprintf("timed out after %s; the last Kubernetes API call failed: %v", spec.TimeoutDuration(), err)), nil
 	}
 	return o.running(fmt.Sprintf("retrying after a Kubernetes API error (the load goes on meanwhile): %v", err)), nil
@@ -204,8 +220,9 @@ func (m *Manager) step(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 		return reply, err
 	}
 	o.dataLoad, o.followed = dl, a.followed != ""
-	if !o.followed && !dl.CreationTimestamp.IsZero() {
-		o.start = dl.CreationTimestamp.Time
+	if !o.followed {
+		a.own, a.created = 1, dl.CreationTimestamp.Time
+		o.start = a.start()
 	}
 	if f := dl.Annotations[AnnotationFindings]; f != "" && !o.followed && len(o.findings) == 0 {
 		o.findings = strings.Split(f, "\n")

@@ -237,6 +237,9 @@ func TestTransientErrorsRetryUntilTimeout(t *testing.T) {
 	}
 	clk.t = t0.Add(61 * time.Minute)
 	warm(t, m, spec, wfv1.NodeFailed, "timed out after 1h0m0s")
+	// The apiserver is back; the retried node gets a new DataLoad, not the timed-out one.
+	broken = false
+	warm(t, m, spec, wfv1.NodeRunning, DataLoadName("data", Key(testWF.UID, spec), 2))
 
 	// On a brand-new warm-up the error goes back to the agent, which retries the call itself.
 	if _, err := (&Manager{Client: kube, Now: clk.now}).Warm(context.Background(), testWF, &Spec{Name: "data", Timeout: "2h"}); err == nil {
