@@ -242,6 +242,7 @@ func TestTransientErrorsRetryUntilTimeout(t *testing.T) {
 	warm(t, m, spec, wfv1.NodeRunning, DataLoadName("data", Key(testWF.UID, spec), 2))
 
 	// On a brand-new warm-up the error goes back to the agent, which retries the call itself.
+	broken = true
 	if _, err := (&Manager{Client: kube, Now: clk.now}).Warm(context.Background(), testWF, &Spec{Name: "data", Timeout: "2h"}); err == nil {
 		t.Fatal("first call swallowed the error")
 	}
