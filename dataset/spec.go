@@ -68,11 +68,13 @@ type Load struct {
 // a Workflow can write it, so it holds nothing that chooses what runs (images, commands, FUSE
 // arguments, volumes, host network, security contexts).
 type Runtime struct {
-	Replicas    int32       `json:"replicas,omitempty"`
-	TieredStore TieredStore `json:"tieredstore,omitempty"`
-	Master      *Component  `json:"master,omitempty"`
-	Worker      *Component  `json:"worker,omitempty"`
-	Fuse        *Component  `json:"fuse,omitempty"`
+	Replicas int32 `json:"replicas,omitempty"`
+	// PodMetadata goes on every pod of the runtime (labels and annotations only).
+	PodMetadata *fluidv1.PodMetadata `json:"podMetadata,omitempty"`
+	TieredStore TieredStore          `json:"tieredstore,omitempty"`
+	Master      *Component           `json:"master,omitempty"`
+	Worker      *Component           `json:"worker,omitempty"`
+	Fuse        *Component           `json:"fuse,omitempty"`
 }
 
 // TieredStore is the cache's storage: emptyDir levels only (no hostPath or volume sources).
@@ -305,6 +307,9 @@ func (r *Runtime) Validate(path *field.Path) field.ErrorList {
 // JindoRuntimeSpec is the JindoRuntime spec made from the allow-listed fields.
 func (r *Runtime) JindoRuntimeSpec() fluidv1.JindoRuntimeSpec {
 	spec := fluidv1.JindoRuntimeSpec{Replicas: r.Replicas}
+	if r.PodMetadata != nil {
+		spec.PodMetadata = *r.PodMetadata
+	}
 	for _, l := range r.TieredStore.Levels {
 		vt := common.VolumeTypeEmptyDir
 		spec.TieredStore.Levels = append(spec.TieredStore.Levels, fluidv1.Level{
