@@ -1,6 +1,7 @@
 package ecisim
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -73,5 +74,23 @@ func TestBilledSpec(t *testing.T) {
 		if back, err := eci.ParseSpec(billedSpec(s)); err != nil || back != s {
 			t.Errorf("%s does not parse back: %v", billedSpec(s), err)
 		}
+	}
+}
+
+func TestWriteConfig(t *testing.T) {
+	h := newHarness(t, "")
+	ctx := context.Background()
+	for _, cfg := range []string{"timeScale: 60\n", "timeScale: 600\n"} {
+		if err := WriteConfig(ctx, h.kube, "sim", []byte(cfg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.refresh()
+	c, err := h.sim.config("other")
+	if err != nil || c.TimeScale != 600 {
+		t.Errorf("config = %+v, %v", c, err)
+	}
+	if err := WriteConfig(ctx, h.kube, "sim", []byte("timeScale: 0.1\n")); err == nil {
+		t.Error("invalid config stored")
 	}
 }

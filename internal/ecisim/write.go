@@ -6,9 +6,11 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
 )
 
 func key(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
@@ -102,4 +104,22 @@ func (s *Simulator) event(ctx context.Context, pod *corev1.Pod, typ, reason, mes
 	if _, err := s.Kube.CoreV1().Events(pod.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		s.Logger.Warn("eci simulator: event not recorded", "pod", key(pod), "reason", reason, "err", err)
 	}
+}
+
+// WriteConfig validates data and stores it as the eci-simulator ConfigMap of namespace, which the
+// running simulator picks up at its next decision.
+func WriteConfig(ctx context.Context, kube kubernetes.Interface, namespace string, data []byte) error {
+	if _, err := ParseConfig(data); err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName, Namespace: namespace},
+		Data: map[string]string{ConfigKey: string(data)}}
+	_, err := kube.CoreV1().ConfigMaps(namespace).Create(ctx, cm, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = kube.CoreV1().ConfigMaps(namespace).Update(ctx, cm, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("ConfigMap %s/%s: %w", namespace, ConfigMapName, err)
+	}
+	return nil
 }
