@@ -4,7 +4,8 @@
 //
 //	eci-simulator --kubeconfig FILE [--namespace kube-system] [--config FILE] [--seed N]
 //
-// The simulated region is the ConfigMap eci-simulator (key config.yaml) in --namespace, or in a
+// Only the holder of the Lease eci-simulator in --namespace plays ECI, so a second simulator (one
+// inside a test binary) waits instead of playing the same pods twice. The simulated region is the ConfigMap eci-simulator (key config.yaml) in --namespace, or in a
 // pod's own namespace; --config writes FILE into the first at start.
 package main
 
@@ -58,6 +59,7 @@ func run(ctx context.Context, log *slog.Logger, kubeconfig, namespace, configFil
 			return err
 		}
 	}
+	host, _ := os.Hostname()
 	sim := &ecisim.Simulator{Kube: kube, Namespace: namespace, Logger: log, Seed: seed, Workers: workers}
-	return sim.Run(ctx)
+	return sim.RunElected(ctx, fmt.Sprintf("eci-simulator-%s-%d", host, os.Getpid()))
 }
