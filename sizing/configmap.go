@@ -66,7 +66,9 @@ func (e *Entry) Identity() Identity {
 
 // EntryOf is the stored form of a recommendation.
 func EntryOf(r *Recommendation) Entry {
-	q := func(v float64) resource.Quantity { return *resource.NewQuantity(int64(math.Ceil(v)), resource.BinarySI) }
+	q := func(v float64) resource.Quantity {
+		return *resource.NewQuantity(int64(math.Ceil(v)), resource.BinarySI)
+	}
 	round := func(v float64) float64 { return math.Ceil(v*1000) / 1000 }
 	e := Entry{
 		Namespace: r.Identity.Namespace, Kind: r.Identity.Kind, Owner: r.Identity.Owner, Template: r.Identity.Template,

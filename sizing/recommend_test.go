@@ -123,8 +123,8 @@ func TestRecommendNoRecommendation(t *testing.T) {
 	noCPU := runs(5, []float64{0.5}, []float64{300})
 	noCPU[0].CPUSamples = 0
 	tests := []struct {
-		name                   string
-		runs                   []Run
+		name                  string
+		runs                  []Run
 		usable, dropped, need int
 	}{
 		{"no runs", nil, 0, 0, 5},
