@@ -210,3 +210,15 @@ func FormatBytes(b float64) string {
 	}
 	return strconv.FormatFloat(math.Ceil(b/gib*10)/10, 'f', -1, 64) + "Gi"
 }
+
+// GrowAfterOOM is the spec for the next attempt of a pod that was OOMKilled on spec s: memory grown
+// by VPA's OOM bump (× OOMBumpRatio, at least + OOMMinBumpBytes), CPU kept, rounded to the cheapest
+// covering spec. ok is false for ECS instance types and when nothing in the catalog is larger.
+func GrowAfterOOM(s eci.Spec, o Options) (eci.Spec, bool) {
+	if s.IsInstanceType() || s.MemoryMiB <= 0 {
+		return eci.Spec{}, false
+	}
+	had := float64(s.MemoryMiB) * mib
+	need := math.Max(had*o.OOMBumpRatio, had+float64(o.OOMMinBumpBytes))
+	return CheapestCovering(s.MilliCPU, ceilDiv(int64(math.Ceil(need)), mib))
+}
