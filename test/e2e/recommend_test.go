@@ -49,8 +49,8 @@ func usageTemplate(name, cpuParam, memParam, cpuLimit, memLimit string) wfv1.Tem
 	return wfv1.Template{
 		Name: name,
 		Metadata: wfv1.Metadata{Annotations: map[string]string{
-			"kwok.x-k8s.io/usage-cpu":        "{{workflow.parameters." + cpuParam + "}}",
-			"kwok.x-k8s.io/usage-memory":     "{{workflow.parameters." + memParam + "}}",
+			"kwok.x-k8s.io/usage-cpu":       "{{workflow.parameters." + cpuParam + "}}",
+			"kwok.x-k8s.io/usage-memory":    "{{workflow.parameters." + memParam + "}}",
 			"test.argo-eci.io/run-duration": "60s",
 		}},
 		NodeSelector: map[string]string{"kubernetes.io/hostname": kwokNode},
