@@ -5,91 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/argo-eci/argo-eci/internal/promtest"
 	"github.com/argo-eci/argo-eci/sizing"
 )
 
 const mib = 1 << 20
-
-// freePort returns a 127.0.0.1 port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startPrometheus backfills the OpenMetrics text into a new TSDB with promtool and starts Debian's
-// prometheus on it, on a random 127.0.0.1 port. It returns the base URL.
-func startPrometheus(t *testing.T, openMetrics string) string {
-	t.Helper()
-	for _, bin := range []string{"prometheus", "promtool"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (Debian package prometheus): %v", bin, err)
-		}
-	}
-	dir := t.TempDir()
-	input := filepath.Join(dir, "input.om")
-	if err := os.WriteFile(input, []byte(openMetrics), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := exec.Command("promtool", "tsdb", "create-blocks-from", "openmetrics", input, data).CombinedOutput(); err != nil {
-		t.Fatalf("promtool: %v\n%s", err, out)
-	}
-	conf := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(conf, []byte("global: {scrape_interval: 15s}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command("prometheus", "--config.file="+conf, "--storage.tsdb.path="+data,
-		"--storage.tsdb.retention.time=10y", "--web.listen-address="+addr, "--log.level=warn")
-	logs, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			out, _ := os.ReadFile(logs.Name())
-			t.Logf("prometheus log:\n%s", out)
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus at %s not ready after 30s: %v", base, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
 
 // history writes cAdvisor-like series every 15 s for 10 minutes from base:
 //   - ci/build-a: main uses 0.5 vCPU for 5 min then 1.5; memory 100Mi, 300Mi at minute 5, then 200Mi;
@@ -151,7 +79,7 @@ func history(base time.Time) string {
 
 func TestUsageAgainstPrometheus(t *testing.T) {
 	base := time.Now().Add(-3 * time.Hour).Truncate(time.Hour).Add(10 * time.Minute)
-	url := startPrometheus(t, history(base))
+	url := promtest.Start(t, history(base))
 	ctx := context.Background()
 	r, err := New(url, "", nil)
 	if err != nil {
@@ -210,7 +138,7 @@ func TestUsageAgainstPrometheus(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	base := time.Now().Add(-3 * time.Hour).Truncate(time.Hour)
-	prom := startPrometheus(t, history(base))
+	prom := promtest.Start(t, history(base))
 	ctx := context.Background()
 	target, err := url.Parse(prom)
 	if err != nil {
@@ -235,7 +163,7 @@ func TestUsageErrors(t *testing.T) {
 		name, url, token string
 		want             error
 	}{
-		{"nothing listening", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "", ErrUnreachable},
+		{"nothing listening", fmt.Sprintf("http://127.0.0.1:%d", promtest.FreePort(t)), "", ErrUnreachable},
 		{"wrong path", prom + "/not-prometheus", "", ErrNotPrometheus},
 		{"an HTML page", html.URL, "", ErrNotPrometheus},
 		{"no token", gate.URL, "", ErrUnauthorized},
