@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/eci"
 )
@@ -100,6 +101,27 @@ func TestRunsOf(t *testing.T) {
 	for _, r := range RunsOf(wf) {
 		if r.Identity.Template == "compile" && r.Pod != "build-x7k2p-1" {
 			t.Errorf("v1 pod name %s, want the node ID", r.Pod)
+		}
+	}
+}
+
+func TestIdentityOfObject(t *testing.T) {
+	meta := metav1.ObjectMeta{Name: "nightly", Namespace: "ci"}
+	tests := []struct {
+		obj  runtime.Object
+		want Identity
+		ok   bool
+	}{
+		{&wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "etl-x", GenerateName: "etl-", Namespace: "ci"}}, Identity{"ci", OwnerWorkflow, "etl", "t"}, true},
+		{&wfv1.CronWorkflow{ObjectMeta: meta}, Identity{"ci", OwnerCronWorkflow, "nightly", "t"}, true},
+		{&wfv1.WorkflowTemplate{ObjectMeta: meta}, Identity{"ci", OwnerWorkflowTemplate, "nightly", "t"}, true},
+		{&wfv1.ClusterWorkflowTemplate{ObjectMeta: metav1.ObjectMeta{Name: "shared"}}, Identity{}, false},
+		{&corev1.Pod{}, Identity{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := IdentityOfObject(tt.obj, "t")
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%T: %v %v, want %v %v", tt.obj, got, ok, tt.want, tt.ok)
 		}
 	}
 }

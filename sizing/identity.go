@@ -9,6 +9,7 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // OwnerKind says what a template's workflow came from.
@@ -111,4 +112,20 @@ func (id Identity) Validate() error {
 		return fmt.Errorf("namespace, owner and template must be non-empty and use only letters, digits, '-' and '.' (got %s)", id)
 	}
 	return nil
+}
+
+// IdentityOfObject is the identity of template in an object render shapes: a Workflow (as
+// [IdentityOf]), a CronWorkflow or a WorkflowTemplate (their runs are learned under their own
+// name). ok is false for other objects, ClusterWorkflowTemplates included (their runs are learned
+// per namespace, which the template alone does not name).
+func IdentityOfObject(obj runtime.Object, template string) (Identity, bool) {
+	switch o := obj.(type) {
+	case *wfv1.Workflow:
+		return IdentityOf(o, template), true
+	case *wfv1.CronWorkflow:
+		return Identity{Namespace: o.Namespace, Kind: OwnerCronWorkflow, Owner: o.Name, Template: template}, true
+	case *wfv1.WorkflowTemplate:
+		return Identity{Namespace: o.Namespace, Kind: OwnerWorkflowTemplate, Owner: o.Name, Template: template}, true
+	}
+	return Identity{}, false
 }
