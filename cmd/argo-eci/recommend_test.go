@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/sizing"
 	"github.com/argo-eci/argo-eci/sizing/usage"
@@ -114,6 +115,15 @@ func TestLearn(t *testing.T) {
 	var decoded report
 	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil || decoded.Templates[0].Entry.Spec != "2-2Gi" {
 		t.Errorf("json %v: %s", err, js.String())
+	}
+
+	var ym bytes.Buffer
+	if err := writeReport(&ym, "yaml", rep); err != nil {
+		t.Fatal(err)
+	}
+	var fromYAML report
+	if err := yaml.UnmarshalStrict(ym.Bytes(), &fromYAML); err != nil || fromYAML.Templates[0].Recommended != "2-2Gi" {
+		t.Errorf("yaml %v: %s", err, ym.String())
 	}
 
 	// Too few runs: a row that says so, and no evidence.
