@@ -12,6 +12,9 @@ import (
 	"github.com/argo-eci/argo-eci/eci"
 )
 
+// AgentTemplate is the template name given to Argo's executor-plugin agent pod, which ECI bills too.
+const AgentTemplate = "(agent)"
+
 // Attempt is one pod of a workflow step as ECI billed it.
 type Attempt struct {
 	Workflow string `json:"workflow"`
@@ -48,6 +51,9 @@ func FromPod(pod *corev1.Pod, wf *wfv1.Workflow, now time.Time) Attempt {
 		Message:  pod.Status.Message,
 	}
 	a.Template = a.Node
+	if pod.Labels[common.LabelKeyComponent] == "agent" {
+		a.Template = AgentTemplate
+	}
 	if wf != nil {
 		if n, ok := wf.Status.Nodes[pod.Annotations[common.AnnotationKeyNodeID]]; ok {
 			a.Template = templateName(n)
