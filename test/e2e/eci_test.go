@@ -23,6 +23,7 @@ import (
 	"github.com/argo-eci/argo-eci/cost"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/internal/ecisim"
+	"github.com/argo-eci/argo-eci/recovery"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 
@@ -190,29 +191,34 @@ func TestECIFanOutSurvivesFailures(t *testing.T) {
 	if events[ecisim.EventOOMKilled] < 5 || events[eci.EventSpotToBeReleased] == 0 {
 		t.Errorf("events %v: want at least 5 OOMKilled and some SpotToBeReleased", events)
 	}
-	checkRetriedPods(t, c, with, shaped.Name)
+	checkRetriedPods(t, c, with, done)
 	checkCost(t, c, with, shaped.Name)
 }
 
-// checkRetriedPods: every retry after a reclaim ran pay-as-you-go, every retry after an OOMKill got
-// more memory than 1-2Gi.
-func checkRetriedPods(t *testing.T, c *cluster.Cluster, ns, wf string) {
+// checkRetriedPods: every retry after a reclaim ran pay-as-you-go and every retry after an
+// OOMKill asked for more memory than 1-2Gi, judged from the earlier attempts in the node status.
+func checkRetriedPods(t *testing.T, c *cluster.Cluster, ns string, wf *wfv1.Workflow) {
 	t.Helper()
 	retries := 0
-	for _, p := range c.WorkflowPods(t, ns, wf) {
-		node := p.Annotations["workflows.argoproj.io/node-name"]
-		if !strings.HasSuffix(node, ")") || strings.HasSuffix(node, "(0)") || p.Labels["workflows.argoproj.io/component"] == "agent" {
+	for _, p := range c.WorkflowPods(t, ns, wf.Name) {
+		attempts := recovery.PreviousAttempts(wf, p.Annotations["workflows.argoproj.io/node-name"])
+		if len(attempts) == 0 {
 			continue
 		}
 		retries++
-		reason := p.Annotations["argo-eci.io/recovery"]
-		switch {
-		case strings.Contains(reason, "reclaim") && p.Annotations[eci.AnnotationSpotStrategy] != "":
+		failures := map[recovery.Failure]bool{}
+		for _, a := range attempts {
+			failures[a.Failure] = true
+		}
+		reason := p.Annotations[recovery.AnnotationRecovery]
+		if (failures[recovery.FailureSpotReclaim] || failures[recovery.FailureEvicted]) && p.Annotations[eci.AnnotationSpotStrategy] != "" {
 			t.Errorf("pod %s retried after a reclaim still asks for spot (%s)", p.Name, reason)
-		case strings.Contains(reason, "OOMKill") && strings.HasPrefix(p.Annotations[eci.AnnotationUseSpecs], "1-2Gi"):
-			t.Errorf("pod %s retried after an OOMKill asks for %s", p.Name, p.Annotations[eci.AnnotationUseSpecs])
-		case reason == "":
-			t.Errorf("retry pod %s carries no argo-eci.io/recovery reason", p.Name)
+		}
+		if failures[recovery.FailureOOMKilled] && strings.HasPrefix(p.Annotations[eci.AnnotationUseSpecs], "1-2Gi") {
+			t.Errorf("pod %s retried after an OOMKill asks for %s (%s)", p.Name, p.Annotations[eci.AnnotationUseSpecs], reason)
+		}
+		if reason == "" {
+			t.Errorf("retry pod %s carries no %s reason", p.Name, recovery.AnnotationRecovery)
 		}
 	}
 	if retries < 5 {
