@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v4/workflow/common"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -94,7 +96,7 @@ func Decide(pod *corev1.Pod, attempts []Attempt, opts Options) (Decision, error)
 		d.Reasons = append(d.Reasons, fmt.Sprintf("pay-as-you-go after %d spot reclaim(s)", reclaims))
 		spot = false
 	case spot && opts.APIEvict && ann[eci.AnnotationSpotReleaseStrategy] == "":
-		d.set(eci.AnnotationSpotReleaseStrategy, eci.SpotReleaseAPIEvict, "spot reclaims as api-evict evictions")
+		d.set(eci.AnnotationSpotReleaseStrategy, eci.SpotReleaseAPIEvict, "spot release as an api-evict eviction")
 	}
 	if n := failures[FailureOOMKilled]; n > 0 {
 		specs = d.moreMemory(pod, specs, n, opts.MaxMemorySteps)
@@ -118,10 +120,20 @@ func present(ann map[string]string, keys []string) []string {
 	return out
 }
 
-// Apply writes d into pod (its annotations and main container).
+// ForPod decides for the pod of a step from the earlier attempts recorded in its Workflow wf
+// (nil: no attempts). It is the one call the webhook's pod path makes.
+func ForPod(pod *corev1.Pod, wf *wfv1.Workflow, opts Options) (Decision, error) {
+	return Decide(pod, PreviousAttempts(wf, pod.Annotations[common.AnnotationKeyNodeName]), opts)
+}
+
+// Apply writes d into pod: its annotations, the main container's memory limit, and the reason in
+// AnnotationRecovery.
 func (d Decision) Apply(pod *corev1.Pod) {
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
+	}
+	if len(d.Reasons) > 0 {
+		pod.Annotations[AnnotationRecovery] = d.Reason()
 	}
 	for _, k := range d.Remove {
 		delete(pod.Annotations, k)

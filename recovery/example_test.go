@@ -27,5 +27,5 @@ func ExampleDecide() {
 	fmt.Println(pod.Annotations)
 	// Output:
 	// pay-as-you-go after 1 spot reclaim(s)
-	// map[k8s.aliyun.com/eci-use-specs:2-4Gi,2-8Gi]
+	// map[argo-eci.io/recovery:pay-as-you-go after 1 spot reclaim(s) k8s.aliyun.com/eci-use-specs:2-4Gi,2-8Gi]
 }

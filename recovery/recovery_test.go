@@ -252,3 +252,23 @@ func TestNextMemory(t *testing.T) {
 		t.Error("more memory than 64-512Gi")
 	}
 }
+
+func TestForPod(t *testing.T) {
+	wf := retriedWorkflow(msgOOM)
+	p := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(1)"}, "")
+	d, err := ForPod(p, wf, DefaultOptions())
+	if err != nil || d.Set[eci.AnnotationUseSpecs] != "2-8Gi" {
+		t.Fatalf("ForPod = %+v, %v", d, err)
+	}
+	d.Apply(p)
+	if p.Annotations[AnnotationRecovery] == "" {
+		t.Error("no recovery reason on the pod")
+	}
+	first := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(0)"}, "")
+	if d, err := ForPod(first, wf, DefaultOptions()); err != nil || d.Changed() {
+		t.Errorf("first attempt changed: %+v, %v", d, err)
+	}
+	if d, err := ForPod(first, nil, DefaultOptions()); err != nil || d.Changed() {
+		t.Errorf("no workflow: %+v, %v", d, err)
+	}
+}

@@ -1,10 +1,11 @@
 package ecisim
 
-// The simulator's tests run against client-go's fake clientset, not a real kube-apiserver: the
-// fake applies the same merge and strategic-merge patches to pods, but it does not enforce pod
-// status validation, the Eviction API's PDB checks or admission. Steps are driven one at a time
-// through sync with a fake clock, so the tests see every decision in order; TestRun checks the
-// informer loop. The e2e tests in test/e2e run the simulator beside a real apiserver and kwok.
+// Most of the simulator's tests run against client-go's fake clientset: it applies the same merge
+// and strategic-merge patches to pods, but not the apiserver's pod status validation, the Eviction
+// API or admission. Steps are driven one at a time through sync with a fake clock, so the tests see
+// every decision in order; TestRun checks the informer loop. TestAgainstAPIServer runs the same
+// decisions against a real kube-apiserver and etcd on random ports (skipped when the binaries are
+// absent), and the e2e tests in test/e2e run the simulator beside the local control plane and kwok.
 
 import (
 	"context"

@@ -2,6 +2,7 @@ package ecisim
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -111,7 +112,7 @@ func (r *Request) parseSpot(a map[string]string) error {
 	case eci.SpotStrategyAsPriceGo:
 	case eci.SpotStrategyWithPriceLimit:
 		p, err := strconv.ParseFloat(a[eci.AnnotationSpotPriceLimit], 64)
-		if err != nil || p <= 0 {
+		if err != nil || !(p > 0) || math.IsInf(p, 0) {
 			return fmt.Errorf("%s: %q is not a positive hourly price (required with SpotWithPriceLimit)", eci.AnnotationSpotPriceLimit, a[eci.AnnotationSpotPriceLimit])
 		}
 		r.SpotPriceLimit = p
