@@ -35,6 +35,7 @@ const (
 	CodeGPUNeedsType    = "ECI022" // GPU without explicit ECS instance types
 	CodeSpecTooLarge    = "ECI023" // resources exceed the largest ECI spec
 	CodeUserSpecs       = "ECI024" // spec set by the user's own annotation; kept
+	CodeSpecTooSmall    = "ECI025" // the first explicit spec cannot hold the pod's billed sum
 	CodeSpotNoRetry     = "ECI030" // spot without retries: a reclaimed pod fails the workflow
 	CodeFanOutNoIMC     = "ECI040" // fan-out over 20 pods without image cache
 	CodeFluidNoSidecar  = "ECI050" // Fluid dataset PVC without serverless sidecar injection

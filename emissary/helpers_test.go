@@ -75,6 +75,12 @@ func argoPod(wfName string, tmpl *wfv1.Template) *corev1.Pod {
 		containers = append(containers, *s.Container.DeepCopy())
 	}
 	containers = append(containers, mains...)
+	// Argo v4.0.7 adds an artifact-plugin sidecar per plugin of an output artifact only.
+	for _, a := range tmpl.Outputs.Artifacts {
+		if a.Plugin != nil {
+			containers = append(containers, exec(common.ArtifactPluginSidecarPrefix+string(a.Plugin.Name), "artifact-plugin"))
+		}
+	}
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{

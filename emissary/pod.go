@@ -37,31 +37,6 @@ type PodResult struct {
 	Findings []Finding
 }
 
-// Kinds of pods the Argo controller creates.
-const (
-	podKindWorkflow   = "workflow"
-	podKindAgent      = "agent"
-	podKindArtifactGC = "artifact-gc"
-)
-
-// argoPodKind classifies a pod by the labels the Argo controller sets; "" = not an Argo pod.
-func argoPodKind(pod *corev1.Pod) string {
-	if pod.Labels[common.LabelKeyWorkflow] == "" {
-		return ""
-	}
-	switch pod.Labels[common.LabelKeyComponent] {
-	case "agent":
-		return podKindAgent
-	case "artifact-gc":
-		return podKindArtifactGC
-	case "":
-		if pod.Annotations[common.AnnotationKeyNodeID] != "" || pod.Annotations[common.AnnotationKeyNodeName] != "" {
-			return podKindWorkflow
-		}
-	}
-	return ""
-}
-
 // ShapePod decides for one pod created by the Argo controller (workflow pod, agent pod, artifact-GC
 // pod). wf is the owning Workflow when known (nil: only the pod's own labels and annotations count).
 // It never mutates its inputs; Pod in the result is a shaped deep copy (an unchanged copy when
@@ -72,8 +47,8 @@ func argoPodKind(pod *corev1.Pod) string {
 func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
 	out := pod.DeepCopy()
 	res := &PodResult{Pod: out, Outcome: OutcomeSkipped}
-	kind := argoPodKind(out)
-	if kind == "" {
+	kind := ArgoPodKind(out)
+	if kind == PodKindNone {
 		res.Reason = "not a pod of an Argo workflow"
 		return res, nil
 	}
@@ -98,7 +73,7 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 	res.Profile = p.Name
 	tmplName := podTemplateName(out, kind)
 
-	if kind == podKindAgent && p.AgentPod == AgentPodStay {
+	if kind == PodKindAgent && p.AgentPod == AgentPodStay {
 		res.Reason = "agent pod stays on normal nodes (agentPod: stay)"
 		res.Findings = append(res.Findings, Finding{Code: CodeAgentStays, Severity: SeverityInfo, Template: tmplName, Message: res.Reason})
 		return res, nil
@@ -120,7 +95,7 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 	if p.ExecutorResources == ExecutorResourcesIgnore {
 		for i := range out.Spec.Containers {
 			c := &out.Spec.Containers[i]
-			if common.IsArgoSidecar(c.Name) && !hasEnv(c, eci.EnvResourceIgnore) {
+			if IsExecutorSidecar(c.Name) && !hasEnv(c, eci.EnvResourceIgnore) {
 				c.Env = append(c.Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
 			}
 		}
@@ -138,6 +113,7 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		ann[k] = v
 	}
 	out.Annotations = ann
+	forgetDecision(ann) // what argo-eci wrote before (render, an earlier pass) is decided again
 	s[0].ann = ann
 	findings, err := e.decide(p, s, target{
 		existing: ann,
@@ -151,62 +127,13 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		return nil, err
 	}
 	res.Findings = append(res.Findings, findings...)
-	if f, ok := applyPlacement(out, p, tmplName); ok {
-		res.Findings = append(res.Findings, f)
+	if f := place(p, podPlaceable(out), tmplName); f != nil {
+		f.Path = "spec.schedulerName"
+		res.Findings = append(res.Findings, *f)
 	}
 	res.Outcome = OutcomeShaped
 	res.Reason = out.Annotations[AnnotationSpecReason]
 	return res, nil
-}
-
-// applyPlacement sends the pod to ECI per the profile, adding only what is missing.
-func applyPlacement(pod *corev1.Pod, p *Profile, tmpl string) (Finding, bool) {
-	var f Finding
-	var kept bool
-	for _, pl := range p.Placement {
-		switch pl {
-		case PlacementLabel:
-			if pod.Labels == nil {
-				pod.Labels = map[string]string{}
-			}
-			if _, ok := pod.Labels[eci.LabelECI]; !ok {
-				pod.Labels[eci.LabelECI] = "true"
-			}
-		case PlacementScheduler:
-			switch pod.Spec.SchedulerName {
-			case "", corev1.DefaultSchedulerName:
-				pod.Spec.SchedulerName = eci.SchedulerName
-			case eci.SchedulerName:
-			default:
-				f, kept = Finding{Code: CodeSchedulerKept, Severity: SeverityInfo, Template: tmpl, Path: "spec.schedulerName",
-					Message: fmt.Sprintf("schedulerName %q set by the workflow was kept instead of %s", pod.Spec.SchedulerName, eci.SchedulerName)}, true
-			}
-		case PlacementNodeSelector:
-			if pod.Spec.NodeSelector == nil {
-				pod.Spec.NodeSelector = map[string]string{}
-			}
-			if _, ok := pod.Spec.NodeSelector[eci.NodeLabelType]; !ok {
-				pod.Spec.NodeSelector[eci.NodeLabelType] = eci.NodeTypeVirtualKubelet
-			}
-			if !hasECIToleration(pod.Spec.Tolerations) {
-				pod.Spec.Tolerations = append(pod.Spec.Tolerations, eciToleration())
-			}
-		}
-	}
-	return f, kept
-}
-
-func eciToleration() corev1.Toleration {
-	return corev1.Toleration{Key: eci.TaintKeyProvider, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
-}
-
-func hasECIToleration(ts []corev1.Toleration) bool {
-	for _, t := range ts {
-		if t.Key == eci.TaintKeyProvider || (t.Key == "" && t.Operator == corev1.TolerationOpExists) {
-			return true
-		}
-	}
-	return false
 }
 
 func hasEnv(c *corev1.Container, name string) bool {
@@ -307,9 +234,9 @@ func (v *podView) incompatibilities() []incompatibility {
 
 // podTemplateName finds the template that made a workflow pod (from ARGO_TEMPLATE, which the
 // controller sets on the init and wait containers), or names the agent/artifact-GC pod's role.
-func podTemplateName(pod *corev1.Pod, kind string) string {
-	if kind != podKindWorkflow {
-		return kind
+func podTemplateName(pod *corev1.Pod, kind PodKind) string {
+	if kind != PodKindWorkflow {
+		return string(kind)
 	}
 	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range list {

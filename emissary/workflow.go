@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/eci"
@@ -106,9 +107,12 @@ func (doc *wfDoc) templateSettings(i int) settings {
 	if doc.spec.PodMetadata != nil {
 		podMeta = doc.spec.PodMetadata.Annotations
 	}
-	s := make(settings, 0, 2+len(doc.settings))
-	s = append(s, layer{ann: doc.spec.Templates[i].Metadata.Annotations, path: fmt.Sprintf("%s.templates[%d].metadata.annotations", doc.specPath, i)},
-		layer{ann: podMeta, path: doc.specPath + ".podMetadata.annotations"})
+	s := make(settings, 0, 3+len(doc.settings))
+	s = append(s, layer{ann: doc.spec.Templates[i].Metadata.Annotations, path: fmt.Sprintf("%s.templates[%d].metadata.annotations", doc.specPath, i)})
+	if d := doc.spec.TemplateDefaults; d != nil {
+		s = append(s, layer{ann: d.Metadata.Annotations, path: doc.specPath + ".templateDefaults.metadata.annotations"})
+	}
+	s = append(s, layer{ann: podMeta, path: doc.specPath + ".podMetadata.annotations"})
 	return append(s, doc.settings...)
 }
 
@@ -150,28 +154,53 @@ func templateContainers(t *wfv1.Template) (inits, containers []corev1.Container)
 	return inits, containers
 }
 
-// pluginSidecars names the artifact-plugin-<name> sidecars the controller adds for t's artifacts.
-func pluginSidecars(t *wfv1.Template) []string {
+// pluginSidecars names the artifact-plugin-<name> sidecars the Argo v4.0.7 controller adds to t's
+// pod: one per plugin used by an *output* artifact, and the plugin of the template's own
+// archiveLocation when logs are archived (workflow/controller/workflowpod.go addArtifactPlugins:
+// Outputs.Artifacts.GetPluginNames with IncludeLogs). Input-only plugins get an init-artifact-<name>
+// init container and no sidecar. Plugins reached only through the controller's default artifact
+// repository are not visible here and are not named: a podSpecPatch naming a container the
+// controller does not create adds a container without an image, which the apiserver refuses.
+func pluginSidecars(t *wfv1.Template, spec *wfv1.WorkflowSpec) []string {
 	seen := map[string]bool{}
 	var out []string
-	add := func(arts wfv1.Artifacts) {
-		for _, a := range arts {
-			if a.Plugin != nil && a.Plugin.Name != "" {
-				n := common.ArtifactPluginSidecarPrefix + string(a.Plugin.Name)
-				if !seen[n] {
-					seen[n] = true
-					out = append(out, n)
-				}
-			}
+	add := func(name wfv1.ArtifactPluginName) {
+		n := common.ArtifactPluginSidecarPrefix + string(name)
+		if name != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
 		}
 	}
-	add(t.Outputs.Artifacts)
-	add(t.Inputs.Artifacts)
+	for _, a := range t.Outputs.Artifacts {
+		if a.Plugin != nil {
+			add(a.Plugin.Name)
+		}
+	}
+	if loc := t.ArchiveLocation; loc != nil && loc.Plugin != nil && archivesLogs(t, spec) {
+		add(loc.Plugin.Name)
+	}
 	return out
 }
 
+// archivesLogs reports whether the template's logs are archived as far as the workflow shows it
+// (template archiveLocation.archiveLogs, else spec.archiveLogs).
+func archivesLogs(t *wfv1.Template, spec *wfv1.WorkflowSpec) bool {
+	if t.ArchiveLocation != nil && t.ArchiveLocation.ArchiveLogs != nil {
+		return *t.ArchiveLocation.ArchiveLogs
+	}
+	return spec.ArchiveLogs != nil && *spec.ArchiveLogs
+}
+
+// docState is what shapeDoc learns across templates.
+type docState struct {
+	profile           *Profile // the workflow-level profile (nil: none)
+	workflowPlacement bool     // agent pod goes to ECI: placement at workflow level, opt-outs per template
+	datasets          map[string]bool
+	usesFluid         bool
+	shaped            int
+}
+
 func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
-	spec := doc.spec
 	// Workflow-level choices; a template's own argo-eci.io/* annotations may still override them,
 	// exactly as they do on its pods.
 	docSkip, err := doc.settings.skipped()
@@ -182,113 +211,32 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := &docState{profile: p, datasets: fluidDatasets(doc),
+		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasPluginTemplates(doc.spec)}
 	var findings []Finding
-	var podMetaAnn map[string]string
-	if spec.PodMetadata != nil {
-		podMetaAnn = spec.PodMetadata.Annotations
-	}
-	datasets := fluidDatasets(doc)
-	usesFluid, shaped := false, 0
-	workflowPlacement := !docSkip && p != nil && p.AgentPod == AgentPodECI && hasPluginTemplates(spec)
-
-	for i := range spec.Templates {
-		t := &spec.Templates[i]
-		isPod, hasWait := podTemplate(t)
-		if !isPod {
-			continue
-		}
-		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
-		tmplSettings := doc.templateSettings(i)
-
-		tskip, err := tmplSettings.skipped()
-		if err != nil {
-			return nil, err
-		}
-		if tskip {
-			optOut(t, p, workflowPlacement)
-			continue
-		}
-		tp, err := e.selectProfile(doc.namespace, tmplSettings) // a template may name another profile
-		if err != nil {
-			return nil, err
-		}
-		if tp == nil {
-			continue
-		}
-		shaped++
-		if mountsDataset(t, spec, datasets) {
-			usesFluid = true
-		}
-
-		if inc := templatePodView(t, spec, path, doc.specPath).incompatibilities(); len(inc) > 0 {
-			findings = append(findings, incompatibleFindings(inc, tp.Incompatible, t.Name, true)...)
-			if tp.Incompatible != IncompatibleWarn {
-				optOut(t, tp, workflowPlacement)
-				continue
-			}
-		}
-
-		// Wait and artifact-plugin sidecars.
-		inits, containers := templateContainers(t)
-		var ignoredNames []string
-		if hasWait {
-			names := append([]string{common.WaitContainerName}, pluginSidecars(t)...)
-			if tp.ExecutorResources == ExecutorResourcesIgnore {
-				patched, err := addIgnoreEnvPatch(t.PodSpecPatch, names)
-				if err != nil {
-					findings = append(findings, Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: path + ".podSpecPatch",
-						Message: "cannot extend podSpecPatch to mark wait as ignored: " + err.Error(),
-						Hint:    "write podSpecPatch as JSON or YAML without unquoted {{...}}, or set executor.env in the controller ConfigMap"})
-				} else {
-					t.PodSpecPatch = patched
-					ignoredNames = names
-				}
-			}
-		}
-		if t.Metadata.Annotations == nil {
-			t.Metadata.Annotations = map[string]string{}
-		}
-		existing := make(map[string]string, len(podMetaAnn)+len(t.Metadata.Annotations))
-		for k, v := range podMetaAnn {
-			existing[k] = v
-		}
-		for k, v := range t.Metadata.Annotations {
-			existing[k] = v
-		}
-		n := computeNeed(inits, containers)
-		n.ignored = append(n.ignored, ignoredNames...)
-		// Resources set by podSpecPatch depend on parameters: the pod webhook computes the spec.
-		deferSpec := patchSetsResources(t.PodSpecPatch) || patchSetsResources(spec.PodSpecPatch)
-		var tags []string
-		if doc.tagName != "" {
-			tags = append(tags, "workflow:"+tagValue(doc.tagName))
-		}
-		tags = append(tags, "template:"+tagValue(t.Name))
-		fs, err := e.decide(tp, tmplSettings, target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
-			template: t.Name, path: path, deferSpec: deferSpec})
+	for i := range doc.spec.Templates {
+		fs, err := e.shapeTemplate(doc, i, st)
 		if err != nil {
 			return nil, err
 		}
 		findings = append(findings, fs...)
-		if f := templatePlacement(t, tp, spec); f != nil {
-			f.Path = path + ".schedulerName"
-			findings = append(findings, *f)
-		}
-		if t.RetryStrategy == nil && tp.Retry != nil {
-			limit := intstr.FromInt32(int32(tp.Retry.Limit))
-			t.RetryStrategy = &wfv1.RetryStrategy{Limit: &limit, RetryPolicy: wfv1.RetryPolicy(tp.Retry.Policy)}
-		}
 	}
-
-	if shaped == 0 {
+	if st.shaped == 0 {
 		msg := "no profile selected and no default profile: workflow left alone"
 		if docSkip {
 			msg = "argo-eci.io/skip is true: workflow left alone"
 		}
 		findings = append(findings, Finding{Code: CodeNotShaped, Severity: SeverityInfo, Message: msg})
 	}
-	if workflowPlacement {
-		for _, pl := range p.Placement {
+	return append(findings, shapeWorkflowLevel(doc, st)...), nil
+}
+
+// shapeWorkflowLevel writes what only the workflow level can carry: the agent pod's placement and
+// the Fluid sidecar label and grace period.
+func shapeWorkflowLevel(doc *wfDoc, st *docState) []Finding {
+	spec := doc.spec
+	if st.workflowPlacement {
+		for _, pl := range st.profile.Placement {
 			switch pl {
 			case PlacementLabel:
 				setPodMetadataLabel(spec, eci.LabelECI, "true")
@@ -299,19 +247,171 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 			}
 		}
 	}
-	if usesFluid {
-		if !hasFluidLabel(spec) {
-			setPodMetadataLabel(spec, eci.LabelFluidSidecarTarget, "eci")
+	if !st.usesFluid {
+		return nil
+	}
+	if !hasFluidLabel(spec) {
+		setPodMetadataLabel(spec, eci.LabelFluidSidecarTarget, "eci")
+	}
+	patched, err := mergePatch(spec.PodSpecPatch, map[string]any{"terminationGracePeriodSeconds": 0})
+	if err != nil {
+		return []Finding{{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Path: doc.specPath + ".podSpecPatch",
+			Message: "cannot add terminationGracePeriodSeconds: 0 for the Fluid sidecar: " + err.Error()}}
+	}
+	spec.PodSpecPatch = patched
+	return nil
+}
+
+// shapeTemplate shapes template i when it makes a pod. It reads the template as the controller
+// will run it (spec.templateDefaults merged in) and writes only into the template itself.
+func (e *Engine) shapeTemplate(doc *wfDoc, i int, st *docState) ([]Finding, error) {
+	spec := doc.spec
+	t := &spec.Templates[i]
+	isPod, hasWait := podTemplate(t)
+	if !isPod {
+		return nil, nil
+	}
+	path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
+	view, err := withTemplateDefaults(t, spec.TemplateDefaults)
+	if err != nil {
+		return []Finding{{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: doc.specPath + ".templateDefaults",
+			Message: "cannot merge templateDefaults into the template: " + err.Error()}}, nil
+	}
+	forgetDecision(t.Metadata.Annotations) // what an earlier render wrote is decided again
+	tmplSettings := doc.templateSettings(i)
+	if skip, err := tmplSettings.skipped(); err != nil || skip {
+		if skip && st.workflowPlacement {
+			optOut(st.profile, templatePlaceable(t, spec))
 		}
-		patched, err := mergePatch(spec.PodSpecPatch, map[string]any{"terminationGracePeriodSeconds": 0})
-		if err != nil {
-			findings = append(findings, Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Path: doc.specPath + ".podSpecPatch",
-				Message: "cannot add terminationGracePeriodSeconds: 0 for the Fluid sidecar: " + err.Error()})
-		} else {
-			spec.PodSpecPatch = patched
+		return nil, err
+	}
+	tp, err := e.selectProfile(doc.namespace, tmplSettings) // a template may name another profile
+	if err != nil || tp == nil {
+		return nil, err
+	}
+	st.shaped++
+	if mountsDataset(view, spec, st.datasets) {
+		st.usesFluid = true
+	}
+	var findings []Finding
+	if inc := templatePodView(view, spec, path, doc.specPath).incompatibilities(); len(inc) > 0 {
+		findings = append(findings, incompatibleFindings(inc, tp.Incompatible, t.Name, true)...)
+		if tp.Incompatible != IncompatibleWarn {
+			if st.workflowPlacement {
+				optOut(tp, templatePlaceable(t, spec))
+			}
+			return findings, nil
 		}
 	}
+	var ignored []string
+	if hasWait && tp.ExecutorResources == ExecutorResourcesIgnore {
+		var f *Finding
+		ignored, f = markExecutorIgnored(t, spec, path)
+		if f != nil {
+			findings = append(findings, *f)
+		}
+	}
+	fs, err := e.decideTemplate(doc, i, tp, view, ignored, path)
+	if err != nil {
+		return nil, err
+	}
+	findings = append(findings, fs...)
+	if f := place(tp, templatePlaceable(t, spec), t.Name); f != nil {
+		f.Path = path + ".schedulerName"
+		findings = append(findings, *f)
+	}
+	if tp.Retry != nil && view.RetryStrategy == nil && spec.RetryStrategy == nil {
+		// Argo applies spec.retryStrategy to templates without their own: never replace it.
+		limit := intstr.FromInt32(int32(tp.Retry.Limit))
+		t.RetryStrategy = &wfv1.RetryStrategy{Limit: &limit, RetryPolicy: wfv1.RetryPolicy(tp.Retry.Policy)}
+	}
 	return findings, nil
+}
+
+// markExecutorIgnored extends the template's podSpecPatch so Argo's wait container and the
+// template's artifact-plugin sidecars get __ECI_RESOURCE_IGNORE__=TRUE. It returns the names it
+// marked, or a finding when the patch cannot be extended.
+func markExecutorIgnored(t *wfv1.Template, spec *wfv1.WorkflowSpec, path string) ([]string, *Finding) {
+	names := append([]string{common.WaitContainerName}, pluginSidecars(t, spec)...)
+	patched, err := addIgnoreEnvPatch(t.PodSpecPatch, names)
+	if err != nil {
+		return nil, &Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: path + ".podSpecPatch",
+			Message: "cannot extend podSpecPatch to mark wait as ignored: " + err.Error(),
+			Hint:    "write podSpecPatch as JSON or YAML without unquoted {{...}}, or set executor.env in the controller ConfigMap"}
+	}
+	t.PodSpecPatch = patched
+	return names, nil
+}
+
+// decideTemplate runs decide for template i (view: the template with templateDefaults merged).
+func (e *Engine) decideTemplate(doc *wfDoc, i int, tp *Profile, view *wfv1.Template, ignored []string, path string) ([]Finding, error) {
+	spec := doc.spec
+	t := &spec.Templates[i]
+	if t.Metadata.Annotations == nil {
+		t.Metadata.Annotations = map[string]string{}
+	}
+	existing := map[string]string{}
+	if spec.PodMetadata != nil {
+		for k, v := range spec.PodMetadata.Annotations {
+			existing[k] = v
+		}
+	}
+	for k, v := range view.Metadata.Annotations {
+		existing[k] = v
+	}
+	for k, v := range t.Metadata.Annotations {
+		existing[k] = v
+	}
+	inits, containers := templateContainers(view)
+	n := computeNeed(inits, containers)
+	n.ignored = append(n.ignored, ignored...)
+	// Resources set by podSpecPatch depend on parameters: the pod webhook computes the spec.
+	deferSpec := patchSetsResources(view.PodSpecPatch) || patchSetsResources(spec.PodSpecPatch)
+	var tags []string
+	if doc.tagName != "" {
+		tags = append(tags, "workflow:"+tagValue(doc.tagName))
+	}
+	tags = append(tags, "template:"+tagValue(t.Name))
+	return e.decide(tp, doc.templateSettings(i), target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
+		template: t.Name, path: path, deferSpec: deferSpec})
+}
+
+// withTemplateDefaults returns t as the controller runs it: spec.templateDefaults merged in with a
+// strategic merge, defaults of other template types left out (workflow/controller/operator.go
+// mergedTemplateDefaultsInto in Argo v4.0.7). Without defaults it returns t itself.
+func withTemplateDefaults(t *wfv1.Template, defaults *wfv1.Template) (*wfv1.Template, error) {
+	if defaults == nil {
+		return t, nil
+	}
+	d := defaults.DeepCopy()
+	typ := t.GetType()
+	if typ != wfv1.TemplateTypeContainer {
+		d.Container = nil
+	}
+	if typ != wfv1.TemplateTypeScript {
+		d.Script = nil
+	}
+	if typ != wfv1.TemplateTypeContainerSet {
+		d.ContainerSet = nil
+	}
+	d.Resource, d.Data, d.HTTP, d.Plugin, d.Suspend, d.DAG, d.Steps = nil, nil, nil, nil, nil, nil, nil
+	a, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := strategicpatch.StrategicMergePatch(a, b, wfv1.Template{})
+	if err != nil {
+		return nil, err
+	}
+	out := &wfv1.Template{}
+	if err := json.Unmarshal(merged, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // templatePodView is the part of the pod a template determines that matters for ECI: containers,
@@ -361,76 +461,11 @@ func templatePodView(t *wfv1.Template, spec *wfv1.WorkflowSpec, path, specPath s
 	return v
 }
 
-// optOut keeps a template's pods off ECI when workflow-level placement would send them there.
-func optOut(t *wfv1.Template, p *Profile, workflowPlacement bool) {
-	if !workflowPlacement {
-		return
-	}
-	for _, pl := range p.Placement {
-		switch pl {
-		case PlacementLabel:
-			if t.Metadata.Labels == nil {
-				t.Metadata.Labels = map[string]string{}
-			}
-			if _, ok := t.Metadata.Labels[eci.LabelECI]; !ok {
-				t.Metadata.Labels[eci.LabelECI] = "false"
-			}
-		case PlacementScheduler:
-			if t.SchedulerName == "" {
-				t.SchedulerName = corev1.DefaultSchedulerName
-			}
-		}
-	}
-}
-
-// templatePlacement places one template's pods on ECI, adding only what is missing. The
-// controller takes nodeSelector, tolerations and schedulerName from the template when it has them
-// and from the workflow otherwise (replacing, not merging), so the workflow's values are carried
-// into the template before ECI's are added, and a custom workflow scheduler is kept. (A steps/DAG
-// template's own nodeSelector, which Argo also passes to its children, is not carried over.)
-func templatePlacement(t *wfv1.Template, p *Profile, spec *wfv1.WorkflowSpec) *Finding {
-	var kept *Finding
-	for _, pl := range p.Placement {
-		switch pl {
-		case PlacementLabel:
-			if t.Metadata.Labels == nil {
-				t.Metadata.Labels = map[string]string{}
-			}
-			if _, ok := t.Metadata.Labels[eci.LabelECI]; !ok {
-				t.Metadata.Labels[eci.LabelECI] = "true"
-			}
-		case PlacementScheduler:
-			name := t.SchedulerName
-			if name == "" {
-				name = spec.SchedulerName
-			}
-			switch name {
-			case "", corev1.DefaultSchedulerName:
-				t.SchedulerName = eci.SchedulerName
-			case eci.SchedulerName:
-			default:
-				kept = &Finding{Code: CodeSchedulerKept, Severity: SeverityInfo, Template: t.Name,
-					Message: fmt.Sprintf("schedulerName %q set by the workflow was kept instead of %s", name, eci.SchedulerName)}
-			}
-		case PlacementNodeSelector:
-			if len(t.NodeSelector) == 0 {
-				t.NodeSelector = make(map[string]string, len(spec.NodeSelector)+1)
-				for k, v := range spec.NodeSelector {
-					t.NodeSelector[k] = v
-				}
-			}
-			if _, ok := t.NodeSelector[eci.NodeLabelType]; !ok {
-				t.NodeSelector[eci.NodeLabelType] = eci.NodeTypeVirtualKubelet
-			}
-			if len(t.Tolerations) == 0 {
-				t.Tolerations = append([]corev1.Toleration(nil), spec.Tolerations...)
-			}
-			if !hasECIToleration(t.Tolerations) {
-				t.Tolerations = append(t.Tolerations, eciToleration())
-			}
-		}
-	}
-	return kept
+// templatePlaceable views a template's placement fields, inheriting the workflow's.
+func templatePlaceable(t *wfv1.Template, spec *wfv1.WorkflowSpec) placeable {
+	return placeable{labels: &t.Metadata.Labels, schedulerName: &t.SchedulerName, inheritedScheduler: spec.SchedulerName,
+		nodeSelector: &t.NodeSelector, inheritedSelector: spec.NodeSelector,
+		tolerations: &t.Tolerations, inheritedTolerates: spec.Tolerations}
 }
 
 func setPodMetadataLabel(spec *wfv1.WorkflowSpec, k, v string) {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/lint"
 )
 
 func newLintCmd() *cobra.Command {
@@ -37,7 +38,7 @@ message names the field).
 			if err != nil {
 				return inputError(in.file, err)
 			}
-			if f := emissary.ArgoValidation(obj); f != nil {
+			if f := lint.ArgoValidation(obj); f != nil {
 				findings = append(findings, *f)
 			}
 			w := cmd.OutOrStdout()

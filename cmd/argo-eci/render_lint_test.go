@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/lint"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
@@ -172,7 +173,7 @@ spec:
     container: {image: alpine:3.20, command: [echo, "{{inputs.parameters.v}}"], resources: {requests: {cpu: "1", memory: 2Gi}}}
 `)
 	out, _, err := runCmd(t, "", "lint", "-f", undeclared)
-	if exitCode(err) != 1 || !strings.Contains(out, emissary.CodeArgoRejects) || !strings.Contains(out, "steps.make.outputs.parameters.v") {
+	if exitCode(err) != 1 || !strings.Contains(out, lint.CodeArgoRejects) || !strings.Contains(out, "steps.make.outputs.parameters.v") {
 		t.Fatalf("undeclared output: exit %d, output:\n%s", exitCode(err), out)
 	}
 
@@ -184,7 +185,7 @@ spec:
   workflowTemplateRef: {name: shared}
 `)
 	out, _, err = runCmd(t, "", "lint", "-f", ref)
-	if err != nil || !strings.Contains(out, emissary.CodeArgoNotOnline) || strings.Contains(out, emissary.CodeArgoRejects) {
+	if err != nil || !strings.Contains(out, lint.CodeArgoNotOnline) || strings.Contains(out, lint.CodeArgoRejects) {
 		t.Fatalf("workflowTemplateRef: %v, output:\n%s", err, out)
 	}
 }
