@@ -15,6 +15,8 @@ type Finding struct {
 	// Code is stable across releases (ECI001…); see the Code* constants.
 	Code     string   `json:"code"`
 	Severity Severity `json:"severity"`
+	// Object names the object of a multi-object stream ("Workflow hello-", "document 2"); "" for one.
+	Object string `json:"object,omitempty"`
 	// Template is the Argo template the finding is about ("" for the whole workflow or pod).
 	Template string `json:"template,omitempty"`
 	// Path is the field path, e.g. spec.templates[2].container.resources.
@@ -26,6 +28,7 @@ type Finding struct {
 
 // Finding codes. They never change meaning; new ones get new numbers.
 const (
+	CodeBadInput        = "ECI000" // the input could not be read (lint -o json reports it as a finding)
 	CodeHostPath        = "ECI001" // hostPath volume: not supported on ECI
 	CodeHostNetwork     = "ECI002" // hostNetwork: not supported on ECI
 	CodePrivileged      = "ECI003" // privileged container: needs a ticket on ECI
@@ -43,6 +46,8 @@ const (
 	CodeAgentStays      = "ECI061" // agent pod left on normal nodes (agentPod: stay)
 	CodePodSpecPatchBad = "ECI070" // a template's podSpecPatch could not be extended
 	CodeSchedulerKept   = "ECI071" // a custom schedulerName was kept
+	CodeUnknownField    = "ECI080" // a field Argo v4.0.7 does not know (older or newer Argo): kept as written
+	CodeOtherKind       = "ECI081" // an object of another kind in the stream: passed through
 )
 
 // CountErrors counts the findings with SeverityError.
