@@ -160,6 +160,7 @@ func (s *Stream) Encode() ([]byte, error) {
 		if d.Content[0].Style&yaml.FlowStyle != 0 {
 			blockStyle(d) // written as JSON: printed as block YAML
 		}
+		safeBlockScalars(d)
 		if err := enc.Encode(d); err != nil {
 			return nil, fmt.Errorf("encode: %w", err)
 		}
@@ -286,6 +287,17 @@ func removeMapKey(node *yaml.Node, key string) {
 			node.Content = append(node.Content[:i], node.Content[i+2:]...)
 			return
 		}
+	}
+}
+
+// safeBlockScalars double-quotes block scalars that start with a line break or hold a blank line:
+// the YAML encoder can add a blank line to such a literal each time it is written, which would change the value.
+func safeBlockScalars(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 && (strings.HasPrefix(n.Value, "\n") || strings.Contains(n.Value, "\n\n")) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	for _, c := range n.Content {
+		safeBlockScalars(c)
 	}
 }
 

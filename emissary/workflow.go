@@ -272,12 +272,12 @@ func (e *Engine) shapeTemplate(doc *wfDoc, i int, st *docState) ([]Finding, erro
 		return nil, nil
 	}
 	path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
+	forgetDecision(t.Metadata.Annotations) // what an earlier render wrote is decided again
 	view, err := withTemplateDefaults(t, spec.TemplateDefaults)
 	if err != nil {
 		return []Finding{{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: doc.specPath + ".templateDefaults",
 			Message: "cannot merge templateDefaults into the template: " + err.Error()}}, nil
 	}
-	forgetDecision(t.Metadata.Annotations) // what an earlier render wrote is decided again
 	tmplSettings := doc.templateSettings(i)
 	if skip, err := tmplSettings.skipped(); err != nil || skip {
 		if skip && st.workflowPlacement {
