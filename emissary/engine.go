@@ -112,6 +112,9 @@ type target struct {
 	path     string   // field path of the pod or template, for findings
 	// deferSpec: resources are not known yet (set by a podSpecPatch); write no spec.
 	deferSpec bool
+	// executorOnly: the pod runs only argoexec (resource and data templates): it gets the smallest
+	// spec that holds the executor, not ECI's 2-4Gi default.
+	executorOnly bool
 }
 
 var spotKeys = []string{eci.AnnotationSpotStrategy, eci.AnnotationSpotPriceLimit, eci.AnnotationSpotDuration, eci.AnnotationSpotFallback}
@@ -250,6 +253,11 @@ func decideSpec(p *Profile, s settings, t target) (annotations, string, []Findin
 		return out, "explicit specs from " + explicitFrom, findings, nil
 	}
 	switch {
+	case t.executorOnly && t.need.gpu == 0 && !t.need.declared:
+		chosen, _ := eci.Cheapest(t.need.milliCPU, t.need.memMiB)
+		fb := eci.Fallbacks(chosen, p.FallbackSpecs)
+		out.add(eci.AnnotationUseSpecs, eci.FormatSpecList(append([]eci.Spec{chosen}, fb...)))
+		return out, "runs only argoexec (resource or data template) → " + chosen.String() + fallbackText(fb), findings, nil
 	case t.need.gpu > 0:
 		finding(CodeGPUNeedsType, SeverityError, t.path, "GPU pod without explicit ECS instance types: ECI cannot pick a GPU instance from vCPU/memory",
 			fmt.Sprintf("set the %s annotation (or profile specs) to GPU types such as ecs.gn6i-c4g1.xlarge", AnnotationSpecs))

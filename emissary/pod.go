@@ -101,6 +101,10 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		}
 	}
 	n := computeNeed(out.Spec.InitContainers, out.Spec.Containers)
+	executorOnly := kind == PodKindWorkflow && runsOnlyArgoexec(out)
+	if executorOnly {
+		n.declared = false // argoexec's own resources, not the user's
+	}
 	if p.ExecutorResources == ExecutorResourcesCount {
 		if f, ok := waitBump(out.Spec.InitContainers, out.Spec.Containers, tmplName, "spec.containers"); ok {
 			res.Findings = append(res.Findings, f)
@@ -116,12 +120,13 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 	forgetDecision(ann) // what argo-eci wrote before (render, an earlier pass) is decided again
 	s[0].ann = ann
 	findings, err := e.decide(p, s, target{
-		existing: ann,
-		dst:      ann,
-		need:     n,
-		tags:     podTags(out, wf, tmplName),
-		template: tmplName,
-		path:     "pod " + out.Name,
+		existing:     ann,
+		dst:          ann,
+		need:         n,
+		tags:         podTags(out, wf, tmplName),
+		template:     tmplName,
+		path:         "pod " + out.Name,
+		executorOnly: executorOnly,
 	})
 	if err != nil {
 		return nil, err
@@ -134,6 +139,22 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 	res.Outcome = OutcomeShaped
 	res.Reason = out.Annotations[AnnotationSpecReason]
 	return res, nil
+}
+
+// runsOnlyArgoexec reports a pod of a resource or data template: its main container runs
+// "argoexec resource" or "argoexec data" (workflow/controller/operator.go in Argo v4.0.7).
+func runsOnlyArgoexec(pod *corev1.Pod) bool {
+	found := false
+	for _, c := range pod.Spec.Containers {
+		if IsExecutorSidecar(c.Name) {
+			continue
+		}
+		if len(c.Command) < 2 || c.Command[0] != "argoexec" || (c.Command[1] != "resource" && c.Command[1] != "data") {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 func hasEnv(c *corev1.Container, name string) bool {

@@ -232,3 +232,46 @@ spec:
 }
 
 func res2(cpu, mem string) corev1.ResourceRequirements { return res(cpu, mem, "", "") }
+
+// A resource template's pod runs only argoexec: the smallest spec, the same through render and
+// through the pod webhook, and the webhook changes nothing on the rendered workflow's pod.
+func TestResourceTemplateSmallestSpec(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	wf, findings := shapeYAML(t, e, `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: r-}
+spec:
+  entrypoint: make-cm
+  templates:
+  - name: make-cm
+    resource:
+      action: create
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {generateName: x-}
+`)
+	m := tmplByName(&wf.Spec, "make-cm")
+	if got := m.Metadata.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "0.25-0.5Gi,") {
+		t.Errorf("resource template eci-use-specs = %q, want 0.25-0.5Gi first", got)
+	}
+	if hasCode(findings, CodeNoResources) != nil {
+		t.Errorf("resource template reported as declaring no resources: %+v", findings)
+	}
+	if m.PodSpecPatch != "" {
+		t.Errorf("resource pod has no wait container, but podSpecPatch = %s", m.PodSpecPatch)
+	}
+	pod := argoPod("r-abcde", m)
+	pod.Spec.Containers = []corev1.Container{{Name: "main", Image: "quay.io/argoproj/argoexec:v4.0.7",
+		Command: []string{"argoexec", "resource", "create"}}}
+	res, err := e.ShapePod(pod, wf)
+	if err != nil || !reflect.DeepEqual(res.Pod, pod) {
+		t.Errorf("webhook changed the rendered resource pod (err %v): %v", err, res.Pod.Annotations)
+	}
+	bare := pod.DeepCopy()
+	bare.Annotations = map[string]string{"workflows.argoproj.io/node-id": "r-1"}
+	res, err = e.ShapePod(bare, nil)
+	if err != nil || !strings.HasPrefix(res.Pod.Annotations[eci.AnnotationUseSpecs], "0.25-0.5Gi,") {
+		t.Errorf("webhook alone: eci-use-specs = %q (err %v), want 0.25-0.5Gi first", res.Pod.Annotations[eci.AnnotationUseSpecs], err)
+	}
+}

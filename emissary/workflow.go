@@ -373,7 +373,7 @@ func (e *Engine) decideTemplate(doc *wfDoc, i int, tp *Profile, view *wfv1.Templ
 	}
 	tags = append(tags, "template:"+tagValue(t.Name))
 	return e.decide(tp, doc.templateSettings(i), target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
-		template: t.Name, path: path, deferSpec: deferSpec})
+		template: t.Name, path: path, deferSpec: deferSpec, executorOnly: view.Resource != nil || view.Data != nil})
 }
 
 // withTemplateDefaults returns t as the controller runs it: spec.templateDefaults merged in with a
