@@ -112,6 +112,7 @@ type target struct {
 	path     string   // field path of the pod or template, for findings
 	// deferSpec: resources are not known yet (set by a podSpecPatch); write no spec.
 	deferSpec bool
+	deferPath string // the podSpecPatch that defers it
 	// executorOnly: the pod runs only argoexec (resource and data templates): it gets the smallest
 	// spec that holds the executor, not ECI's 2-4Gi default.
 	executorOnly bool
@@ -240,8 +241,8 @@ func decideSpec(p *Profile, s settings, t target) (annotations, string, []Findin
 		return nil, "eci-use-specs set by the user: kept", findings, nil
 	}
 	if t.deferSpec && explicit == nil {
-		reason := "resources set by podSpecPatch: spec computed on the pod by the webhook"
-		finding(CodeUserSpecs, SeverityInfo, t.path+".podSpecPatch", reason, "")
+		reason := "resources set by podSpecPatch with parameters: spec computed on the pod by the webhook"
+		finding(CodeUserSpecs, SeverityInfo, t.deferPath, reason, "the pod webhook must be installed for these pods to get a spec")
 		return nil, reason, findings, nil
 	}
 	if explicit != nil {

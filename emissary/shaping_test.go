@@ -275,3 +275,48 @@ spec:
 		t.Errorf("webhook alone: eci-use-specs = %q (err %v), want 0.25-0.5Gi first", res.Pod.Annotations[eci.AnnotationUseSpecs], err)
 	}
 }
+
+func TestPodSpecPatchParsed(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	wf, findings := shapeYAML(t, e, `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: p-}
+spec:
+  entrypoint: main
+  templates:
+  - name: host
+    podSpecPatch: '{"hostNetwork": true}'
+    container: {image: alpine, command: ["true"], resources: {limits: {cpu: "1", memory: 2Gi}}}
+  - name: literal
+    podSpecPatch: |
+      containers:
+      - name: main
+        resources: {limits: {cpu: "4", memory: 8Gi}}
+    container: {image: alpine, command: ["true"], resources: {limits: {cpu: "1", memory: 2Gi}}}
+  - name: param
+    inputs: {parameters: [{name: cpu, value: "2"}]}
+    podSpecPatch: '{"containers":[{"name":"main","resources":{"limits":{"cpu":"{{inputs.parameters.cpu}}"}}}]}'
+    container: {image: alpine, command: ["true"], resources: {limits: {cpu: "1", memory: 2Gi}}}
+  - name: word
+    podSpecPatch: '{"containers":[{"name":"main","args":["print resources"]}]}'
+    container: {image: alpine, command: ["true"], resources: {limits: {cpu: "1", memory: 2Gi}}}
+`)
+	if f := hasCode(findings, CodeHostNetwork); f == nil || f.Template != "host" || !strings.Contains(f.Path, "podSpecPatch") {
+		t.Errorf("hostNetwork set by podSpecPatch not found: %+v", findings)
+	}
+	if _, ok := tmplByName(&wf.Spec, "host").Metadata.Annotations[eci.AnnotationUseSpecs]; ok {
+		t.Error("a hostNetwork template was shaped for ECI (incompatible: skip)")
+	}
+	if got := tmplByName(&wf.Spec, "literal").Metadata.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "4-8Gi") {
+		t.Errorf("literal podSpecPatch resources: eci-use-specs = %q, want 4-8Gi first", got)
+	}
+	if _, ok := tmplByName(&wf.Spec, "param").Metadata.Annotations[eci.AnnotationUseSpecs]; ok {
+		t.Error("parameterised podSpecPatch resources: a spec was baked in; the webhook must decide")
+	}
+	if f := hasCode(findings, CodeUserSpecs); f == nil || f.Path != "spec.templates[2].podSpecPatch" {
+		t.Errorf("deferred spec without a finding naming the podSpecPatch: %+v", findings)
+	}
+	if got := tmplByName(&wf.Spec, "word").Metadata.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "1-2Gi") {
+		t.Errorf("a podSpecPatch mentioning the word resources deferred the spec: %q", got)
+	}
+}

@@ -294,7 +294,15 @@ func (e *Engine) shapeTemplate(doc *wfDoc, i int, st *docState) ([]Finding, erro
 		st.usesFluid = true
 	}
 	var findings []Finding
-	if inc := templatePodView(view, spec, path, doc.specPath).incompatibilities(); len(inc) > 0 {
+	patches, f := templatePatches(view, spec, path, doc.specPath)
+	if f != nil {
+		findings = append(findings, *f)
+	}
+	inc := templatePodView(view, spec, path, doc.specPath).incompatibilities()
+	for _, p := range patches {
+		inc = append(inc, p.incompatibilities()...)
+	}
+	if len(inc) > 0 {
 		findings = append(findings, incompatibleFindings(inc, tp.Incompatible, t.Name, true)...)
 		if tp.Incompatible != IncompatibleWarn {
 			if st.workflowPlacement {
@@ -311,7 +319,7 @@ func (e *Engine) shapeTemplate(doc *wfDoc, i int, st *docState) ([]Finding, erro
 			findings = append(findings, *f)
 		}
 	}
-	fs, err := e.decideTemplate(doc, i, tp, view, ignored, path)
+	fs, err := e.decideTemplate(doc, i, tp, view, ignored, patches, path)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +352,7 @@ func markExecutorIgnored(t *wfv1.Template, spec *wfv1.WorkflowSpec, path string)
 }
 
 // decideTemplate runs decide for template i (view: the template with templateDefaults merged).
-func (e *Engine) decideTemplate(doc *wfDoc, i int, tp *Profile, view *wfv1.Template, ignored []string, path string) ([]Finding, error) {
+func (e *Engine) decideTemplate(doc *wfDoc, i int, tp *Profile, view *wfv1.Template, ignored []string, patches []*specPatch, path string) ([]Finding, error) {
 	spec := doc.spec
 	t := &spec.Templates[i]
 	if t.Metadata.Annotations == nil {
@@ -363,17 +371,23 @@ func (e *Engine) decideTemplate(doc *wfDoc, i int, tp *Profile, view *wfv1.Templ
 		existing[k] = v
 	}
 	inits, containers := templateContainers(view)
+	deferSpec, deferPath := false, ""
+	for _, p := range patches { // workflow's, then the template's, as the controller applies them
+		p.applyResources(inits, containers)
+		if p.parameterised && p.setsResources() {
+			// Resources that depend on parameters are known only on the pod: the webhook decides.
+			deferSpec, deferPath = true, p.path
+		}
+	}
 	n := computeNeed(inits, containers)
 	n.ignored = append(n.ignored, ignored...)
-	// Resources set by podSpecPatch depend on parameters: the pod webhook computes the spec.
-	deferSpec := patchSetsResources(view.PodSpecPatch) || patchSetsResources(spec.PodSpecPatch)
 	var tags []string
 	if doc.tagName != "" {
 		tags = append(tags, "workflow:"+tagValue(doc.tagName))
 	}
 	tags = append(tags, "template:"+tagValue(t.Name))
 	return e.decide(tp, doc.templateSettings(i), target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
-		template: t.Name, path: path, deferSpec: deferSpec, executorOnly: view.Resource != nil || view.Data != nil})
+		template: t.Name, path: path, deferSpec: deferSpec, deferPath: deferPath, executorOnly: view.Resource != nil || view.Data != nil})
 }
 
 // withTemplateDefaults returns t as the controller runs it: spec.templateDefaults merged in with a
@@ -540,9 +554,21 @@ func mountsDataset(t *wfv1.Template, spec *wfv1.WorkflowSpec, datasets map[strin
 	return false
 }
 
-// patchSetsResources reports whether a podSpecPatch touches container resources.
-func patchSetsResources(patch string) bool {
-	return strings.Contains(patch, "resources")
+// templatePatches reads the workflow's and the template's podSpecPatch, in the order the
+// controller applies them. A patch that cannot be read is a warning finding and is left out.
+func templatePatches(t *wfv1.Template, spec *wfv1.WorkflowSpec, path, specPath string) ([]*specPatch, *Finding) {
+	var out []*specPatch
+	for _, src := range []struct{ patch, path string }{{spec.PodSpecPatch, specPath + ".podSpecPatch"}, {t.PodSpecPatch, path + ".podSpecPatch"}} {
+		p, err := readPatch(src.patch, src.path)
+		if err != nil {
+			return out, &Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: src.path,
+				Message: "cannot read podSpecPatch: " + err.Error(), Hint: "write podSpecPatch as a JSON or YAML PodSpec"}
+		}
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // addIgnoreEnvPatch extends a template's podSpecPatch so the named containers get
