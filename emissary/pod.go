@@ -3,6 +3,7 @@ package emissary
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -117,6 +118,10 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		ann[k] = v
 	}
 	out.Annotations = ann
+	before := make(map[string]string, len(ann))
+	for k, v := range ann {
+		before[k] = v
+	}
 	forgetDecision(ann) // what argo-eci wrote before (render, an earlier pass) is decided again
 	s[0].ann = ann
 	findings, err := e.decide(p, s, target{
@@ -132,6 +137,7 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		return nil, err
 	}
 	res.Findings = append(res.Findings, findings...)
+	keepSameDecision(before, ann)
 	if f := place(p, podPlaceable(out), tmplName); f != nil {
 		f.Path = "spec.schedulerName"
 		res.Findings = append(res.Findings, *f)
@@ -139,6 +145,26 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 	res.Outcome = OutcomeShaped
 	res.Reason = out.Annotations[AnnotationSpecReason]
 	return res, nil
+}
+
+// keepSameDecision restores the earlier record and spec-reason when deciding again wrote the same
+// annotations: the pod of a rendered template counts Argo's init container, which the workflow
+// file does not show, so the reason may read differently for the same decision.
+func keepSameDecision(before, after map[string]string) {
+	if _, had := before[AnnotationDecision]; !had {
+		return
+	}
+	_, oldKeys, ok1 := DecisionKeys(before)
+	_, newKeys, ok2 := DecisionKeys(after)
+	if !ok1 || !ok2 || !reflect.DeepEqual(oldKeys, newKeys) {
+		return
+	}
+	for _, k := range newKeys {
+		if k != AnnotationSpecReason && before[k] != after[k] {
+			return
+		}
+	}
+	after[AnnotationSpecReason], after[AnnotationDecision] = before[AnnotationSpecReason], before[AnnotationDecision]
 }
 
 // runsOnlyArgoexec reports a pod of a resource or data template: its main container runs

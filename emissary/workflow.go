@@ -1,11 +1,15 @@
 package emissary
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v4/util/logging"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -155,41 +159,24 @@ func templateContainers(t *wfv1.Template) (inits, containers []corev1.Container)
 }
 
 // pluginSidecars names the artifact-plugin-<name> sidecars the Argo v4.0.7 controller adds to t's
-// pod: one per plugin used by an *output* artifact, and the plugin of the template's own
-// archiveLocation when logs are archived (workflow/controller/workflowpod.go addArtifactPlugins:
-// Outputs.Artifacts.GetPluginNames with IncludeLogs). Input-only plugins get an init-artifact-<name>
-// init container and no sidecar. Plugins reached only through the controller's default artifact
-// repository are not visible here and are not named: a podSpecPatch naming a container the
-// controller does not create adds a container without an image, which the apiserver refuses.
-func pluginSidecars(t *wfv1.Template, spec *wfv1.WorkflowSpec) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(name wfv1.ArtifactPluginName) {
-		n := common.ArtifactPluginSidecarPrefix + string(name)
-		if name != "" && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
+// pod: one per plugin of an *output* artifact, including key-only artifacts that use the
+// template's archiveLocation plugin, found with Argo's own Artifacts.GetPluginNames exactly as
+// workflow/controller/workflowpod.go addArtifactPlugins calls it. Input-only plugins get an
+// init-artifact-<name> init container and no sidecar. The controller's default artifact repository
+// is not visible in a workflow file, so its plugin is not named: a podSpecPatch naming a container
+// the controller does not create adds a container without an image, which the apiserver refuses.
+func pluginSidecars(t *wfv1.Template) []string {
+	names := t.Outputs.Artifacts.GetPluginNames(quietCtx, nil, wfv1.IncludeLogs, t.ArchiveLocation)
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, common.ArtifactPluginSidecarPrefix+string(n))
 	}
-	for _, a := range t.Outputs.Artifacts {
-		if a.Plugin != nil {
-			add(a.Plugin.Name)
-		}
-	}
-	if loc := t.ArchiveLocation; loc != nil && loc.Plugin != nil && archivesLogs(t, spec) {
-		add(loc.Plugin.Name)
-	}
+	sort.Strings(out)
 	return out
 }
 
-// archivesLogs reports whether the template's logs are archived as far as the workflow shows it
-// (template archiveLocation.archiveLogs, else spec.archiveLogs).
-func archivesLogs(t *wfv1.Template, spec *wfv1.WorkflowSpec) bool {
-	if t.ArchiveLocation != nil && t.ArchiveLocation.ArchiveLogs != nil {
-		return *t.ArchiveLocation.ArchiveLogs
-	}
-	return spec.ArchiveLogs != nil && *spec.ArchiveLogs
-}
+// quietCtx carries the logger Argo's helpers require, discarding what they log.
+var quietCtx = logging.WithLogger(context.Background(), logging.NewSlogLoggerCustom(logging.Error, logging.Text, io.Discard))
 
 // docState is what shapeDoc learns across templates.
 type docState struct {
@@ -340,7 +327,7 @@ func (e *Engine) shapeTemplate(doc *wfDoc, i int, st *docState) ([]Finding, erro
 // template's artifact-plugin sidecars get __ECI_RESOURCE_IGNORE__=TRUE. It returns the names it
 // marked, or a finding when the patch cannot be extended.
 func markExecutorIgnored(t *wfv1.Template, spec *wfv1.WorkflowSpec, path string) ([]string, *Finding) {
-	names := append([]string{common.WaitContainerName}, pluginSidecars(t, spec)...)
+	names := append([]string{common.WaitContainerName}, pluginSidecars(t)...)
 	patched, err := addIgnoreEnvPatch(t.PodSpecPatch, names)
 	if err != nil {
 		return nil, &Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: path + ".podSpecPatch",
