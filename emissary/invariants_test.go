@@ -30,6 +30,11 @@ func checkPodInvariants(t *testing.T, e *Engine, wf *wfv1.Workflow, name, where 
 	if strings.Contains(tmpl.PodSpecPatch+wf.Spec.PodSpecPatch, "{{") {
 		return // the controller substitutes parameters first; the webhook decides on that pod
 	}
+	for _, p := range []string{tmpl.PodSpecPatch, wf.Spec.PodSpecPatch} {
+		if _, err := readPatch(p, "podSpecPatch"); err != nil {
+			return // the controller refuses to build this pod ("Error applying PodSpecPatch")
+		}
+	}
 	pod := controllerPod(t, wf, name)
 	assertValidContainers(t, pod)
 	if v, ok := pod.Annotations[eci.AnnotationUseSpecs]; ok {
