@@ -44,6 +44,7 @@ const (
 	CodeFluidNoSidecar  = "ECI050" // Fluid dataset PVC without serverless sidecar injection
 	CodeNotShaped       = "ECI060" // workflow left alone: argo-eci.io/skip or no profile selected
 	CodeAgentStays      = "ECI061" // agent pod left on normal nodes (agentPod: stay)
+	CodeTemplateRef     = "ECI062" // templates in another object (templateRef, workflowTemplateRef): not shaped by render
 	CodePodSpecPatchBad = "ECI070" // a template's podSpecPatch could not be extended
 	CodeSchedulerKept   = "ECI071" // a custom schedulerName was kept
 	CodeUnknownField    = "ECI080" // a field Argo v4.0.7 does not know (older or newer Argo): kept as written

@@ -114,7 +114,7 @@ func (e *Engine) lintDoc(doc *wfDoc) []Finding {
 				Hint:    "add podMetadata label alibabacloud.com/fluid-sidecar-target: eci (ack-fluid) or serverless.fluid.io/inject: \"true\""})
 		}
 		// ShapeWorkflow has already refused invalid settings, so errors cannot occur here.
-		if p, _ := e.selectProfile(doc.namespace, doc.templateSettings(i)); p != nil && p.ExecutorResources == ExecutorResourcesCount {
+		if p, _ := e.selectProfile(doc.namespace, doc.templateSettings(t, path)); p != nil && p.ExecutorResources == ExecutorResourcesCount {
 			if f, ok := lintWaitBump(t, path); ok {
 				out = append(out, f)
 			}

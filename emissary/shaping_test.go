@@ -320,3 +320,44 @@ spec:
 		t.Errorf("a podSpecPatch mentioning the word resources deferred the spec: %q", got)
 	}
 }
+
+func TestInlineTemplatesAndReferences(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	wf, findings := shapeYAML(t, e, `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: in-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: inline-step
+        inline:
+          container: {image: alpine, command: ["true"], resources: {limits: {cpu: "2", memory: 4Gi}}}
+      - name: shared
+        templateRef: {name: common-tasks, template: build}
+  - name: graph
+    dag:
+      tasks:
+      - name: t
+        inline:
+          script: {image: python, command: [python], source: "print(1)", resources: {limits: {cpu: "1", memory: 1Gi}}}
+`)
+	step := wf.Spec.Templates[0].Steps[0].Steps[0].Inline
+	if got := step.Metadata.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "2-4Gi") {
+		t.Errorf("inline step template: eci-use-specs = %q, want 2-4Gi first", got)
+	}
+	task := wf.Spec.Templates[1].DAG.Tasks[0].Inline
+	if got := task.Metadata.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "1-1Gi") && !strings.HasPrefix(got, "0.5-1Gi") && !strings.HasPrefix(got, "1-2Gi") {
+		t.Errorf("inline DAG template: eci-use-specs = %q", got)
+	}
+	pod := argoPod("in-abcde", step)
+	pod.Spec = applyPodSpecPatch(t, pod.Spec, step.PodSpecPatch)
+	res, err := e.ShapePod(pod, wf)
+	if err != nil || !reflect.DeepEqual(res.Pod, pod) {
+		t.Errorf("webhook changed the pod of a rendered inline template (err %v)", err)
+	}
+	if f := hasCode(findings, CodeTemplateRef); f == nil || f.Path != "spec.templates[0].steps[0][1].templateRef" || !strings.Contains(f.Message, "common-tasks") {
+		t.Errorf("templateRef not reported: %+v", findings)
+	}
+}

@@ -104,15 +104,15 @@ func (e *Engine) ShapeWorkflow(obj runtime.Object) (runtime.Object, []Finding, e
 	return out, findings, nil
 }
 
-// templateSettings are the argo-eci.io/* settings for template i, strongest first: its own
+// templateSettings are the argo-eci.io/* settings for template t at path, strongest first: its own
 // metadata, the workflow's podMetadata (both reach its pods as pod annotations), the workflow's.
-func (doc *wfDoc) templateSettings(i int) settings {
+func (doc *wfDoc) templateSettings(t *wfv1.Template, path string) settings {
 	var podMeta map[string]string
 	if doc.spec.PodMetadata != nil {
 		podMeta = doc.spec.PodMetadata.Annotations
 	}
 	s := make(settings, 0, 3+len(doc.settings))
-	s = append(s, layer{ann: doc.spec.Templates[i].Metadata.Annotations, path: fmt.Sprintf("%s.templates[%d].metadata.annotations", doc.specPath, i)})
+	s = append(s, layer{ann: t.Metadata.Annotations, path: path + ".metadata.annotations"})
 	if d := doc.spec.TemplateDefaults; d != nil {
 		s = append(s, layer{ann: d.Metadata.Annotations, path: doc.specPath + ".templateDefaults.metadata.annotations"})
 	}
@@ -201,13 +201,14 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 	st := &docState{profile: p, datasets: fluidDatasets(doc),
 		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasPluginTemplates(doc.spec)}
 	var findings []Finding
-	for i := range doc.spec.Templates {
-		fs, err := e.shapeTemplate(doc, i, st)
+	for _, at := range allTemplates(doc) {
+		fs, err := e.shapeTemplate(doc, at.t, at.path, st)
 		if err != nil {
 			return nil, err
 		}
 		findings = append(findings, fs...)
 	}
+	findings = append(findings, referenceFindings(doc)...)
 	if st.shaped == 0 {
 		msg := "no profile selected and no default profile: workflow left alone"
 		if docSkip {
@@ -216,6 +217,71 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		findings = append(findings, Finding{Code: CodeNotShaped, Severity: SeverityInfo, Message: msg})
 	}
 	return append(findings, shapeWorkflowLevel(doc, st)...), nil
+}
+
+// templateAt is a template and its field path.
+type templateAt struct {
+	t    *wfv1.Template
+	path string
+}
+
+// allTemplates lists the workflow's templates and the inline templates of its steps and DAG tasks
+// (which the controller runs like any other), with their paths.
+func allTemplates(doc *wfDoc) []templateAt {
+	var out []templateAt
+	for i := range doc.spec.Templates {
+		t := &doc.spec.Templates[i]
+		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
+		out = append(out, templateAt{t, path})
+		for si := range t.Steps {
+			for sj := range t.Steps[si].Steps {
+				if in := t.Steps[si].Steps[sj].Inline; in != nil {
+					out = append(out, templateAt{in, fmt.Sprintf("%s.steps[%d][%d].inline", path, si, sj)})
+				}
+			}
+		}
+		if t.DAG != nil {
+			for ti := range t.DAG.Tasks {
+				if in := t.DAG.Tasks[ti].Inline; in != nil {
+					out = append(out, templateAt{in, fmt.Sprintf("%s.dag.tasks[%d].inline", path, ti)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// referenceFindings says what render cannot see: templates reached through templateRef or a
+// workflowTemplateRef live in other objects. Render those objects too; the pod webhook shapes
+// their pods at creation in any case.
+func referenceFindings(doc *wfDoc) []Finding {
+	var out []Finding
+	hint := "render the WorkflowTemplate itself, or rely on the pod webhook, which shapes these pods when they are created"
+	if ref := doc.spec.WorkflowTemplateRef; ref != nil {
+		out = append(out, Finding{Code: CodeTemplateRef, Severity: SeverityInfo, Path: doc.specPath + ".workflowTemplateRef",
+			Message: fmt.Sprintf("templates come from WorkflowTemplate %q, which render cannot see", ref.Name), Hint: hint})
+	}
+	for i := range doc.spec.Templates {
+		t := &doc.spec.Templates[i]
+		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
+		add := func(ref *wfv1.TemplateRef, at string) {
+			if ref != nil {
+				out = append(out, Finding{Code: CodeTemplateRef, Severity: SeverityInfo, Template: t.Name, Path: at + ".templateRef",
+					Message: fmt.Sprintf("template %q of WorkflowTemplate %q is not shaped by render: it lives in that object", ref.Template, ref.Name), Hint: hint})
+			}
+		}
+		for si := range t.Steps {
+			for sj := range t.Steps[si].Steps {
+				add(t.Steps[si].Steps[sj].TemplateRef, fmt.Sprintf("%s.steps[%d][%d]", path, si, sj))
+			}
+		}
+		if t.DAG != nil {
+			for ti := range t.DAG.Tasks {
+				add(t.DAG.Tasks[ti].TemplateRef, fmt.Sprintf("%s.dag.tasks[%d]", path, ti))
+			}
+		}
+	}
+	return out
 }
 
 // shapeWorkflowLevel writes what only the workflow level can carry: the agent pod's placement and
@@ -251,21 +317,19 @@ func shapeWorkflowLevel(doc *wfDoc, st *docState) []Finding {
 
 // shapeTemplate shapes template i when it makes a pod. It reads the template as the controller
 // will run it (spec.templateDefaults merged in) and writes only into the template itself.
-func (e *Engine) shapeTemplate(doc *wfDoc, i int, st *docState) ([]Finding, error) {
+func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *docState) ([]Finding, error) {
 	spec := doc.spec
-	t := &spec.Templates[i]
 	isPod, hasWait := podTemplate(t)
 	if !isPod {
 		return nil, nil
 	}
-	path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
 	forgetDecision(t.Metadata.Annotations) // what an earlier render wrote is decided again
 	view, err := withTemplateDefaults(t, spec.TemplateDefaults)
 	if err != nil {
 		return []Finding{{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: doc.specPath + ".templateDefaults",
 			Message: "cannot merge templateDefaults into the template: " + err.Error()}}, nil
 	}
-	tmplSettings := doc.templateSettings(i)
+	tmplSettings := doc.templateSettings(t, path)
 	if skip, err := tmplSettings.skipped(); err != nil || skip {
 		if skip && st.workflowPlacement {
 			optOut(st.profile, templatePlaceable(t, spec))
@@ -306,7 +370,7 @@ func (e *Engine) shapeTemplate(doc *wfDoc, i int, st *docState) ([]Finding, erro
 			findings = append(findings, *f)
 		}
 	}
-	fs, err := e.decideTemplate(doc, i, tp, view, ignored, patches, path)
+	fs, err := e.decideTemplate(doc, t, tp, view, ignored, patches, path)
 	if err != nil {
 		return nil, err
 	}
@@ -339,9 +403,8 @@ func markExecutorIgnored(t *wfv1.Template, spec *wfv1.WorkflowSpec, path string)
 }
 
 // decideTemplate runs decide for template i (view: the template with templateDefaults merged).
-func (e *Engine) decideTemplate(doc *wfDoc, i int, tp *Profile, view *wfv1.Template, ignored []string, patches []*specPatch, path string) ([]Finding, error) {
+func (e *Engine) decideTemplate(doc *wfDoc, t *wfv1.Template, tp *Profile, view *wfv1.Template, ignored []string, patches []*specPatch, path string) ([]Finding, error) {
 	spec := doc.spec
-	t := &spec.Templates[i]
 	if t.Metadata.Annotations == nil {
 		t.Metadata.Annotations = map[string]string{}
 	}
@@ -372,8 +435,10 @@ func (e *Engine) decideTemplate(doc *wfDoc, i int, tp *Profile, view *wfv1.Templ
 	if doc.tagName != "" {
 		tags = append(tags, "workflow:"+tagValue(doc.tagName))
 	}
-	tags = append(tags, "template:"+tagValue(t.Name))
-	return e.decide(tp, doc.templateSettings(i), target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
+	if t.Name != "" { // inline templates have none, and neither do their pods
+		tags = append(tags, "template:"+tagValue(t.Name))
+	}
+	return e.decide(tp, doc.templateSettings(t, path), target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
 		template: t.Name, path: path, deferSpec: deferSpec, deferPath: deferPath, executorOnly: view.Resource != nil || view.Data != nil})
 }
 
