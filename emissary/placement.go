@@ -2,6 +2,7 @@ package emissary
 
 import (
 	"fmt"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -107,4 +108,32 @@ func hasECIToleration(ts []corev1.Toleration) bool {
 func podPlaceable(pod *corev1.Pod) placeable {
 	return placeable{labels: &pod.Labels, schedulerName: &pod.Spec.SchedulerName,
 		nodeSelector: &pod.Spec.NodeSelector, tolerations: &pod.Spec.Tolerations}
+}
+
+// virtualNodeLabels are the node labels a nodeSelector may name and still match an ECI virtual
+// node: its type label, the well-known OS, architecture and topology labels Kubernetes sets on
+// every node, and the virtual node's own name.
+var virtualNodeLabels = map[string]bool{
+	eci.NodeLabelType: true, "kubernetes.io/os": true, "kubernetes.io/arch": true, "beta.kubernetes.io/os": true,
+	"beta.kubernetes.io/arch": true, "topology.kubernetes.io/zone": true, "topology.kubernetes.io/region": true,
+	"failure-domain.beta.kubernetes.io/zone": true, "failure-domain.beta.kubernetes.io/region": true,
+	"kubernetes.io/hostname": true,
+}
+
+// nodeSelectorFinding warns when a pod sent to ECI has a nodeSelector that no ECI virtual node can
+// match (a node-pool label, or type other than virtual-kubelet): the pod would stay Pending.
+func nodeSelectorFinding(sel map[string]string, tmpl, path string) *Finding {
+	keys := make([]string, 0, len(sel))
+	for k := range sel {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if (k == eci.NodeLabelType && sel[k] != eci.NodeTypeVirtualKubelet) || !virtualNodeLabels[k] {
+			return &Finding{Code: CodeNodeSelectorNoECI, Severity: SeverityWarning, Template: tmpl, Path: path + "." + k,
+				Message: fmt.Sprintf("nodeSelector %s=%s matches no ECI virtual node: the pod sent to ECI would stay Pending", k, sel[k]),
+				Hint:    "drop the nodeSelector, or skip this template with argo-eci.io/skip: \"true\""}
+		}
+	}
+	return nil
 }

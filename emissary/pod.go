@@ -142,6 +142,9 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		f.Path = "spec.schedulerName"
 		res.Findings = append(res.Findings, *f)
 	}
+	if f := nodeSelectorFinding(out.Spec.NodeSelector, tmplName, "spec.nodeSelector"); f != nil {
+		res.Findings = append(res.Findings, *f)
+	}
 	res.Outcome = OutcomeShaped
 	res.Reason = out.Annotations[AnnotationSpecReason]
 	return res, nil

@@ -9,6 +9,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/eci"
 )
@@ -360,4 +361,41 @@ spec:
 	if f := hasCode(findings, CodeTemplateRef); f == nil || f.Path != "spec.templates[0].steps[0][1].templateRef" || !strings.Contains(f.Message, "common-tasks") {
 		t.Errorf("templateRef not reported: %+v", findings)
 	}
+}
+
+func TestFindingsOnlyWhereTheyApply(t *testing.T) {
+	e := NewEngine(mustProfiles(t, "default: p\nprofiles: {p: {executorResources: count, incompatible: skip}}"))
+	findings, err := e.Lint(decodeDoc(t, `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: f-}
+spec:
+  entrypoint: host
+  templates:
+  - name: host
+    volumes: [{name: h, hostPath: {path: /var/log}}]
+    container: {image: alpine, command: ["true"], volumeMounts: [{name: h, mountPath: /h}], resources: {limits: {cpu: "2", memory: 4Gi}}}
+  - name: pool
+    nodeSelector: {node-pool: batch}
+    container: {image: alpine, command: ["true"], resources: {limits: {cpu: "1", memory: 2Gi}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range findings {
+		if f.Code == CodeWaitBumpsSpec && f.Template == "host" {
+			t.Errorf("cost warning on a template that stays on normal nodes: %+v", f)
+		}
+	}
+	if f := hasCode(findings, CodeNodeSelectorNoECI); f == nil || f.Template != "pool" || f.Path != "spec.templates[1].nodeSelector.node-pool" {
+		t.Errorf("nodeSelector no virtual node matches: %+v", findings)
+	}
+}
+
+func decodeDoc(t *testing.T, doc string) runtime.Object {
+	t.Helper()
+	obj, err := DecodeObject([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
 }

@@ -379,6 +379,13 @@ func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *do
 		f.Path = path + ".schedulerName"
 		findings = append(findings, *f)
 	}
+	sel, selPath := t.NodeSelector, path+".nodeSelector"
+	if len(sel) == 0 {
+		sel, selPath = spec.NodeSelector, doc.specPath+".nodeSelector"
+	}
+	if f := nodeSelectorFinding(sel, t.Name, selPath); f != nil {
+		findings = append(findings, *f)
+	}
 	if tp.Retry != nil && view.RetryStrategy == nil && spec.RetryStrategy == nil {
 		// Argo applies spec.retryStrategy to templates without their own: never replace it.
 		limit := intstr.FromInt32(int32(tp.Retry.Limit))
