@@ -95,7 +95,8 @@ func startServer(t testing.TB, s *Server) *testServer {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln, certs.GetCertificate) }()
+	s.Certificates = certs.GetCertificate
+	go func() { done <- s.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

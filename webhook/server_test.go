@@ -158,7 +158,7 @@ func TestPodUsesCachedWorkflow(t *testing.T) {
 	if seen != cached {
 		t.Errorf("engine got workflow %v, want the cached one", seen)
 	}
-	if got := testutil.ToFloat64(ts.Metrics.workflowMisses); got != 0 {
+	if got := testutil.ToFloat64(ts.Metrics.workflowMisses.WithLabelValues(missNoReader)); got != 0 {
 		t.Errorf("cache misses = %v, want 0", got)
 	}
 
@@ -167,7 +167,7 @@ func TestPodUsesCachedWorkflow(t *testing.T) {
 	if seen != nil {
 		t.Errorf("engine got workflow %v on a cache miss, want nil", seen)
 	}
-	if got := testutil.ToFloat64(ts.Metrics.workflowMisses); got != 1 {
+	if got := testutil.ToFloat64(ts.Metrics.workflowMisses.WithLabelValues(missNoReader)); got != 1 {
 		t.Errorf("cache misses = %v, want 1", got)
 	}
 }

@@ -177,7 +177,8 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, f *webhookFlags) error 
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listening on %s: %w", f.listen, err)}
 	}
-	g.Go(func() error { return server.Serve(ctx, ln, certs.GetCertificate) })
+	server.Certificates = certs.GetCertificate
+	g.Go(func() error { return server.Serve(ctx, ln) })
 	if err := g.Wait(); err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -147,7 +147,8 @@ func (w *Webhook) serve(ln net.Listener) error {
 		return err
 	}
 	done := make(chan error, 1)
-	go func() { done <- w.Server.Serve(ctx, ln, certs.GetCertificate) }()
+	w.Server.Certificates = certs.GetCertificate
+	go func() { done <- w.Server.Serve(ctx, ln) }()
 	w.mu.Lock()
 	w.cancel, w.done = cancel, done
 	w.mu.Unlock()
