@@ -128,6 +128,10 @@ func (s *Server) owningWorkflow(ctx context.Context, pod *corev1.Pod) (*wfv1.Wor
 		s.Metrics.workflowMisses.WithLabelValues(missNotFound).Inc()
 		log.Info("workflow does not exist; shaping from the pod alone", "workflow", name)
 		return nil, nil
+	case errors.Is(err, ErrNamespaceNotServed):
+		s.Metrics.workflowMisses.WithLabelValues(missNoReader).Inc()
+		log.Warn("pod from a namespace this webhook does not serve; shaping from the pod alone", "workflow", name)
+		return nil, nil
 	default:
 		s.Metrics.workflowMisses.WithLabelValues(missError).Inc()
 		return nil, fmt.Errorf("reading Workflow %s/%s (not in the cache yet): %w", pod.Namespace, name, err)

@@ -105,7 +105,11 @@ func (c *Cluster) StartWebhook(ns string, profiles []byte, log *slog.Logger) (*W
 	if _, err := engines.Load("file", "profiles", profiles); err != nil {
 		return nil, err
 	}
-	workflows, err := webhook.NewWorkflowCache(c.Workflows, ns)
+	var served []string
+	if ns != "" {
+		served = []string{ns}
+	}
+	workflows, err := webhook.NewWorkflowCache(c.Workflows, served)
 	if err != nil {
 		return nil, err
 	}
