@@ -3,7 +3,9 @@ package webhook
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -159,5 +161,41 @@ func TestDrainOnShutdown(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(ts.URL, "https://"), time.Second); err == nil {
 		c.Close()
 		t.Error("still listening after the drain")
+	}
+}
+
+// TestMetricsCanBeRestricted: with SeparateMetrics the webhook's port has no /metrics, and
+// ServeMetrics serves them on an address of their own.
+func TestMetricsCanBeRestricted(t *testing.T) {
+	ts := startServer(t, &Server{Engines: realStore(t, testProfiles), SeparateMetrics: true})
+	resp, err := ts.Client.Get(ts.URL + PathMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the webhook port: %d, want 404", resp.StatusCode)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ServeMetrics(ctx, ln, ts.Metrics) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	resp, err = http.Get("http://" + ln.Addr().String() + PathMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "argo_eci_webhook_certificate_expiry_timestamp_seconds") {
+		t.Errorf("separate /metrics: %d, missing the certificate expiry", resp.StatusCode)
 	}
 }

@@ -17,6 +17,7 @@ type Metrics struct {
 	panics         prometheus.Counter
 	reloads        *prometheus.CounterVec
 	reloadOK       prometheus.Gauge
+	certExpiry     prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them on a fresh registry.
@@ -50,8 +51,12 @@ func NewMetrics() *Metrics {
 			Namespace: "argo_eci", Subsystem: "webhook", Name: "profile_last_load_ok",
 			Help: "1 when the last profile load succeeded, 0 when it failed and the previous profiles are still in use.",
 		}),
+		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "argo_eci", Subsystem: "webhook", Name: "certificate_expiry_timestamp_seconds",
+			Help: "When the serving certificate in use expires (Unix time); alert well before it.",
+		}),
 	}
-	m.Registry.MustRegister(m.reviews, m.latency, m.workflowMisses, m.panics, m.reloads, m.reloadOK,
+	m.Registry.MustRegister(m.reviews, m.latency, m.workflowMisses, m.panics, m.reloads, m.reloadOK, m.certExpiry,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

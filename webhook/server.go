@@ -105,6 +105,9 @@ type Server struct {
 	DrainDelay time.Duration
 	// ShutdownTimeout bounds the graceful shutdown in Serve after the drain; 0 means 10 s.
 	ShutdownTimeout time.Duration
+	// SeparateMetrics leaves /metrics off the webhook's port (serve it with [ServeMetrics] on an
+	// address of its own, or not at all), so that metrics can be restricted apart from admission.
+	SeparateMetrics bool
 
 	initOnce sync.Once
 	slots    chan struct{}
@@ -173,7 +176,9 @@ func (s *Server) Handler() http.Handler {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.serveReady)
-	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	if !s.SeparateMetrics {
+		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
 	return mux
 }
 
@@ -295,13 +300,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("serving the webhook: Server.Certificates is not set")
 	}
 	s.draining.Store(false)
+	s.init()
+	certificates := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		c, err := s.Certificates(hello)
+		if err == nil && c != nil && c.Leaf != nil {
+			s.Metrics.certExpiry.Set(float64(c.Leaf.NotAfter.Unix()))
+		}
+		return c, err
+	}
+	if _, err := certificates(&tls.ClientHelloInfo{}); err != nil {
+		return fmt.Errorf("serving the webhook: no serving certificate: %w", err)
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.Certificates},
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certificates},
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -335,6 +351,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serving the webhook: %w", err)
 	}
 	s.logger().Info("webhook stopped")
+	return nil
+}
+
+// ServeMetrics serves m's /metrics over plain HTTP on ln until ctx ends.
+func ServeMetrics(ctx context.Context, ln net.Listener, m *Metrics) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving metrics: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting the metrics server down: %w", err)
+	}
 	return nil
 }
 
