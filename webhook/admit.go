@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -60,7 +61,8 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	if err != nil {
 		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
 	}
-	res, err := engine.ShapePod(pod, wf)
+	input := forgetOwnAnnotations(pod)
+	res, err := engine.ShapePod(input, wf)
 	if err != nil {
 		return errorVerdict(err)
 	}
@@ -71,7 +73,45 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	case emissary.OutcomeSkipped:
 		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}
+	recordOwnAnnotations(input, res.Pod)
 	return patchVerdict(req.Object.Raw, before, res.Pod, warnings)
+}
+
+// AnnotationWebhookSet lists, comma-separated, the pod annotations the pods webhook added. The
+// webhook is registered with reinvocationPolicy IfNeeded: when a later webhook adds containers
+// (Fluid's FUSE sidecar, a service mesh), the apiserver calls it again, and it must then decide
+// afresh over every container rather than take its own earlier annotations for the user's.
+const AnnotationWebhookSet = emissary.AnnotationPrefix + "webhook-set"
+
+// forgetOwnAnnotations returns pod without the annotations an earlier pass of this webhook
+// added (pod itself when there are none), so shaping it again recomputes them.
+func forgetOwnAnnotations(pod *corev1.Pod) *corev1.Pod {
+	keys, ok := pod.Annotations[AnnotationWebhookSet]
+	if !ok {
+		return pod
+	}
+	out := pod.DeepCopy()
+	for _, k := range strings.Split(keys, ",") {
+		delete(out.Annotations, k)
+	}
+	delete(out.Annotations, AnnotationWebhookSet)
+	return out
+}
+
+// recordOwnAnnotations writes AnnotationWebhookSet on shaped: the annotations it has that input,
+// the pod as the webhook found it before any pass of its own, does not.
+func recordOwnAnnotations(input, shaped *corev1.Pod) {
+	var added []string
+	for k := range shaped.Annotations {
+		if _, ok := input.Annotations[k]; !ok && k != AnnotationWebhookSet {
+			added = append(added, k)
+		}
+	}
+	if len(added) == 0 {
+		return
+	}
+	slices.Sort(added)
+	shaped.Annotations[AnnotationWebhookSet] = strings.Join(added, ",")
 }
 
 // patchVerdict answers with the patch that carries the engine's changes (before → shaped) into

@@ -138,22 +138,29 @@ func TestBodyCapIsWhatTheAPIServerSends(t *testing.T) {
 // TestDrainOnShutdown: after ctx ends, /readyz fails at once while reviews are still answered
 // for DrainDelay, so the Service stops sending before the server stops listening.
 func TestDrainOnShutdown(t *testing.T) {
-	s := &Server{Engines: realStore(t, testProfiles), Logger: quietLogger(t), DrainDelay: 400 * time.Millisecond}
+	s := &Server{Engines: realStore(t, testProfiles), Logger: quietLogger(t), DrainDelay: time.Second}
 	ts := startServer(t, s)
 	_, raw := typicalPod(t)
 	ts.stop()
-	resp, err := ts.Client.Get(ts.URL + PathReadyz)
-	if err != nil {
-		t.Fatalf("readyz during the drain: %v (the server stopped listening at once)", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("readyz during the drain: %d, want 503", resp.StatusCode)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for {
+		resp, err := ts.Client.Get(ts.URL + PathReadyz)
+		if err != nil {
+			t.Fatalf("readyz during the drain: %v (the server stopped listening at once)", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz during the drain: %d, want 503", resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw)); status != http.StatusOK || !out.Response.Allowed {
 		t.Errorf("review during the drain: %d %s", status, body)
 	}
-	err = <-ts.done
+	err := <-ts.done
 	ts.done <- nil // for the cleanup
 	if err != nil {
 		t.Errorf("Serve: %v", err)

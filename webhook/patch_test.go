@@ -280,6 +280,7 @@ func TestPodPatchKeepsFieldsTheTypesDoNotKnow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	recordOwnAnnotations(typed, res.Pod)
 	checkOnlyChanges(t, raw, before, marshalGo(t, res.Pod), patched)
 }
 

@@ -125,6 +125,7 @@ func TestArgoPodsShaped(t *testing.T) {
 			if want.Outcome != emissary.OutcomeShaped {
 				t.Fatalf("engine outcome %s (%s): the test pod should be shaped", want.Outcome, want.Reason)
 			}
+			recordOwnAnnotations(tc.pod, want.Pod) // the webhook's note of what it added
 			sameJSON(t, patched, want.Pod)
 			got := &corev1.Pod{}
 			if err := json.Unmarshal(patched, got); err != nil {
