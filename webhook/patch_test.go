@@ -324,19 +324,20 @@ func TestChangePatchArrays(t *testing.T) {
 func bigWorkflow(t testing.TB, size int) []byte {
 	t.Helper()
 	var tasks, templates []string
-	for i := 0; ; i++ {
-		tasks = append(tasks, fmt.Sprintf(`{"name":"t%d","template":"work-%d","arguments":{"parameters":[{"name":"shard","value":"%d"}]}}`, i, i, i))
-		templates = append(templates, fmt.Sprintf(`{"name":"work-%d","inputs":{"parameters":[{"name":"shard"}]},
+	total := 0
+	for i := 0; total < size; i++ {
+		task := fmt.Sprintf(`{"name":"t%d","template":"work-%d","arguments":{"parameters":[{"name":"shard","value":"%d"}]}}`, i, i, i)
+		tmpl := fmt.Sprintf(`{"name":"work-%d","inputs":{"parameters":[{"name":"shard"}]},
 "container":{"image":"registry.example.com/team/worker:v1.%d","command":["python","-m","worker"],
 "args":["--shard","{{inputs.parameters.shard}}","--input","oss://bucket/data/part-%05d","--output","oss://bucket/out/part-%05d"],
 "env":[{"name":"MODE","value":"batch"},{"name":"SHARD","value":"{{inputs.parameters.shard}}"},{"name":"LOG_LEVEL","value":"info"}],
-"resources":{"requests":{"cpu":"%dm","memory":"%dMi"}}}}`, i, i%7, i, i, 500+(i%4)*500, 1024+(i%3)*1024))
-		doc := fmt.Sprintf(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"generateName":"fan-","namespace":"ci"},
-"spec":{"entrypoint":"main","templates":[{"name":"main","dag":{"tasks":[%s]}},%s]}}`, strings.Join(tasks, ","), strings.Join(templates, ","))
-		if len(doc) >= size {
-			return compact(t, doc)
-		}
+"resources":{"requests":{"cpu":"%dm","memory":"%dMi"}}}}`, i, i%7, i, i, 500+(i%4)*500, 1024+(i%3)*1024)
+		tasks, templates = append(tasks, task), append(templates, tmpl)
+		total += len(task) + len(tmpl)
 	}
+	doc := fmt.Sprintf(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"generateName":"fan-","namespace":"ci"},
+"spec":{"entrypoint":"main","templates":[{"name":"main","dag":{"tasks":[%s]}},%s]}}`, strings.Join(tasks, ","), strings.Join(templates, ","))
+	return compact(t, doc)
 }
 
 func templateCount(raw []byte) int { return int(gjson.GetBytes(raw, "spec.templates.#").Int()) }
