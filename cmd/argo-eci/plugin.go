@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/argo-eci/argo-eci/dataset"
@@ -33,7 +32,6 @@ type pluginFlags struct {
 	settle          time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
-	logLevel        string
 }
 
 func newPluginCmd() *cobra.Command {
@@ -50,7 +48,11 @@ Kubernetes access uses --kubeconfig, else $KUBECONFIG or ~/.kube/config, else th
 ServiceAccount (argo-eci-executor-plugin).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlugin(cmd.Context(), f)
+			log, err := commandLogger(cmd)
+			if err != nil {
+				return err
+			}
+			return runPlugin(cmd.Context(), log, f)
 		},
 	}
 	fl := cmd.Flags()
@@ -62,19 +64,13 @@ ServiceAccount (argo-eci-executor-plugin).`,
 	fl.DurationVar(&f.settle, "cache-settle", dataset.DefaultSettle, "how long a Complete DataLoad whose cache looks short waits for Fluid's next cache-state refresh")
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", plugin.DefaultMaxBodyBytes, "largest accepted request body")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Second, "grace period for in-flight calls on SIGTERM")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
-func runPlugin(ctx context.Context, f *pluginFlags) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--log-level: %w", err)}
-	}
+func runPlugin(ctx context.Context, log *slog.Logger, f *pluginFlags) error {
 	if f.minRequeue <= 0 || f.maxRequeue < f.minRequeue {
 		return &exitError{code: 2, err: errors.New("--min-requeue must be positive and not above --max-requeue")}
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	token, err := os.ReadFile(f.tokenFile)
 	if err != nil {
@@ -85,15 +81,12 @@ func runPlugin(ctx context.Context, f *pluginFlags) error {
 		return &exitError{code: 1, err: fmt.Errorf("--token-file %s is empty", f.tokenFile)}
 	}
 
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = f.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := kubeConfig(f.kubeconfig, "argo-eci-plugin")
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("kubernetes client config: %w", err)}
+		return &exitError{code: 1, err: err}
 	}
 	cfg.QPS, cfg.Burst = 20, 40
 	cfg.Timeout = 15 * time.Second
-	cfg.UserAgent = "argo-eci-plugin/" + version
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
