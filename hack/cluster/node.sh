@@ -15,7 +15,8 @@
 # processes (containerd and everything it spawned run in the pids cgroup $NODE_CGROUP; pod
 # processes in kubelet's kubepods cgroups), mounts under $NODE_STATE (rootfs, volumes, network
 # namespaces), the bridge and its veths, the iptables chains (ours and the KUBE-* ones kubelet
-# makes), the kubepods cgroups and CNI cache entries of network $CNI_NETWORK.
+# makes), the kubepods cgroups, CNI cache entries of network $CNI_NETWORK and kubelet's links to
+# its container logs in /var/log/containers.
 
 NODE_STATE=$STATE/node
 NODE_CGROUP=argo-eci-node
@@ -39,7 +40,7 @@ node_write_configs() {
 version = 2
 root = "$NODE_STATE/containerd"
 state = "$NODE_STATE/containerd-state"
-disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp"]
+disabled_plugins = ["io.containerd.internal.v1.opt"]
 [grpc]
   address = "$NODE_STATE/containerd.sock"
 [ttrpc]
@@ -283,6 +284,11 @@ node_down() {
 	rm -rf "$NODE_STATE/containerd-state" "$NODE_STATE/runc"
 	rm_cgroups kubepods
 	rm_cgroups "$NODE_CGROUP"
+	# kubelet links every container log into /var/log/containers (a path it hard-codes).
+	local link
+	for link in /var/log/containers/*.log; do
+		[[ -L $link && $(readlink "$link") == "$NODE_STATE"/* ]] && rm -f "$link"
+	done
 	node_network_down
 	$ok
 }

@@ -236,7 +236,14 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet k
 done
 command -v etcd >/dev/null || fail etcd "etcd is not installed: run hack/cluster/build.sh first"
 mkdir -p "$PKI" "$PIDS" "$LOGS" "$CONF"
+# etcd data from a cluster with other address ranges would keep its old Service IPs: start afresh.
+layout="services=$SERVICE_CIDR kubelet-node=$REAL_NODE_NAME"
+if [[ -d $STATE/etcd/member && $(cat "$STATE/etcd/argo-eci-layout" 2>/dev/null) != "$layout" ]]; then
+	say etcd "data from an older cluster layout: starting with an empty etcd"
+	rm -rf "$STATE/etcd"
+fi
 mkdir -p -m 700 "$STATE/etcd"
+echo "$layout" >"$STATE/etcd/argo-eci-layout"
 
 make_pki
 write_kubeconfig
