@@ -182,7 +182,9 @@ node_network_down() {
 		ip link delete "$veth" 2>/dev/null || true
 	done
 	ip link delete "$BRIDGE" 2>/dev/null || true
-	rm -f "$CNI_CACHE/$CNI_NETWORK"-* 2>/dev/null || true
+	# containerd's cache of the pod networks it set up: ours and its own loopback network.
+	rm -f "$CNI_CACHE/$CNI_NETWORK"-* "$CNI_CACHE"/cni-loopback-* 2>/dev/null || true
+	rmdir "$CNI_CACHE" /var/lib/cni 2>/dev/null || true
 	rm -rf "$NODE_STATE/ipam"
 }
 
@@ -221,6 +223,15 @@ rm_cgroups() {
 		[[ -d $h$1 ]] && find "$h$1" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
 	return 0
+}
+
+# shims_running: true while any containerd runc shim process exists.
+shims_running() {
+	local exe
+	for exe in /proc/[0-9]*/exe; do
+		[[ $(readlink "$exe" 2>/dev/null) == */containerd-shim* ]] && return 0
+	done
+	return 1
 }
 
 # unmount_under DIR: unmounts every mount point under DIR, deepest first.
@@ -282,6 +293,12 @@ node_down() {
 		ok=false
 	fi
 	rm -rf "$NODE_STATE/containerd-state" "$NODE_STATE/runc"
+	# containerd 1.6 puts shim sockets in /run/containerd/s whatever its state directory; a killed
+	# shim leaves its socket. Removed once no shim runs on the machine.
+	if ! shims_running; then
+		rm -f /run/containerd/s/* 2>/dev/null || true
+		rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+	fi
 	rm_cgroups kubepods
 	rm_cgroups "$NODE_CGROUP"
 	# kubelet links every container log into /var/log/containers (a path it hard-codes).
