@@ -90,12 +90,17 @@ func iptables(args ...string) error {
 
 // grantExecutor gives the namespace's default ServiceAccount what Argo's executor (the wait
 // container, running as the workflow's ServiceAccount) needs to report outputs, as Argo's install
-// documentation asks for every workflow namespace: WorkflowTaskResults create and patch.
+// documentation asks for every workflow namespace (WorkflowTaskResults create and patch), and
+// what its artifact GC pods need (Argo's recommended "artifactgc" Role).
 func (c *Cluster) grantExecutor(ctx context.Context, ns string) error {
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "argo-executor"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"},
-			Verbs: []string{"create", "patch"}}},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
+			// Argo's "artifactgc" role, for the artifact GC pods.
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowartifactgctasks"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowartifactgctasks/status"}, Verbs: []string{"patch"}},
+		},
 	}
 	if _, err := c.Kube.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create Role argo-executor: %w", err)

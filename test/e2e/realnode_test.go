@@ -403,3 +403,132 @@ func TestRealNodeWarmUp(t *testing.T) {
 		}
 	}
 }
+
+// realDirectoryArtifacts passes a directory artifact stored file by file (archive: none) and an
+// optional input that does not exist, with artifact GC when the workflow is deleted.
+const realDirectoryArtifacts = `
+metadata:
+  generateName: artifacts-dir-
+spec:
+  entrypoint: main
+  artifactGC:
+    strategy: OnWorkflowDeletion
+  templates:
+  - name: main
+    steps:
+    - - name: produce
+        template: produce
+    - - name: consume
+        template: consume
+        arguments:
+          artifacts:
+          - {name: tree, from: "{{steps.produce.outputs.artifacts.tree}}"}
+  - name: produce
+    container:
+      image: busybox:1.36
+      command: [sh, -c, "mkdir -p /tmp/out/sub && echo alpha > /tmp/out/a.txt && echo beta > /tmp/out/sub/b.txt"]
+    outputs:
+      artifacts:
+      - name: tree
+        path: /tmp/out
+        archive: {none: {}}
+  - name: consume
+    inputs:
+      artifacts:
+      - {name: tree, path: /tmp/in}
+      - name: missing
+        path: /tmp/missing
+        optional: true
+        plugin:
+          name: argo-eci-oss
+          key: no/such/object.txt
+    container:
+      image: busybox:1.36
+      command: [sh, -c, "cat /tmp/in/a.txt /tmp/in/sub/b.txt && test ! -e /tmp/missing && echo no-missing"]
+`
+
+// TestRealNodeArtifactsDirectoryOptionalGC: a directory leaves the producer's artifact plugin
+// sidecar file by file, reaches the consumer's init container, an optional input that does not
+// exist is skipped, and deleting the workflow makes Argo's artifact GC pod (with the plugin as its
+// sidecar) delete the objects.
+func TestRealNodeArtifactsDirectoryOptionalGC(t *testing.T) {
+	c := cluster.Get(t)
+	ns := c.NamespaceOn(t, cluster.Kubelet)
+	srv, env := ossRepository(t, c, ns, "artifacts")
+	wf := &wfv1.Workflow{}
+	if err := yaml.UnmarshalStrict([]byte(realDirectoryArtifacts), wf); err != nil {
+		t.Fatal(err)
+	}
+	eciPlacement(&wf.Spec)
+	for i := range wf.Spec.Templates {
+		switch tmpl := &wf.Spec.Templates[i]; tmpl.Name {
+		case "produce":
+			tmpl.PodSpecPatch = pluginEnvPatch(t, env, false, true)
+		case "consume":
+			tmpl.PodSpecPatch = pluginEnvPatch(t, env, true, false)
+		}
+	}
+	// Argo's GC pod takes no tolerations from the workflow (argo-eci's webhook places it on ECI;
+	// no webhook here): the patch adds the virtual node's toleration with the credentials.
+	gcPatch := map[string]any{}
+	if err := json.Unmarshal([]byte(pluginEnvPatch(t, env, false, true)), &gcPatch); err != nil {
+		t.Fatal(err)
+	}
+	gcPatch["tolerations"] = wf.Spec.Tolerations
+	raw, err := json.Marshal(gcPatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf.Spec.ArtifactGC.PodSpecPatch = string(raw)
+	wf = c.CreateWorkflow(t, ns, wf)
+	done := c.WaitWorkflow(t, ns, wf.Name, 4*time.Minute)
+	if done.Status.Phase != wfv1.WorkflowSucceeded {
+		t.Fatalf("workflow %s: %s (%s), want Succeeded", wf.Name, done.Status.Phase, done.Status.Message)
+	}
+	pods := assertOnKubelet(t, c, ns, wf.Name, corev1.PodSucceeded)
+	keys, err := srv.Keys("artifacts", wf.Name+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n"}
+	found := 0
+	for _, k := range keys {
+		for rel, content := range want {
+			if strings.HasSuffix(k, "/tree/"+rel) {
+				found++
+				if data, err := srv.Object("artifacts", k); err != nil || string(data) != content {
+					t.Errorf("object %s = %q (%v), want %q", k, data, err, content)
+				}
+			}
+		}
+	}
+	if found != len(want) || len(keys) != len(want) {
+		t.Fatalf("objects %v, want exactly the directory's files a.txt and sub/b.txt stored unarchived", keys)
+	}
+	for _, p := range pods {
+		if strings.HasSuffix(p.Annotations[common.AnnotationKeyNodeName], ".consume") {
+			if got := podLog(t, c, ns, p.Name, common.MainContainerName); got != "alpha\nbeta\nno-missing\n" {
+				t.Errorf("consumer printed %q, want both files and no optional input", got)
+			}
+		}
+	}
+
+	// Artifact GC: deleting the workflow starts Argo's GC pod, which deletes the objects through
+	// the plugin; the workflow is gone once its GC finalizer is removed.
+	if err := c.Workflows.ArgoprojV1alpha1().Workflows(ns).Delete(context.Background(), wf.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		keys, err = srv.Keys("artifacts", wf.Name+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, getErr := c.Workflows.ArgoprojV1alpha1().Workflows(ns).Get(context.Background(), wf.Name, metav1.GetOptions{})
+		if len(keys) == 0 && getErr != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after deleting the workflow: objects %v left, workflow get: %v", keys, getErr)
+		}
+	}
+}
