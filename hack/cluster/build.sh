@@ -171,7 +171,7 @@ build_local() {
 	fi
 	say "$name" "current ($((SECONDS - start))s)"
 }
-LOCALS=("argo-eci|./cmd/argo-eci" "pause|./hack/cluster/pause" "registry|./hack/cluster/registry" "playground|./hack/cluster/playground")
+LOCALS=("argo-eci|./cmd/argo-eci" "eci-simulator|./cmd/eci-simulator" "pause|./hack/cluster/pause" "registry|./hack/cluster/registry" "playground|./hack/cluster/playground")
 
 want_component() { # name: true when selected on the command line (or nothing was selected)
 	[[ ${#SELECTED[@]} == 0 ]] && return 0
