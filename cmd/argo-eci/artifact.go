@@ -46,7 +46,11 @@ func newArtifactServerCmd() *cobra.Command {
 			"HTTP_PROXY/HTTPS_PROXY/NO_PROXY are honoured. On SIGTERM it finishes in-flight calls and exits 0.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)).With("component", "artifact-server")
+			logger, err := commandLogger(cmd)
+			if err != nil {
+				return err
+			}
+			logger = logger.With("component", "artifact-server")
 			srv, err := o.server(cmd, logger)
 			if err != nil {
 				return &exitError{code: 2, err: err}
