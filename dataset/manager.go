@@ -278,7 +278,7 @@ func (m *Manager) dataLoad(ctx context.Context, wf executorplugins.ObjectMeta, s
 		a.next(a.n)
 		return nil, o.failed(msg), nil
 	}
-	running, err := m.findRunning(ctx, wf.Namespace, spec)
+	running, err := m.findRunning(ctx, wf.Namespace, spec, key)
 	if err != nil || running != nil {
 		if running != nil {
 			a.followed = running.Name
@@ -330,7 +330,7 @@ func (m *Manager) findAttempt(ctx context.Context, ns string, spec *Spec, key st
 // findRunning returns a Pending or Executing DataLoad of the same Dataset whose targets cover every
 // path of the template: following it avoids loading the same data twice. Fluid v1.0.8 does not
 // serialise DataLoads (status.operationRef is a list), so nothing else is waited for.
-func (m *Manager) findRunning(ctx context.Context, ns string, spec *Spec) (*fluidv1.DataLoad, error) {
+func (m *Manager) findRunning(ctx context.Context, ns string, spec *Spec, key string) (*fluidv1.DataLoad, error) {
 	var list fluidv1.DataLoadList
 	if err := m.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("list DataLoads in %s: %w", ns, err)
@@ -340,7 +340,8 @@ func (m *Manager) findRunning(ctx context.Context, ns string, spec *Spec) (*flui
 	})
 	for i := range list.Items {
 		dl := &list.Items[i]
-		if dl.Spec.Dataset.Name != spec.Name || dl.Annotations[AnnotationAttemptEnded] != "" || !dl.DeletionTimestamp.IsZero() {
+		if dl.Spec.Dataset.Name != spec.Name || dl.Annotations[AnnotationAttemptEnded] != "" || !dl.DeletionTimestamp.IsZero() ||
+			dl.Labels[LabelWarmKey] == key { // this warm-up's own: met by name, never followed
 			continue
 		}
 		if dl.Status.Phase != common.PhasePending && dl.Status.Phase != common.PhaseExecuting {
