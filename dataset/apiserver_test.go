@@ -1,0 +1,178 @@
+package dataset_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
+	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/argo-eci/argo-eci/dataset"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
+)
+
+// apiserverAssets finds kube-apiserver and etcd: $KUBEBUILDER_ASSETS, else the repository's
+// .cache/bin (hack/cluster/build.sh) and etcd on PATH, linked into a temporary directory.
+func apiserverAssets(t *testing.T) string {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	etcd, err := exec.LookPath("etcd")
+	if err != nil {
+		return ""
+	}
+	for dir, _ := os.Getwd(); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		api := filepath.Join(dir, ".cache", "bin", "kube-apiserver")
+		if _, err := os.Stat(api); err != nil {
+			continue
+		}
+		assets := t.TempDir()
+		for name, target := range map[string]string{"kube-apiserver": api, "etcd": etcd} {
+			if err := os.Symlink(target, filepath.Join(assets, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return assets
+	}
+	return ""
+}
+
+// fluidCRDs is the CRD directory of the Fluid module this repository requires.
+func fluidCRDs(t *testing.T) string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/fluid-cloudnative/fluid").Output()
+	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+		t.Skipf("locating the Fluid module: %v", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "charts", "fluid", "fluid", "crds")
+}
+
+// TestWarmUpAgainstAPIServer runs the warm-up against a real kube-apiserver with Fluid v1.0.8's
+// CRDs (controller-runtime's envtest on random 127.0.0.1 ports) and the Fluid simulator at 1/50 of
+// Fluid's periods, once per simulator failure mode. Each ends as documented and none hangs.
+func TestWarmUpAgainstAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kube-apiserver")
+	}
+	assets := apiserverAssets(t)
+	if assets == "" {
+		t.Skip("no kube-apiserver and etcd: set KUBEBUILDER_ASSETS or build .cache/bin with hack/cluster/build.sh")
+	}
+	crds := fluidCRDs(t)
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true, CRDInstallOptions: envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join(crds, "data.fluid.io_datasets.yaml"), filepath.Join(crds, "data.fluid.io_dataloads.yaml"), filepath.Join(crds, "data.fluid.io_jindoruntimes.yaml")}}}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("envtest: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme := k8sruntime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := fluidv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const scale = 0.02 // 20 s poll → 0.4 s, 90 s cache sync → 1.8 s
+	cases := []struct {
+		name     string
+		script   fluidsim.Script
+		spec     dataset.Spec
+		phase    wfv1.NodePhase
+		contains []string
+	}{
+		{"warm", fluidsim.Script{Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
+			wfv1.NodeSucceeded, []string{"Complete: 10.00GiB (100.0%)"}},
+		{"stuck-executing", fluidsim.Script{Failure: fluidsim.StuckExecuting, Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
+			wfv1.NodeSucceeded, []string{"still Executing", "fluid#4287"}},
+		{"partial-cache", fluidsim.Script{Failure: fluidsim.PartialCache, Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
+			wfv1.NodeSucceeded, []string{"warning", "only 57.0%"}},
+		{"partial-cache-strict", fluidsim.Script{Failure: fluidsim.PartialCache, Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m", OnCacheShort: dataset.CacheShortFail},
+			wfv1.NodeFailed, []string{"below minCachedPercentage 100"}},
+		{"runtime-never-ready", fluidsim.Script{Failure: fluidsim.RuntimeNeverReady}, dataset.Spec{Timeout: "4s"},
+			wfv1.NodeFailed, []string{"never became Bound", "fluid#4328"}},
+		{"loader-unschedulable", fluidsim.Script{Failure: fluidsim.LoaderUnschedulable}, dataset.Spec{Timeout: "5s"},
+			wfv1.NodeFailed, []string{"still Executing", "unschedulable"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ns := c.name
+			if err := kube.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+				t.Fatal(err)
+			}
+			c.script.Scale = scale
+			sim := fluidsim.New(kube, ns, c.script)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- sim.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("simulator: %v", err)
+				}
+			}()
+			spec := c.spec
+			spec.Name = "data"
+			spec.Mounts = []fluidv1.Mount{{MountPoint: "oss://bucket/train/", Name: "train", Path: "/"}}
+			spec.Runtime = &dataset.Runtime{Replicas: 1}
+			wf := executorplugins.ObjectMeta{Name: "wf", Namespace: ns, UID: string(uuid.NewUUID())}
+			m := &dataset.Manager{Client: kube, Settle: 4 * time.Second}
+			node := warmToEnd(t, m, wf, &spec)
+			for _, want := range c.contains {
+				if node.Phase != c.phase || !strings.Contains(node.Message, want) {
+					t.Fatalf("final %s %q; want %s containing %q", node.Phase, node.Message, c.phase, want)
+				}
+			}
+			if c.phase != wfv1.NodeFailed {
+				return
+			}
+			// The retried node (same template) gets a new DataLoad and its own timeout.
+			retry := dataset.DataLoadName("data", dataset.Key(wf.UID, &spec), 2)
+			sim.SetLoad(retry, fluidsim.LoadPlan{Duration: time.Second})
+			sim.SetFailure("")
+			node = warmToEnd(t, &dataset.Manager{Client: kube, Settle: 4 * time.Second}, wf, &spec)
+			if node.Phase != wfv1.NodeSucceeded || !strings.Contains(node.Message, retry) {
+				t.Fatalf("retry: final %s %q; want Succeeded with DataLoad %s", node.Phase, node.Message, retry)
+			}
+		})
+	}
+}
+
+// warmToEnd calls Warm as Argo's agent does, again after each requeue, until the node ends.
+func warmToEnd(t *testing.T, m *dataset.Manager, wf executorplugins.ObjectMeta, spec *dataset.Spec) *wfv1.NodeResult {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		r, err := m.Warm(ctx, wf, spec)
+		cancel()
+		if err != nil {
+			t.Fatalf("Warm: %v", err)
+		}
+		if r.Node.Phase.Completed() {
+			return r.Node
+		}
+		if r.GetRequeue() <= 0 || r.GetRequeue() > 2*time.Second {
+			t.Fatalf("%s reply with requeue %s", r.Node.Phase, r.GetRequeue())
+		}
+		time.Sleep(r.GetRequeue())
+	}
+	t.Fatal("the warm-up did not end within a minute")
+	return nil
+}
