@@ -2,10 +2,13 @@ package dataset_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -51,7 +55,7 @@ func apiserverAssets(t *testing.T) string {
 }
 
 // fluidCRDs is the CRD directory of the Fluid module this repository requires.
-func fluidCRDs(t *testing.T) string {
+func fluidCRDs(t testing.TB) string {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/fluid-cloudnative/fluid").Output()
 	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
 		t.Skipf("locating the Fluid module: %v", err)
@@ -59,14 +63,16 @@ func fluidCRDs(t *testing.T) string {
 	return filepath.Join(strings.TrimSpace(string(out)), "charts", "fluid", "fluid", "crds")
 }
 
-// TestWarmUpAgainstAPIServer runs the warm-up against a real kube-apiserver with Fluid v1.0.8's
-// CRDs (controller-runtime's envtest on random 127.0.0.1 ports) and the Fluid simulator at 1/50 of
-// Fluid's periods, once per simulator failure mode. Each ends as documented and none hangs.
-func TestWarmUpAgainstAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a kube-apiserver")
+// startAPIServer starts kube-apiserver and etcd with Fluid's CRDs for the rest of the test. It
+// returns a client whose requests apiCalls counts and one that is not counted.
+func startAPIServer(t testing.TB) (counted, plain client.Client) {
+	tt, _ := t.(*testing.T)
+	assets := ""
+	if tt != nil {
+		assets = apiserverAssets(tt)
+	} else {
+		assets = os.Getenv("KUBEBUILDER_ASSETS")
 	}
-	assets := apiserverAssets(t)
 	if assets == "" {
 		t.Skip("no kube-apiserver and etcd: set KUBEBUILDER_ASSETS or build .cache/bin with hack/cluster/build.sh")
 	}
@@ -85,10 +91,96 @@ func TestWarmUpAgainstAPIServer(t *testing.T) {
 	if err := fluidv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	plain, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
+	calls := &atomic.Int64{}
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, calls} })
+	counted, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiCalls = calls
+	return counted, plain
+}
+
+// apiCalls counts the requests of startAPIServer's client.
+var apiCalls *atomic.Int64
+
+type countingTransport struct {
+	next  http.RoundTripper
+	calls *atomic.Int64
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// BenchmarkPluginShare measures argo-eci's own share of the latency from "data is warm" to "fan-out
+// starts": the time from Fluid writing Complete (simulator at Fluid's real periods, Scale 1) to the
+// plugin's Succeeded reply, judged by the phase alone (minCachedPercentage 0, as a resource template
+// with a successCondition would), and the Kubernetes API calls per minute of the warm-up (simulator
+// included in neither: it has its own client). Needs kube-apiserver and etcd (KUBEBUILDER_ASSETS):
+//
+//	KUBEBUILDER_ASSETS=... go test -run '^$' -bench PluginShare -benchtime 1x ./dataset
+func BenchmarkPluginShare(b *testing.B) {
+	kube, simKube := startAPIServer(b)
+	for i := 0; i < b.N; i++ {
+		ns := fmt.Sprintf("bench-%d", i)
+		if err := simKube.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			b.Fatal(err)
+		}
+		sim := fluidsim.New(simKube, ns, fluidsim.Script{Scale: 1, Load: fluidsim.LoadPlan{Duration: 5 * time.Second}})
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = sim.Run(ctx) }()
+		spec := &dataset.Spec{Name: "data", Mounts: []fluidv1.Mount{{MountPoint: "oss://bucket/train/", Name: "train", Path: "/"}},
+			Runtime: &dataset.Runtime{Replicas: 1}, MinCachedPercentage: dataset.NewNumber(0), Timeout: "10m"}
+		wf := executorplugins.ObjectMeta{Name: "wf", Namespace: ns, UID: string(uuid.NewUUID())}
+		m := &dataset.Manager{Client: kube}
+		var first, done time.Time
+		var calls int64
+		calls0 := apiCalls.Load()
+		for {
+			r, err := m.Warm(context.Background(), wf, spec)
+			if first.IsZero() {
+				first = time.Now()
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.Node.Phase.Completed() {
+				done = time.Now()
+				if r.Node.Phase != wfv1.NodeSucceeded {
+					b.Fatalf("%s: %s", r.Node.Phase, r.Node.Message)
+				}
+				break
+			}
+			time.Sleep(r.GetRequeue())
+		}
+		calls = apiCalls.Load() - calls0
+		cancel()
+		var dls fluidv1.DataLoadList
+		if err := kube.List(context.Background(), &dls, client.InNamespace(ns)); err != nil || len(dls.Items) != 1 {
+			b.Fatalf("DataLoads: %v", err)
+		}
+		completed, _ := sim.CompletedAt(dls.Items[0].Name)
+		b.ReportMetric(float64(done.Sub(completed).Milliseconds()), "plugin-share-ms")
+		b.ReportMetric(float64(calls)/done.Sub(first).Minutes(), "api-calls/min")
+		b.ReportMetric(done.Sub(first).Seconds(), "warm-up-s")
+	}
+}
+
+// TestWarmUpAgainstAPIServer runs the warm-up against a real kube-apiserver with Fluid v1.0.8's
+// CRDs (controller-runtime's envtest on random 127.0.0.1 ports) and the Fluid simulator at 1/50 of
+// Fluid's periods, once per simulator failure mode. Each ends as documented and none hangs.
+func TestWarmUpAgainstAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kube-apiserver")
+	}
+	kube, _ := startAPIServer(t)
 	const scale = 0.02 // 20 s poll → 0.4 s, 90 s cache sync → 1.8 s
 	cases := []struct {
 		name     string
@@ -98,7 +190,7 @@ func TestWarmUpAgainstAPIServer(t *testing.T) {
 		contains []string
 	}{
 		{"warm", fluidsim.Script{Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
-			wfv1.NodeSucceeded, []string{"Complete: 10.00GiB (100.0%)"}},
+			wfv1.NodeSucceeded, []string{"100.0%", "of Dataset data"}}, // at Complete, or Executing with the cache full
 		{"stuck-executing", fluidsim.Script{Failure: fluidsim.StuckExecuting, Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
 			wfv1.NodeSucceeded, []string{"still Executing", "fluid#4287"}},
 		{"partial-cache", fluidsim.Script{Failure: fluidsim.PartialCache, Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},

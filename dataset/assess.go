@@ -156,7 +156,7 @@ func (o *observation) assess() executorplugins.ExecuteTemplateReply {
 			return o.failed(msg)
 		}
 		if alreadyWarm(o.spec, ds) {
-			return o.succeeded(fmt.Sprintf("DataLoad %s is still Executing but %s of Dataset %s is cached, meeting the minimum (Fluid can leave a DataLoad Executing after its loader finished, fluid#4287)",
+			return o.succeeded(fmt.Sprintf("DataLoad %s is still Executing but %s of Dataset %s is cached, meeting the minimum: its loader has finished (Fluid marks the DataLoad Complete only at its next check, and can leave it Executing, fluid#4287)",
 				dl.Name, percent(ds), ds.Name))
 		}
 	}
