@@ -15,6 +15,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/argo-eci/argo-eci/dataset"
 	"github.com/argo-eci/argo-eci/internal/fluidsim"
@@ -77,6 +79,7 @@ func startAPIServer(t testing.TB) (counted, plain client.Client) {
 		t.Skip("no kube-apiserver and etcd: set KUBEBUILDER_ASSETS or build .cache/bin with hack/cluster/build.sh")
 	}
 	crds := fluidCRDs(t)
+	ctrllog.SetLogger(logr.Discard())
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true, CRDInstallOptions: envtest.CRDInstallOptions{
 		Paths: []string{filepath.Join(crds, "data.fluid.io_datasets.yaml"), filepath.Join(crds, "data.fluid.io_dataloads.yaml"), filepath.Join(crds, "data.fluid.io_jindoruntimes.yaml")}}}
 	cfg, err := env.Start()
