@@ -193,7 +193,7 @@ func TestWarmUpAgainstAPIServer(t *testing.T) {
 		contains []string
 	}{
 		{"warm", fluidsim.Script{Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
-			wfv1.NodeSucceeded, []string{"100.0%", "of Dataset data"}}, // at Complete, or Executing with the cache full
+			wfv1.NodeSucceeded, []string{"Complete: 10.00GiB (100.0%)"}},
 		{"stuck-executing", fluidsim.Script{Failure: fluidsim.StuckExecuting, Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
 			wfv1.NodeSucceeded, []string{"still Executing", "fluid#4287"}},
 		{"partial-cache", fluidsim.Script{Failure: fluidsim.PartialCache, Load: fluidsim.LoadPlan{Duration: time.Second}}, dataset.Spec{Timeout: "1m"},
@@ -228,7 +228,7 @@ func TestWarmUpAgainstAPIServer(t *testing.T) {
 			spec.Mounts = []fluidv1.Mount{{MountPoint: "oss://bucket/train/", Name: "train", Path: "/"}}
 			spec.Runtime = &dataset.Runtime{Replicas: 1}
 			wf := executorplugins.ObjectMeta{Name: "wf", Namespace: ns, UID: string(uuid.NewUUID())}
-			m := &dataset.Manager{Client: kube, Settle: 4 * time.Second}
+			m := &dataset.Manager{Client: kube, Settle: 4 * time.Second, Stuck: 2 * time.Second}
 			node := warmToEnd(t, m, wf, &spec)
 			for _, want := range c.contains {
 				if node.Phase != c.phase || !strings.Contains(node.Message, want) {
