@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -365,7 +366,7 @@ func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *do
 	var ignored []string
 	if hasWait && tp.ExecutorResources == ExecutorResourcesIgnore {
 		var f *Finding
-		ignored, f = markExecutorIgnored(t, spec, path)
+		ignored, f = markExecutorIgnored(e.controller, t, path)
 		if f != nil {
 			findings = append(findings, *f)
 		}
@@ -397,8 +398,8 @@ func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *do
 // markExecutorIgnored extends the template's podSpecPatch so Argo's wait container and the
 // template's artifact-plugin sidecars get __ECI_RESOURCE_IGNORE__=TRUE. It returns the names it
 // marked, or a finding when the patch cannot be extended.
-func markExecutorIgnored(t *wfv1.Template, spec *wfv1.WorkflowSpec, path string) ([]string, *Finding) {
-	names := append([]string{common.WaitContainerName}, pluginSidecars(t)...)
+func markExecutorIgnored(cc *ControllerConfig, t *wfv1.Template, path string) ([]string, *Finding) {
+	names := append([]string{cc.auxContainerName()}, cc.pluginSidecarsFor(t)...)
 	patched, err := addIgnoreEnvPatch(t.PodSpecPatch, names)
 	if err != nil {
 		return nil, &Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: path + ".podSpecPatch",
@@ -428,6 +429,19 @@ func (e *Engine) decideTemplate(doc *wfDoc, t *wfv1.Template, tp *Profile, view 
 		existing[k] = v
 	}
 	inits, containers := templateContainers(view)
+	if err := e.controller.mainDefaults(containers, mainCount(view)); err != nil {
+		return nil, err
+	}
+	if e.controller != nil { // the executor's own containers, as this controller adds them
+		_, hasAux := podTemplate(view)
+		ei, es := e.controller.executorContainers(hasAux)
+		for i := range es {
+			if slices.Contains(ignored, es[i].Name) {
+				es[i].Env = append(es[i].Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
+			}
+		}
+		inits, containers = append(ei, inits...), append(containers, es...)
+	}
 	deferSpec, deferPath := false, ""
 	for _, p := range patches { // workflow's, then the template's, as the controller applies them
 		p.applyResources(inits, containers)
@@ -437,7 +451,11 @@ func (e *Engine) decideTemplate(doc *wfDoc, t *wfv1.Template, tp *Profile, view 
 		}
 	}
 	n := computeNeed(inits, containers)
-	n.ignored = append(n.ignored, ignored...)
+	for _, name := range ignored {
+		if !slices.Contains(n.ignored, name) {
+			n.ignored = append(n.ignored, name)
+		}
+	}
 	var tags []string
 	if doc.tagName != "" {
 		tags = append(tags, "workflow:"+tagValue(doc.tagName))

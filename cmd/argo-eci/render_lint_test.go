@@ -150,6 +150,25 @@ func TestRenderExitAndLintJSONOnBadInput(t *testing.T) {
 	}
 }
 
+func TestRenderControllerConfig(t *testing.T) {
+	dir := t.TempDir()
+	cc := filepath.Join(dir, "cm.yaml")
+	wf := filepath.Join(dir, "wf.yaml")
+	if err := os.WriteFile(cc, []byte("kind: ConfigMap\ndata:\n  mainContainer: |\n    resources: {limits: {cpu: \"4\", memory: 8Gi}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wf, []byte("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:\n  - name: a\n    container: {image: alpine, command: [\"true\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCmd(t, "", "render", "-f", wf, "--controller-config", cc)
+	if err != nil || !strings.Contains(out, "eci-use-specs: 4-8Gi") {
+		t.Errorf("render --controller-config: %v\n%s\n%s", err, out, stderr)
+	}
+	if _, _, err := runCmd(t, "", "render", "-f", wf, "--controller-config", filepath.Join(dir, "none.yaml")); exitCode(err) != 2 {
+		t.Errorf("missing --controller-config file: exit %d", exitCode(err))
+	}
+}
+
 func TestRenderDiff(t *testing.T) {
 	out, _, err := runCmd(t, "", "render", "--diff", "-f", filepath.Join(workflowsDir, "artifacts.yaml"))
 	if err != nil {
