@@ -17,6 +17,10 @@ func UnknownFieldFindings(o *StreamObject) []Finding {
 	for _, path := range o.Unknown {
 		f := Finding{Code: CodeUnknownField, Severity: SeverityWarning, Path: path,
 			Message: "field unknown to Argo v4.0.7: kept as written; controllers that do not know it ignore it"}
+		if path == "spec.podResources" || strings.HasSuffix(path, ".podResources") {
+			f.Severity = SeverityInfo
+			f.Message = "Argo v4.1 pod-level resources: kept as written; render cannot count them, the pod webhook sizes the pod from pod.spec.resources"
+		}
 		for old, repl := range replacedFields {
 			if path == "spec."+old || strings.HasSuffix(path, "."+old) {
 				f.Message = "deprecated field: kept as written, but Argo v3.6 and later read " + repl + " instead"

@@ -101,7 +101,7 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 			}
 		}
 	}
-	n := computeNeed(out.Spec.InitContainers, out.Spec.Containers)
+	n := withPodLevel(computeNeed(out.Spec.InitContainers, out.Spec.Containers), out.Spec.Resources)
 	executorOnly := kind == PodKindWorkflow && runsOnlyArgoexec(out)
 	if executorOnly {
 		n.declared = false // argoexec's own resources, not the user's
