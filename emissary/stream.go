@@ -109,6 +109,9 @@ func (s *Stream) addObject(node *yaml.Node, where string) error {
 	if head.Kind == "Pod" && head.APIVersion == "v1" {
 		obj = &corev1.Pod{}
 	}
+	if obj == nil && strings.HasPrefix(head.APIVersion, "argoproj.io/") && !otherArgoKinds[head.Kind] {
+		return fieldErrorf(where+" kind", "%q is not an Argo kind (expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate)", head.Kind)
+	}
 	if obj == nil || (head.Kind != "Pod" && !strings.HasPrefix(head.APIVersion, "argoproj.io/")) {
 		return nil // another kind: passed through
 	}
@@ -133,6 +136,10 @@ func (s *Stream) addObject(node *yaml.Node, where string) error {
 	o.Object = obj
 	return nil
 }
+
+// otherArgoKinds are the argoproj.io kinds without pods to shape: passed through.
+var otherArgoKinds = map[string]bool{"WorkflowEventBinding": true, "WorkflowTaskSet": true, "WorkflowTaskResult": true,
+	"WorkflowArtifactGCTask": true}
 
 // Update writes what changed between o.Object and shaped into o's document: only the fields that
 // differ are edited or added, so the rest stays as written.
