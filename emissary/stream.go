@@ -23,6 +23,9 @@ import (
 // comes out as the user wrote it.
 type Stream struct {
 	docs []*yaml.Node
+	// indentedSeqs: the input indents list items under their key ("key:\n  - a"); most
+	// Kubernetes YAML writes them at the key's column, which Encode keeps.
+	indentedSeqs bool
 	// Objects are the objects of the stream in order (List items in place of their List).
 	Objects []*StreamObject
 }
@@ -50,7 +53,7 @@ func ParseStream(data []byte) (*Stream, error) {
 		return nil, &FieldError{Path: "input", Msg: "empty document"}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	s := &Stream{}
+	s := &Stream{indentedSeqs: indentsSequences(data)}
 	for n := 1; ; n++ {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -160,6 +163,9 @@ func (s *Stream) Encode() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
+	if !s.indentedSeqs {
+		enc.CompactSeqIndent()
+	}
 	for _, d := range s.docs {
 		if len(d.Content) == 0 {
 			continue
@@ -176,6 +182,31 @@ func (s *Stream) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// indentsSequences reports whether the input mostly indents list items under their key.
+func indentsSequences(data []byte) bool {
+	lines := strings.Split(string(data), "\n")
+	compact, indented := 0, 0
+	for i := 0; i+1 < len(lines); i++ {
+		key := strings.TrimRight(lines[i], " \t")
+		if !strings.HasSuffix(key, ":") || strings.HasPrefix(strings.TrimSpace(key), "#") {
+			continue
+		}
+		next := lines[i+1]
+		item := strings.TrimLeft(next, " ")
+		if !strings.HasPrefix(item, "- ") && item != "-" {
+			continue
+		}
+		keyIndent := len(key) - len(strings.TrimLeft(key, " "))
+		switch itemIndent := len(next) - len(item); {
+		case itemIndent == keyIndent:
+			compact++
+		case itemIndent > keyIndent:
+			indented++
+		}
+	}
+	return indented > compact
 }
 
 func toTree(obj runtime.Object) (any, error) {

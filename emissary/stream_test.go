@@ -126,3 +126,18 @@ spec:
 		t.Errorf("got %v, want a FieldError naming the template, the field and podSpecPatch", err)
 	}
 }
+
+// List items stay at the column the user wrote them: at their key's (most Kubernetes YAML) or
+// indented under it, so a rendered file diffs only where argo-eci added something.
+func TestStreamKeepsSequenceIndentation(t *testing.T) {
+	const head = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  generateName: i-\nspec:\n  entrypoint: main\n"
+	for _, tc := range []struct{ body, want string }{
+		{"  templates:\n  - name: main\n    container: {image: alpine, command: [\"true\"]}\n", "\n  templates:\n  - name: main\n"},
+		{"  templates:\n    - name: main\n      container: {image: alpine, command: [\"true\"]}\n", "\n  templates:\n    - name: main\n"},
+	} {
+		out := renderStream(t, NewEngine(DefaultProfiles()), head+tc.body)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("indentation not kept:\n%s\n---\n%s", tc.body, out)
+		}
+	}
+}
