@@ -111,12 +111,14 @@ func submitAndCheck(t *testing.T, files []string) {
 }
 
 // waitPodsCreated follows the workflows together until all complete (or the timeout) and fails
-// for every Pod node that ended without a pod: the apiserver refused the pod the controller built.
+// for every Pod node that ended in Error without a pod ever seen: the apiserver refused the pod the
+// controller built.
 // Workflows still running at the timeout are not failures: only their refused pods are.
 func waitPodsCreated(t *testing.T, c *cluster.Cluster, ns string, names []string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	open := map[string]bool{}
+	seen := map[string]bool{} // node IDs whose pod was seen at some poll (podGC may delete it later)
 	for _, n := range names {
 		open[n] = true
 	}
@@ -126,12 +128,12 @@ func waitPodsCreated(t *testing.T, c *cluster.Cluster, ns string, names []string
 			if err != nil {
 				t.Fatalf("get workflow %s: %v", name, err)
 			}
-			created := map[string]bool{}
 			for _, p := range c.WorkflowPods(t, ns, name) {
-				created[p.Annotations[common.AnnotationKeyNodeID]] = true
+				seen[p.Annotations[common.AnnotationKeyNodeID]] = true
 			}
 			for id, n := range wf.Status.Nodes {
-				if n.Type == wfv1.NodeTypePod && !created[id] && n.Fulfilled() {
+				// A pod the apiserver refuses leaves its node in Error without a pod.
+				if n.Type == wfv1.NodeTypePod && !seen[id] && n.Phase == wfv1.NodeError {
 					t.Errorf("workflow %s node %s (template %s) ended without a pod: %s", name, n.DisplayName, n.TemplateName, n.Message)
 					delete(open, name)
 				}
