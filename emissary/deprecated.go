@@ -17,9 +17,13 @@ func UnknownFieldFindings(o *StreamObject) []Finding {
 	for _, path := range o.Unknown {
 		f := Finding{Code: CodeUnknownField, Severity: SeverityWarning, Path: path,
 			Message: "field unknown to Argo v4.0.7: kept as written; controllers that do not know it ignore it"}
-		if path == "spec.podResources" || strings.HasSuffix(path, ".podResources") {
+		switch {
+		case strings.HasSuffix(path, "podResources"):
 			f.Severity = SeverityInfo
 			f.Message = "Argo v4.1 pod-level resources: kept as written; render cannot count them, the pod webhook sizes the pod from pod.spec.resources"
+		case strings.HasSuffix(path, "executorPlugins"):
+			f.Severity = SeverityInfo
+			f.Message = "Argo v4.1 workflow-level executor plugins: kept as written; their sidecars run in the agent pod, which the pod webhook shapes"
 		}
 		for old, repl := range replacedFields {
 			if path == "spec."+old || strings.HasSuffix(path, "."+old) {

@@ -141,3 +141,23 @@ func TestStreamKeepsSequenceIndentation(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownFieldFindings(t *testing.T) {
+	for _, tc := range []struct {
+		path, want string
+		sev        Severity
+	}{
+		{"spec.schedule", "schedules", SeverityWarning},
+		{"spec.workflowSpec.synchronization.semaphore", "synchronization.semaphores", SeverityWarning},
+		{"spec.templates[0].synchronization.mutex", "synchronization.mutexes", SeverityWarning},
+		{"spec.templates[1].podResources", "pod webhook", SeverityInfo},
+		{"spec.executorPlugins", "agent pod", SeverityInfo},
+		{"spec.templates[0].contianer", "unknown to Argo v4.0.7", SeverityWarning},
+	} {
+		fs := UnknownFieldFindings(&StreamObject{Unknown: []string{tc.path}})
+		if len(fs) != 1 || fs[0].Code != CodeUnknownField || fs[0].Path != tc.path || fs[0].Severity != tc.sev ||
+			!strings.Contains(fs[0].Message+fs[0].Hint, tc.want) {
+			t.Errorf("%s: %+v, want %s naming %q", tc.path, fs, tc.sev, tc.want)
+		}
+	}
+}
