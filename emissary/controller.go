@@ -22,6 +22,9 @@ type ControllerConfig struct {
 	MainContainer *corev1.Container `json:"mainContainer,omitempty"`
 	Executor      *corev1.Container `json:"executor,omitempty"`
 	InitlessPod   *initlessPod      `json:"initlessPod,omitempty"`
+	// ArtifactRepository is the default repository: when it is a plugin, key-only output
+	// artifacts and archived logs use it, and the controller adds its sidecar.
+	ArtifactRepository *wfv1.ArtifactRepository `json:"artifactRepository,omitempty"`
 }
 
 type initlessPod struct {
@@ -56,7 +59,8 @@ func ParseControllerConfig(data []byte) (*ControllerConfig, error) {
 			return nil, &FieldError{Path: "data.config", Msg: err.Error()}
 		}
 	}
-	for key, dst := range map[string]any{"mainContainer": &cc.MainContainer, "executor": &cc.Executor, "initlessPod": &cc.InitlessPod} {
+	for key, dst := range map[string]any{"mainContainer": &cc.MainContainer, "executor": &cc.Executor, "initlessPod": &cc.InitlessPod,
+		"artifactRepository": &cc.ArtifactRepository} {
 		if v, ok := head.Data[key]; ok {
 			if err := yaml.Unmarshal([]byte(v), dst); err != nil {
 				return nil, fieldErrorf("data."+key, "%v", err)
@@ -126,9 +130,14 @@ func (c *ControllerConfig) executorContainers(hasAux bool) (inits, sidecars []co
 }
 
 // pluginSidecarsFor names the artifact-plugin sidecars of t's pod in this controller's layout:
-// output plugins in the legacy layout (pluginSidecars), input and output plugins when initless.
+// output plugins in the legacy layout (pluginSidecars), input and output plugins when initless,
+// with the default artifact repository's plugin when the configuration names one.
 func (c *ControllerConfig) pluginSidecarsFor(t *wfv1.Template) []string {
-	out := pluginSidecars(t)
+	var repo *wfv1.ArtifactRepository
+	if c != nil {
+		repo = c.ArtifactRepository
+	}
+	out := pluginSidecars(t, repo)
 	if !c.Initless() {
 		return out
 	}
@@ -136,7 +145,7 @@ func (c *ControllerConfig) pluginSidecarsFor(t *wfv1.Template) []string {
 	for _, n := range out {
 		seen[n] = true
 	}
-	for _, n := range t.Inputs.Artifacts.GetPluginNames(quietCtx, nil, wfv1.ExcludeLogs, t.ArchiveLocation) {
+	for _, n := range t.Inputs.Artifacts.GetPluginNames(quietCtx, repo, wfv1.ExcludeLogs, t.ArchiveLocation) {
 		name := common.ArtifactPluginSidecarPrefix + string(n)
 		if !seen[name] {
 			seen[name] = true

@@ -89,3 +89,24 @@ func TestControllerConfigShapesRender(t *testing.T) {
 		t.Errorf("legacy podSpecPatch names %v", got)
 	}
 }
+
+// A default artifact repository that is a plugin, with archiveLogs: every pod with a wait
+// container gets its sidecar, and key-only output artifacts use it.
+func TestControllerConfigDefaultPluginRepository(t *testing.T) {
+	cc := mustControllerConfig(t, `artifactRepository:
+  archiveLogs: true
+  plugin: {name: argo-eci-oss, configuration: "bucket: b"}
+`)
+	wf, _ := shapeYAML(t, NewEngine(DefaultProfiles()).WithControllerConfig(cc), `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: r-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: alpine, command: ["true"], resources: {limits: {cpu: "1", memory: 2Gi}}}
+`)
+	if got := patchNames(t, tmplByName(&wf.Spec, "main").PodSpecPatch); !reflect.DeepEqual(got, []string{"wait", "artifact-plugin-argo-eci-oss"}) {
+		t.Errorf("podSpecPatch names %v, want wait and the log-archiving plugin sidecar", got)
+	}
+}

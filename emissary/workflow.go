@@ -164,10 +164,11 @@ func templateContainers(t *wfv1.Template) (inits, containers []corev1.Container)
 // template's archiveLocation plugin, found with Argo's own Artifacts.GetPluginNames exactly as
 // workflow/controller/workflowpod.go addArtifactPlugins calls it. Input-only plugins get an
 // init-artifact-<name> init container and no sidecar. The controller's default artifact repository
-// is not visible in a workflow file, so its plugin is not named: a podSpecPatch naming a container
+// is not visible in a workflow file (only through --controller-config), so without it its plugin is
+// not named: a podSpecPatch naming a container
 // the controller does not create adds a container without an image, which the apiserver refuses.
-func pluginSidecars(t *wfv1.Template) []string {
-	names := t.Outputs.Artifacts.GetPluginNames(quietCtx, nil, wfv1.IncludeLogs, t.ArchiveLocation)
+func pluginSidecars(t *wfv1.Template, defaultRepo *wfv1.ArtifactRepository) []string {
+	names := t.Outputs.Artifacts.GetPluginNames(quietCtx, defaultRepo, wfv1.IncludeLogs, t.ArchiveLocation)
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		out = append(out, common.ArtifactPluginSidecarPrefix+string(n))
