@@ -438,3 +438,20 @@ func TestArgoV41Pods(t *testing.T) {
 		t.Errorf("pod-level resources: %v %v", err, res.Pod.Annotations)
 	}
 }
+
+// HTTP templates run in the agent pod like plugin templates: with agentPod: eci the workflow-level
+// placement (the only placement the agent pod takes) is written for them too.
+func TestHTTPTemplatesPlaceTheAgentPod(t *testing.T) {
+	wf, _ := shapeYAML(t, NewEngine(DefaultProfiles()), `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: h-}
+spec:
+  entrypoint: notify
+  templates:
+  - name: notify
+    http: {url: "https://example.com/hook", method: POST}
+`)
+	if wf.Spec.PodMetadata == nil || wf.Spec.PodMetadata.Labels[eci.LabelECI] != "true" || wf.Spec.SchedulerName != eci.SchedulerName {
+		t.Errorf("agent pod of an HTTP-template workflow not placed: podMetadata %+v, schedulerName %q", wf.Spec.PodMetadata, wf.Spec.SchedulerName)
+	}
+}

@@ -201,7 +201,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		return nil, err
 	}
 	st := &docState{profile: p, datasets: fluidDatasets(doc),
-		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasPluginTemplates(doc.spec)}
+		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasAgentTemplates(doc)}
 	var findings []Finding
 	for _, at := range allTemplates(doc) {
 		fs, err := e.shapeTemplate(doc, at.t, at.path, st)
@@ -572,9 +572,12 @@ func setPodMetadataLabel(spec *wfv1.WorkflowSpec, k, v string) {
 	}
 }
 
-func hasPluginTemplates(spec *wfv1.WorkflowSpec) bool {
-	for i := range spec.Templates {
-		if spec.Templates[i].Plugin != nil {
+// hasAgentTemplates reports templates the agent pod runs: plugin and HTTP templates both go to the
+// WorkflowTaskSet the agent serves (workflow/controller/http_template.go, taskset.go in Argo v4.0.7),
+// including inline ones.
+func hasAgentTemplates(doc *wfDoc) bool {
+	for _, at := range allTemplates(doc) {
+		if at.t.Plugin != nil || at.t.HTTP != nil {
 			return true
 		}
 	}
