@@ -263,3 +263,26 @@ func writeTestFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// A CronWorkflow written for a v3.5 controller (singular schedule) is validated the way v3.6 and
+// later read it: a deprecation warning, not Argo's rejection; a CronWorkflow with no schedule at
+// all is still rejected.
+func TestLintOlderArgoFields(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: c}\nspec:\n"+body+
+			"  workflowSpec:\n    entrypoint: a\n    templates:\n    - name: a\n      container: {image: alpine, command: [\"true\"], resources: {limits: {cpu: \"1\", memory: 2Gi}}}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	out, _, err := runCmd(t, "", "lint", "-f", write("old.yaml", "  schedule: \"0 1 * * *\"\n"))
+	if err != nil || strings.Contains(out, lint.CodeArgoRejects) || !strings.Contains(out, "schedules") {
+		t.Errorf("v3.5 CronWorkflow: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, "", "lint", "-f", write("none.yaml", ""))
+	if exitCode(err) != 1 || !strings.Contains(out, lint.CodeArgoRejects) {
+		t.Errorf("CronWorkflow without schedule: exit %d\n%s", exitCode(err), out)
+	}
+}
