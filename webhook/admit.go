@@ -44,6 +44,9 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	if !IsArgoPod(pod) {
 		return verdict{outcome: outcomeIgnored}
 	}
+	if err := checkQuantities(pod); err != nil {
+		return errorVerdict(err)
+	}
 	engine := s.Engines.Current()
 	if engine == nil {
 		return verdict{outcome: outcomeError, message: "argo-eci: " + ErrNoProfiles.Error()}
