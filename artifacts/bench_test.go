@@ -43,7 +43,7 @@ import (
 	argooss "github.com/argoproj/argo-workflows/v4/workflow/artifacts/oss"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 const childEnv = "ARGO_ECI_OSSTEST_CHILD"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/argoproj/argo-workflows/v4/workflow/artifacts/plugin"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 // TestArtifactServerBinary builds the real argo-eci binary, runs `argo-eci artifact-server

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 func (f *fixture) bucket(t *testing.T, cfg string) *Bucket {

@@ -17,7 +17,7 @@ import (
 	"github.com/argoproj/argo-workflows/v4/util/logging"
 	"github.com/argoproj/argo-workflows/v4/workflow/artifacts/plugin"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 const (

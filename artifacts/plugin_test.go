@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 // TestPluginFiles drives every RPC for single files through Argo's own plugin client.

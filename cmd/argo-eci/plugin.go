@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/argo-eci/argo-eci/dataset"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/requeue"
 	"github.com/argo-eci/argo-eci/plugin"
 )
 
@@ -59,9 +59,9 @@ ServiceAccount (argo-eci-executor-plugin).`,
 	fl.StringVar(&f.listen, "listen", ":4355", "address to serve template.execute on (use 127.0.0.1:4355 in the agent pod)")
 	fl.StringVar(&f.tokenFile, "token-file", "/var/run/argo/token", "file holding the agent's bearer token")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	fl.DurationVar(&f.minRequeue, "min-requeue", time.Second, "first polling interval of a dataset warm-up")
-	fl.DurationVar(&f.maxRequeue, "max-requeue", 15*time.Second, "longest polling interval of a dataset warm-up")
-	fl.DurationVar(&f.settle, "cache-settle", 30*time.Second, "how long a Complete DataLoad below minCachedPercentage waits for fresher cache states")
+	fl.DurationVar(&f.minRequeue, "min-requeue", dataset.DefaultRequeue.Min, "first polling interval of a dataset warm-up")
+	fl.DurationVar(&f.maxRequeue, "max-requeue", dataset.DefaultRequeue.Max, "longest polling interval of a dataset warm-up (its latency once Fluid reports Complete)")
+	fl.DurationVar(&f.settle, "cache-settle", dataset.DefaultSettle, "how long a Complete DataLoad whose cache looks short waits for Fluid's next cache-state refresh")
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", plugin.DefaultMaxBodyBytes, "largest accepted request body")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Second, "grace period for in-flight calls on SIGTERM")
 	return cmd
@@ -104,36 +104,21 @@ func runPlugin(ctx context.Context, log *slog.Logger, f *pluginFlags) error {
 		Token: token,
 		Datasets: &dataset.Manager{
 			Client:  kube,
-			Requeue: dataset.Requeue{Min: f.minRequeue, Max: f.maxRequeue},
+			Requeue: requeue.Policy{Min: f.minRequeue, Max: f.maxRequeue},
 			Settle:  f.settle,
 		},
-		ImageCaches:  &imagecache.Manager{Client: kube},
-		Logger:       log,
-		MaxBodyBytes: f.maxBodyBytes,
+		ImageCaches:     &imagecache.Manager{Client: kube},
+		Logger:          log,
+		MaxBodyBytes:    f.maxBodyBytes,
+		ShutdownTimeout: f.shutdownTimeout,
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen %s: %w", f.listen, err)}
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      40 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	log.Info("argo-eci plugin serving", "address", ln.Addr().String(), "version", version)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return &exitError{code: 1, err: fmt.Errorf("serve: %w", err)}
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("shutdown: %w", err)}
+	if err := srv.Serve(ctx, ln); err != nil {
+		return &exitError{code: 1, err: err}
 	}
 	log.Info("argo-eci plugin stopped")
 	return nil

@@ -35,8 +35,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/webhook"
 )
 

@@ -3,7 +3,7 @@ package osstest_test
 import (
 	"fmt"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 func ExampleStart() {
