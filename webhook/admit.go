@@ -19,15 +19,6 @@ import (
 	"github.com/argo-eci/argo-eci/emissary"
 )
 
-// IsArgoPod reports whether Argo's controller made the pod: workflow pods carry the
-// workflows.argoproj.io/workflow label, the agent and artifact-GC pods also
-// workflows.argoproj.io/component.
-func IsArgoPod(pod *corev1.Pod) bool {
-	_, wf := pod.Labels[common.LabelKeyWorkflow]
-	_, component := pod.Labels[common.LabelKeyComponent]
-	return wf || component
-}
-
 // admitPod shapes Argo pods at creation and lets every other pod through untouched.
 func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest) verdict {
 	if req.Kind.Group != "" || req.Kind.Kind != "Pod" {
@@ -41,7 +32,7 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	if err := decodeObject(req.Object.Raw, pod); err != nil {
 		return verdict{outcome: outcomeInvalid, message: fmt.Sprintf("argo-eci: request.object is not a Pod: %v", err)}
 	}
-	if !IsArgoPod(pod) {
+	if !emissary.IsArgoPod(pod) {
 		return verdict{outcome: outcomeIgnored}
 	}
 	if err := checkQuantities(pod); err != nil {
