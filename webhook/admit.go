@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 )
 
@@ -86,7 +87,11 @@ func forgetOwnAnnotations(pod *corev1.Pod) *corev1.Pod {
 	}
 	out := pod.DeepCopy()
 	for _, k := range strings.Split(keys, ",") {
-		delete(out.Annotations, k)
+		// Only what the engine writes: the list is on the pod, where a workflow author can set
+		// it too, and must never make the webhook drop Argo's own annotations.
+		if strings.HasPrefix(k, emissary.AnnotationPrefix) || strings.HasPrefix(k, eci.AnnotationPrefix) {
+			delete(out.Annotations, k)
+		}
 	}
 	delete(out.Annotations, AnnotationWebhookSet)
 	return out
