@@ -14,7 +14,8 @@ E2E_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build e2e' . | xargs -n
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argo-eci
 
-## test: everything — lint, unit tests, then the end-to-end suite on the local control plane.
+## test: everything — lint, unit tests, then the end-to-end suite on the local control plane
+## (kwok node and kubelet node); the cluster is stopped at the end, also when a test fails.
 test: lint unit e2e
 
 unit:
@@ -29,8 +30,10 @@ e2e: build cluster-build
 cluster-build:
 	hack/cluster/build.sh
 
-cluster-up: cluster-build
-	hack/cluster/up.sh
+## cluster-up: the playground: cluster, kubelet and kwok nodes, argo-eci's webhook and executor plugin,
+## OSS test server and Fluid/ECI simulators, left running; prints how to use it. cluster-down stops it.
+cluster-up: build cluster-build
+	hack/cluster/playground.sh
 
 cluster-down:
 	hack/cluster/down.sh

@@ -22,5 +22,5 @@ credentials: {accessKeyIdEnv: ARTIFACTS_AK, accessKeySecretEnv: ARTIFACTS_SK}
 	fmt.Println(err)
 	// Output:
 	// cn-hangzhou 16777216 16
-	// configuration: parallel: want between 1 and 64
+	// configuration: parallel: Invalid value: 1000: want between 1 and 64
 }

@@ -15,7 +15,7 @@ import (
 
 func (f *fixture) bucket(t *testing.T, cfg string) *Bucket {
 	t.Helper()
-	b, err := (&Driver{Env: func(k string) (string, bool) { v, ok := f.env[k]; return v, ok }}).Bucket(cfg)
+	b, err := mapDriver(f.env).Bucket(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -232,7 +232,7 @@ func TestPluginManyFilesDeleteBatches(t *testing.T) {
 func TestPluginRejectsEscapingKeys(t *testing.T) {
 	f := newFixture(t, osstest.Options{})
 	cfg := configFor(f.oss, "")
-	b, err := (&Driver{Env: func(k string) (string, bool) { v, ok := f.env[k]; return v, ok }}).Bucket(cfg)
+	b, err := mapDriver(f.env).Bucket(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # build.sh builds the binaries of the local control plane into .cache/bin (git-ignored):
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (hack/tools/kube, k8s v1.33.13)
-#   workflow-controller, argoexec                                    (hack/tools/argo, argo v4.0.7)
-#   kwok                                                             (hack/tools/kwok, kwok v0.8.0)
-# and installs Debian's etcd-server when no etcd is on PATH.
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet
+#                                                 (hack/tools/kube, k8s v1.33.13)
+#   workflow-controller, argoexec                 (hack/tools/argo, argo v4.0.7; argoexec static)
+#   kwok                                          (hack/tools/kwok, kwok v0.8.0)
+#   argo-eci, pause, registry, playground         (this module, static: the kubelet node's images,
+#                                                  make cluster-up's stand-ins)
+# and installs what the control plane and the kubelet node need from Debian when it is missing:
+# etcd-server, containerd, runc, containernetworking-plugins, iptables, busybox-static (one
+# apt-get update, one apt-get install).
 #
 # A binary is rebuilt only when its stamp changes: a hash of its tools module's go.mod, go.sum and
 # overlay files, the Go version and the link flags. A tools module may carry overlay/MODULE (a module
@@ -32,6 +37,7 @@ COMPONENTS=(
 	"kube-controller-manager|kube|k8s.io/kubernetes/cmd/kube-controller-manager|KUBE_LDFLAGS"
 	"kube-scheduler|kube|k8s.io/kubernetes/cmd/kube-scheduler|KUBE_LDFLAGS"
 	"kubectl|kube|k8s.io/kubernetes/cmd/kubectl|KUBE_LDFLAGS"
+	"kubelet|kube|k8s.io/kubernetes/cmd/kubelet|KUBE_LDFLAGS"
 	"workflow-controller|argo|github.com/argoproj/argo-workflows/v4/cmd/workflow-controller|PLAIN_LDFLAGS"
 	"argoexec|argo|github.com/argoproj/argo-workflows/v4/cmd/argoexec|PLAIN_LDFLAGS"
 	"kwok|kwok|sigs.k8s.io/kwok/cmd/kwok|PLAIN_LDFLAGS"
@@ -108,7 +114,10 @@ build_one() { # name module package ldflags-var
 		mf=$(patched_modfile "$module" 2>"$log") || fail "$name" "$log" "patched copy for hack/tools/$module"
 		modfile=(-modfile "$mf")
 	fi
-	if ! (cd "$ROOT/hack/tools/$module" && go build "${modfile[@]}" -ldflags "$ldflags" -o "$BIN/.$name.tmp" "$pkg") >"$log" 2>&1; then
+	local cgo=${CGO_ENABLED:-}
+	# argoexec: emissary copies it into main containers, which may have no C library.
+	[[ $name == argoexec ]] && cgo=0
+	if ! (cd "$ROOT/hack/tools/$module" && CGO_ENABLED=$cgo go build "${modfile[@]}" -ldflags "$ldflags" -o "$BIN/.$name.tmp" "$pkg") >"$log" 2>&1; then
 		rm -f "$BIN/.$name.tmp"
 		fail "$name" "$log" "go build $pkg"
 	fi
@@ -117,21 +126,52 @@ build_one() { # name module package ldflags-var
 	say "$name" "built in $((SECONDS - start))s"
 }
 
-ensure_etcd() {
-	local log=$LOGS/etcd.log
-	if command -v etcd >/dev/null 2>&1; then
-		say etcd "found $(command -v etcd)"
+# Debian packages: etcd for the control plane; containerd, runc, the CNI plugins, iptables and a
+# static busybox for the kubelet node. One apt-get update and one install, only when one is missing.
+DEBIAN_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables busybox-static)
+
+missing_packages() {
+	local p
+	for p in "${DEBIAN_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+	done
+}
+
+ensure_packages() {
+	local log=$LOGS/apt.log missing
+	missing=$(missing_packages | tr '\n' ' ')
+	if [[ -z ${missing// /} ]]; then
+		say debian "found ${DEBIAN_PACKAGES[*]}"
 		return
 	fi
-	say etcd "installing Debian etcd-server ..."
+	say debian "installing $missing..."
 	local sudo=
 	[[ $(id -u) == 0 ]] || sudo=sudo
-	if ! { $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends etcd-server; } >"$log" 2>&1; then
-		fail etcd "$log" "apt-get install etcd-server"
+	# shellcheck disable=SC2086 # word splitting of the package list is wanted
+	if ! { $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends $missing; } >"$log" 2>&1; then
+		fail debian "$log" "apt-get install $missing"
 	fi
-	command -v etcd >/dev/null 2>&1 || fail etcd "$log" "etcd-server installed but no etcd on PATH"
-	say etcd "installed $(command -v etcd)"
+	missing=$(missing_packages | tr '\n' ' ')
+	[[ -z ${missing// /} ]] || fail debian "$log" "still missing after apt-get install: $missing"
+	say debian "installed"
 }
+
+# build_local NAME PACKAGE: a static binary from this module. go build's own cache decides what
+# to rebuild, so this runs every time (about a second when nothing changed).
+build_local() {
+	local name=$1 pkg=$2 log=$LOGS/$1.log start=$SECONDS
+	if ! (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "$PLAIN_LDFLAGS" -o "$BIN/.$name.tmp" "$pkg") >"$log" 2>&1; then
+		rm -f "$BIN/.$name.tmp"
+		fail "$name" "$log" "go build $pkg"
+	fi
+	if cmp -s "$BIN/.$name.tmp" "$BIN/$name"; then
+		rm -f "$BIN/.$name.tmp"
+	else
+		mv -f "$BIN/.$name.tmp" "$BIN/$name"
+	fi
+	say "$name" "current ($((SECONDS - start))s)"
+}
+LOCALS=("argo-eci|./cmd/argo-eci" "eci-simulator|./cmd/eci-simulator" "pause|./hack/cluster/pause" "registry|./hack/cluster/registry" "playground|./hack/cluster/playground")
 
 want_component() { # name: true when selected on the command line (or nothing was selected)
 	[[ ${#SELECTED[@]} == 0 ]] && return 0
@@ -141,16 +181,19 @@ want_component() { # name: true when selected on the command line (or nothing wa
 }
 
 SELECTED=("$@")
-known="etcd"
-for c in "${COMPONENTS[@]}"; do known+=" ${c%%|*}"; done
+known="debian"
+for c in "${COMPONENTS[@]}" "${LOCALS[@]}"; do known+=" ${c%%|*}"; done
 for s in "${SELECTED[@]}"; do
 	[[ " $known " == *" $s "* ]] || { echo "build: unknown component $s (known: $known)" >&2; exit 2; }
 done
 
 total=$SECONDS
-want_component etcd && ensure_etcd
+want_component debian && ensure_packages
 for c in "${COMPONENTS[@]}"; do
 	IFS='|' read -r name module pkg ldvar <<<"$c"
 	want_component "$name" && build_one "$name" "$module" "$pkg" "$ldvar"
+done
+for c in "${LOCALS[@]}"; do
+	want_component "${c%%|*}" && build_local "${c%%|*}" "${c#*|}"
 done
 say all "done in $((SECONDS - total))s"

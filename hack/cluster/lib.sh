@@ -15,13 +15,34 @@ ETCD_PORT=${ARGO_ECI_ETCD_PORT:-32379}
 ETCD_PEER_PORT=${ARGO_ECI_ETCD_PEER_PORT:-32380}
 APISERVER_PORT=${ARGO_ECI_APISERVER_PORT:-36443}
 KWOK_PORT=${ARGO_ECI_KWOK_PORT:-30247}
+REGISTRY_PORT=${ARGO_ECI_REGISTRY_PORT:-30500}
+KUBELET_HEALTHZ_PORT=${ARGO_ECI_KUBELET_HEALTHZ_PORT:-30248}
 # The workflow-controller serves /healthz on :6060; Argo hard-codes that address.
 CONTROLLER_HEALTH_PORT=6060
 
+# Addresses, all in the benchmarking range 198.18.0.0/15 (never routed on the internet): the real
+# node's bridge and pods, the Service range, and kwok's simulated pods and node.
+BRIDGE=argoeci0
+NODE_IP=198.18.0.1
+POD_CIDR=198.18.0.0/24
+SERVICE_CIDR=198.19.0.0/16
+KUBERNETES_SERVICE_IP=198.19.0.1
+KWOK_POD_CIDR=198.18.128.0/17
+KWOK_NODE_IP=198.18.1.2
+NAT_CHAIN=ARGO-ECI-SERVICES
+
+# The two ECI-like virtual nodes: kwok's (simulated pods, for scale) and the kubelet's (real pods).
+# Both carry type=virtual-kubelet and the virtual-kubelet taint; NODE_KIND_LABEL tells them apart,
+# and a namespace picks one with the PodNodeSelector annotation (kwok when it has none).
 NODE_NAME=virtual-kubelet-cn-hangzhou-k
+REAL_NODE_NAME=virtual-kubelet-cn-hangzhou-j
+NODE_KIND_LABEL=test.argo-eci.io/node
+
+# Started by playground.sh (make cluster-up) on top: argo-eci's webhook and the OSS/Fluid stand-ins.
+PLAYGROUND_COMPONENTS=(webhook playground)
 
 # Start order; down.sh stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok eci-simulator workflow-controller registry containerd kubelet)
 
 say() { printf 'cluster: %4ss %-24s %s\n' "$SECONDS" "$1" "$2"; }
 
@@ -43,11 +64,11 @@ fail() {
 
 # binary_of COMPONENT: the executable a component runs as.
 binary_of() {
-	if [[ $1 == etcd ]]; then
-		command -v etcd
-	else
-		echo "$BIN/$1"
-	fi
+	case $1 in
+	etcd | containerd) command -v "$1" ;;
+	webhook) echo "$BIN/argo-eci" ;;
+	*) echo "$BIN/$1" ;;
+	esac
 }
 
 # pid_of COMPONENT: prints the recorded PID when that process is alive and still runs the
@@ -62,6 +83,45 @@ pid_of() {
 	exe=${exe% (deleted)}
 	[[ $exe == "$(readlink -f "$(binary_of "$1")")" ]] || return 1
 	echo "$pid"
+}
+
+# ---- processes -----------------------------------------------------------------------------
+# launch COMPONENT ARGS...: starts the component in its own session, output to its log, PID recorded.
+launch() {
+	local name=$1 pid
+	shift
+	if pid=$(pid_of "$name"); then
+		say "$name" "running (pid $pid)"
+		return
+	fi
+	echo "=== $(date -u +%FT%TZ) starting $name" >>"$LOGS/$name.log"
+	setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
+	pid=$!
+	echo "$pid" >"$PIDS/$name"
+	# Until setsid has exec'd the binary, /proc/PID/exe still names bash or setsid.
+	local deadline=$((SECONDS + 10))
+	until pid_of "$name" >/dev/null; do
+		kill -0 "$pid" 2>/dev/null || fail "$name" "exited at once"
+		((SECONDS < deadline)) || fail "$name" "pid $pid never became $(binary_of "$name")"
+		sleep 0.05
+	done
+	say "$name" "started (pid $pid)"
+}
+
+# wait_until COMPONENT SECONDS DESCRIPTION COMMAND...: polls COMMAND; fails early when the
+# component's process has died.
+wait_until() {
+	local name=$1 timeout=$2 what=$3 deadline
+	shift 3
+	deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		if ! pid_of "$name" >/dev/null; then
+			fail "$name" "exited while waiting for $what"
+		fi
+		((SECONDS < deadline)) || fail "$name" "timed out after ${timeout}s waiting for $what"
+		sleep 0.3
+	done
+	say "$name" "$what"
 }
 
 # healthy_apiserver: true when the apiserver answers /readyz with our admin identity.
@@ -98,12 +158,14 @@ stop() {
 	done
 }
 
-# stop_all: stops every component: clients first, then the apiserver, then its storage. Argo
+# stop_all: stops every component: the kubelet node and its pods, then clients, then the apiserver, then its storage. Argo
 # v4.0.7's workflow-controller swallows SIGTERM (util/logging installs a handler that only flushes
 # logs), so it gets SIGKILL soon.
 stop_all() {
+	stop 5 playground webhook
+	node_down || say node "FAILED: not everything of the kubelet node was removed"
 	stop 2 workflow-controller
-	stop 5 kwok kube-scheduler kube-controller-manager
+	stop 5 eci-simulator kwok kube-scheduler kube-controller-manager
 	stop 10 kube-apiserver
 	stop 10 etcd
 }
@@ -117,3 +179,5 @@ lock_cluster() {
 }
 
 kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+source "$HERE/node.sh"

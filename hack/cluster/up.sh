@@ -45,7 +45,8 @@ issue() {
 }
 
 make_pki() {
-	[[ -s $PKI/ca.crt && -s $PKI/apiserver.crt && -s $PKI/admin.crt && -s $PKI/sa.key && -s $PKI/sa.pub ]] && return
+	[[ -s $PKI/ca.crt && -s $PKI/apiserver.crt && -s $PKI/admin.crt && -s $PKI/sa.key && -s $PKI/sa.pub &&
+		-s $PKI/kubelet.crt && -s $PKI/kubelet-client.crt && -s $PKI/apiserver-kubelet-client.crt ]] && return
 	ensure_openssl
 	say pki "generating CA, serving, admin and service-account keys"
 	(
@@ -57,8 +58,19 @@ make_pki() {
 		issue apiserver "/CN=kube-apiserver" "$(printf '%s\n' \
 			"basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
 			"extendedKeyUsage=serverAuth" \
-			"subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local")"
+			"subjectAltName=IP:127.0.0.1,IP:$KUBERNETES_SERVICE_IP,IP:$NODE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local")"
 		issue admin "/O=system:masters/CN=argo-eci-admin" "$(printf '%s\n' \
+			"basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+			"extendedKeyUsage=clientAuth")"
+		# The kubelet node: its serving certificate (the apiserver verifies it), its client identity
+		# (Node authorizer), and the apiserver's identity towards it (logs, exec).
+		issue kubelet "/CN=$REAL_NODE_NAME" "$(printf '%s\n' \
+			"basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+			"extendedKeyUsage=serverAuth" "subjectAltName=IP:$NODE_IP,DNS:$REAL_NODE_NAME")"
+		issue kubelet-client "/O=system:nodes/CN=system:node:$REAL_NODE_NAME" "$(printf '%s\n' \
+			"basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+			"extendedKeyUsage=clientAuth")"
+		issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$(printf '%s\n' \
 			"basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
 			"extendedKeyUsage=clientAuth")"
 		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key"
@@ -91,45 +103,6 @@ EOF
 	mv -f "$KUBECONFIG_FILE.tmp" "$KUBECONFIG_FILE"
 }
 
-# ---- processes -----------------------------------------------------------------------------
-# launch COMPONENT ARGS...: starts the component in its own session, output to its log, PID recorded.
-launch() {
-	local name=$1 pid
-	shift
-	if pid=$(pid_of "$name"); then
-		say "$name" "running (pid $pid)"
-		return
-	fi
-	echo "=== $(date -u +%FT%TZ) starting $name" >>"$LOGS/$name.log"
-	setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
-	pid=$!
-	echo "$pid" >"$PIDS/$name"
-	# Until setsid has exec'd the binary, /proc/PID/exe still names bash or setsid.
-	local deadline=$((SECONDS + 10))
-	until pid_of "$name" >/dev/null; do
-		kill -0 "$pid" 2>/dev/null || fail "$name" "exited at once"
-		((SECONDS < deadline)) || fail "$name" "pid $pid never became $(binary_of "$name")"
-		sleep 0.05
-	done
-	say "$name" "started (pid $pid)"
-}
-
-# wait_until COMPONENT SECONDS DESCRIPTION COMMAND...: polls COMMAND; fails early when the
-# component's process has died.
-wait_until() {
-	local name=$1 timeout=$2 what=$3 deadline
-	shift 3
-	deadline=$((SECONDS + timeout))
-	until "$@" >/dev/null 2>&1; do
-		if ! pid_of "$name" >/dev/null; then
-			fail "$name" "exited while waiting for $what"
-		fi
-		((SECONDS < deadline)) || fail "$name" "timed out after ${timeout}s waiting for $what"
-		sleep 0.3
-	done
-	say "$name" "$what"
-}
-
 etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
 
 write_configs() {
@@ -146,6 +119,19 @@ profiles:
 - schedulerName: default-scheduler
 - schedulerName: eci-scheduler
 EOF
+	# Pods go to the kwok node unless their namespace names another with the annotation
+	# scheduler.alpha.kubernetes.io/node-selector (test/cluster does, for the kubelet node).
+	cat >"$CONF/admission.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodNodeSelector
+  path: $CONF/podnodeselector.yaml
+EOF
+	cat >"$CONF/podnodeselector.yaml" <<EOF
+podNodeSelectorPluginConfig:
+  clusterDefaultNodeSelector: $NODE_KIND_LABEL=kwok
+EOF
 	local kwok_dir
 	kwok_dir=$(cd "$ROOT/hack/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) || fail kwok "locating the kwok module (go list -m)"
 	{
@@ -153,8 +139,8 @@ EOF
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
-  cidr: 10.244.0.0/16
-  nodeIP: 10.0.0.2
+  cidr: $KWOK_POD_CIDR
+  nodeIP: $KWOK_NODE_IP
   manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
   serverAddress: 127.0.0.1:$KWOK_PORT
   enableDebuggingHandlers: false
@@ -166,12 +152,16 @@ options:
 EOF
 		local f
 		for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-			pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+			pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
 			printf -- '---\n# from %s\n' "kwok@v0.8.0/kustomize/stage/$f"
 			cat "$kwok_dir/kustomize/stage/$f"
 		done
+		# kwok-stages.yaml replaces kwok's stock pod-ready stage: a pod runs only once the ECI
+		# simulator placed it. kwok-metrics.yaml gives pods simulated usage for Prometheus.
 		printf -- '---\n'
 		cat "$HERE/kwok-stages.yaml"
+		printf -- '---\n'
+		cat "$HERE/kwok-metrics.yaml"
 	} >"$CONF/kwok.yaml"
 }
 
@@ -234,23 +224,32 @@ node_untainted() { # the not-ready taint the node lifecycle controller sets at f
 	! kubectl_ get node "$NODE_NAME" -o jsonpath='{.spec.taints[*].key}' | grep -q 'node.kubernetes.io/not-ready'
 }
 default_sa() { kubectl_ -n default get serviceaccount default && kubectl_ -n argo get serviceaccount default; }
+eci_simulator_leader() { [[ -n $(kubectl_ -n kube-system get lease eci-simulator -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null) ]]; }
 controller_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$CONTROLLER_HEALTH_PORT/healthz"; }
 
 # ---- go -----------------------------------------------------------------------------------
 if [[ -f $STATE/ready ]] && all_running; then
 	# Changed CRDs or controller settings still reach a running cluster (hash-guarded: no-op when unchanged).
 	apply_objects
+	"$HERE/prometheus.sh" start
 	say all "already running (kubeconfig $KUBECONFIG_FILE)"
 	exit 0
 fi
 rm -f "$STATE/ready"
 
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kwok workflow-controller; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kwok eci-simulator workflow-controller argoexec argo-eci pause registry; do
 	[[ -x $BIN/$b ]] || fail "$b" "$BIN/$b is missing: run hack/cluster/build.sh first"
 done
 command -v etcd >/dev/null || fail etcd "etcd is not installed: run hack/cluster/build.sh first"
 mkdir -p "$PKI" "$PIDS" "$LOGS" "$CONF"
+# etcd data from a cluster with other address ranges would keep its old Service IPs: start afresh.
+layout="services=$SERVICE_CIDR kubelet-node=$REAL_NODE_NAME"
+if [[ -d $STATE/etcd/member && $(cat "$STATE/etcd/argo-eci-layout" 2>/dev/null) != "$layout" ]]; then
+	say etcd "data from an older cluster layout: starting with an empty etcd"
+	rm -rf "$STATE/etcd"
+fi
 mkdir -p -m 700 "$STATE/etcd"
+echo "$layout" >"$STATE/etcd/argo-eci-layout"
 
 make_pki
 write_kubeconfig
@@ -271,7 +270,10 @@ launch kube-apiserver \
 	--client-ca-file "$PKI/ca.crt" \
 	--service-account-issuer https://kubernetes.default.svc.cluster.local \
 	--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-	--service-cluster-ip-range 10.96.0.0/16 \
+	--service-cluster-ip-range "$SERVICE_CIDR" \
+	--enable-admission-plugins PodNodeSelector --admission-control-config-file "$CONF/admission.yaml" \
+	--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+	--kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
 	--authorization-mode Node,RBAC \
 	--allow-privileged=true \
 	--profiling=false \
@@ -286,6 +288,7 @@ launch kube-controller-manager \
 	--kube-api-qps 100 --kube-api-burst 200
 launch kube-scheduler --config "$CONF/scheduler.yaml" --secure-port=0
 launch kwok --config "$CONF/kwok.yaml" --kubeconfig "$KUBECONFIG_FILE"
+launch eci-simulator --kubeconfig "$KUBECONFIG_FILE" --namespace kube-system
 
 apply_objects
 
@@ -300,6 +303,9 @@ wait_until kube-controller-manager 60 "node not-ready taint removed" node_untain
 wait_until kube-controller-manager 60 "default ServiceAccounts exist" default_sa
 wait_until workflow-controller 60 "healthy (/healthz)" controller_healthy
 wait_until kube-scheduler 5 "running" pid_of kube-scheduler
+node_up
+wait_until eci-simulator 60 "holds the Lease kube-system/eci-simulator" eci_simulator_leader
+"$HERE/prometheus.sh" start
 
 date -u +%FT%TZ >"$STATE/ready"
 say all "up in $((SECONDS - start))s (kubeconfig $KUBECONFIG_FILE)"

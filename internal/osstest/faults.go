@@ -22,6 +22,17 @@ const (
 	FaultCorrupt
 	// FaultDropCRC serves the request normally but omits x-oss-hash-crc64ecma.
 	FaultDropCRC
+	// FaultWrongCRC serves the request normally but reports an x-oss-hash-crc64ecma that
+	// differs from the stored data's, as a server that stored other bytes than it was sent.
+	FaultWrongCRC
+	// FaultCutBody sends the status line and headers of a successful reply, then resets the
+	// connection before the first byte of the body: a read that makes no progress.
+	FaultCutBody
+	// FaultCorruptRequest flips one byte of a PutObject or UploadPart body after it arrived
+	// and before it is stored, as corruption on the way would; the reply's CRC-64 is that of
+	// the stored (corrupted) bytes. A request with Content-MD5 is refused with InvalidDigest,
+	// as OSS refuses it.
+	FaultCorruptRequest
 )
 
 // Fault is one injected fault: it applies to the next Count requests whose operation is Op

@@ -1,7 +1,10 @@
 package osstest
 
 import (
+	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
@@ -81,11 +84,37 @@ func readBody(r *http.Request) ([]byte, error) {
 	return buf, err
 }
 
-// putObject stores a simple upload directly in the backend.
-func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
+type corruptKey struct{}
+
+func withCorruptBody(ctx context.Context) context.Context {
+	return context.WithValue(ctx, corruptKey{}, true)
+}
+
+// receiveBody reads a PUT or UploadPart body, applies an injected corruption and checks
+// Content-MD5 the way OSS does. It writes the error reply and returns false on failure.
+func receiveBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := readBody(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "IncompleteBody", "the request body ended early")
+		return nil, false
+	}
+	if r.Context().Value(corruptKey{}) != nil && len(body) > 0 {
+		body[len(body)/2] ^= 0x01
+	}
+	if want := r.Header.Get("Content-MD5"); want != "" {
+		sum := md5.Sum(body)
+		if base64.StdEncoding.EncodeToString(sum[:]) != want {
+			writeError(w, http.StatusBadRequest, "InvalidDigest", "the Content-MD5 you specified is not valid")
+			return nil, false
+		}
+	}
+	return body, true
+}
+
+// putObject stores a simple upload directly in the backend.
+func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
+	body, ok := receiveBody(w, r)
+	if !ok {
 		return
 	}
 	sum := crc64.Checksum(body, crcTable)
@@ -171,13 +200,12 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key 
 		return
 	}
 	n, err := strconv.Atoi(r.URL.Query().Get("partNumber"))
-	if err != nil || n < 1 || n > 10000 {
-		writeError(w, http.StatusBadRequest, "InvalidArgument", "partNumber must be between 1 and 10000")
+	if err != nil || n < 1 || n > s.opts.MaxParts {
+		writeError(w, http.StatusBadRequest, "InvalidArgument", fmt.Sprintf("partNumber must be between 1 and %d", s.opts.MaxParts))
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "IncompleteBody", "the request body ended early")
+	body, ok := receiveBody(w, r)
+	if !ok {
 		return
 	}
 	sum := crc64.Checksum(body, crcTable)
@@ -211,6 +239,10 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, bucke
 		writeError(w, http.StatusBadRequest, "MalformedXML", "the complete request must list the parts")
 		return
 	}
+	if len(req.Parts) > s.opts.MaxParts {
+		writeError(w, http.StatusBadRequest, "InvalidArgument", fmt.Sprintf("an upload has at most %d parts", s.opts.MaxParts))
+		return
+	}
 	s.mu.Lock()
 	var (
 		readers []io.Reader
@@ -218,7 +250,7 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, bucke
 		sum     uint64
 		prev    int
 	)
-	for _, p := range req.Parts {
+	for i, p := range req.Parts {
 		got := u.parts[p.PartNumber]
 		if got == nil || strings.Trim(got.etag, `"`) != strings.Trim(p.ETag, `"`) {
 			s.mu.Unlock()
@@ -231,6 +263,11 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, bucke
 			return
 		}
 		prev = p.PartNumber
+		if i < len(req.Parts)-1 && int64(len(got.data)) < s.opts.MinPartSize {
+			s.mu.Unlock()
+			writeError(w, http.StatusBadRequest, "EntityTooSmall", fmt.Sprintf("part %d is smaller than the minimum part size %d", p.PartNumber, s.opts.MinPartSize))
+			return
+		}
 		readers = append(readers, &sliceReader{b: got.data})
 		size += int64(len(got.data))
 		sum = CombineCRC64(sum, got.crc, int64(len(got.data)))

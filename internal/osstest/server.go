@@ -35,7 +35,18 @@ type Options struct {
 	Remote Remote
 	// Logger receives one line per rejected request; nil discards.
 	Logger *slog.Logger
+	// MaxParts is the most parts a multipart upload may have; zero means OSS's 10,000.
+	MaxParts int
+	// MinPartSize is the smallest part but the last that Complete accepts; zero means OSS's
+	// 100 KiB.
+	MinPartSize int64
 }
+
+// OSS's multipart limits.
+const (
+	DefaultMaxParts    = 10000
+	DefaultMinPartSize = 100 << 10
+)
 
 // Default credentials, region and bucket.
 const (
@@ -82,6 +93,12 @@ func Start(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxParts == 0 {
+		opts.MaxParts = DefaultMaxParts
+	}
+	if opts.MinPartSize == 0 {
+		opts.MinPartSize = DefaultMinPartSize
+	}
 	backend := s3mem.New()
 	for _, b := range opts.Buckets {
 		if err := backend.CreateBucket(b); err != nil {
@@ -110,7 +127,7 @@ func Start(opts Options) (*Server, error) {
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.done)
-		_ = s.srv.Serve(throttledListener{Listener: ln, rate: opts.Remote.rate()})
+		_ = s.srv.Serve(newThrottledListener(ln, opts.Remote))
 	}()
 	return s, nil
 }
@@ -122,14 +139,69 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Region, AccessKeyID and AccessKeySecret return the server's credential scope.
+// Region returns the server's signing region.
 func (s *Server) Region() string { return s.opts.Region }
 
 // AccessKeyID returns the access key id the server accepts.
-func (s *Server) AccessKeyID() string { return s.opts.AccessKeyID }
+func (s *Server) AccessKeyID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.verifier.accessKeyID
+}
 
 // AccessKeySecret returns the secret the server verifies signatures with.
-func (s *Server) AccessKeySecret() string { return s.opts.AccessKeySecret }
+func (s *Server) AccessKeySecret() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.verifier.secret
+}
+
+// SetCredentials replaces the access key the server accepts, as when temporary credentials
+// expire: requests signed with the previous key are rejected from now on.
+func (s *Server) SetCredentials(id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.verifier.accessKeyID, s.verifier.secret = id, secret
+}
+
+// AddCredentials makes the server accept one more access key, as temporary credentials
+// issued while the previous ones are still valid.
+func (s *Server) AddCredentials(id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	more := map[string]string{id: secret}
+	for k, v := range s.verifier.more {
+		more[k] = v
+	}
+	s.verifier.more = more
+}
+
+// RevokeCredentials stops accepting the access key id, as when temporary credentials expire.
+func (s *Server) RevokeCredentials(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	more := map[string]string{}
+	for k, v := range s.verifier.more {
+		if k != id {
+			more[k] = v
+		}
+	}
+	s.verifier.more = more
+	if s.verifier.accessKeyID == id {
+		s.verifier.accessKeyID, s.verifier.secret = "", ""
+	}
+}
+
+// PutObject stores data at bucket/key directly, as another client would have.
+func (s *Server) PutObject(bucket, key string, data []byte) error {
+	if _, err := s.backend.PutObject(bucket, key, map[string]string{}, &sliceReader{b: data}, int64(len(data)), nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.crcs[bucket+"/"+key] = CRC64(data)
+	return nil
+}
 
 // Requests returns how many requests of operation op the server has received (authenticated
 // or not).
@@ -264,7 +336,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.verifier.verify(r, bucket, key); err != nil {
+	s.mu.Lock()
+	v := s.verifier
+	s.mu.Unlock()
+	if err := v.verify(r, bucket, key); err != nil {
 		var ae *AuthError
 		errors.As(err, &ae)
 		s.opts.Logger.Info("request rejected", "op", op, "code", ae.Code, "reason", ae.Message)
@@ -294,6 +369,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rw.corrupt = true
 		case FaultDropCRC:
 			rw.dropCRC = true
+		case FaultWrongCRC:
+			rw.wrongCRC = true
+		case FaultCutBody:
+			rw.cut = true
+		case FaultCorruptRequest:
+			r = r.WithContext(withCorruptBody(r.Context()))
 		case FaultReset:
 			if r.Method == http.MethodPut || r.Method == http.MethodPost {
 				n := r.ContentLength / 2
@@ -401,6 +482,8 @@ type respWriter struct {
 	written     int64
 	corrupt     bool
 	dropCRC     bool
+	wrongCRC    bool
+	cut         bool  // reset right after the headers, before any body byte
 	resetAfter  int64 // -1: no reset; otherwise reset once this many body bytes are out
 	reset       bool
 }
@@ -434,6 +517,10 @@ func (w *respWriter) WriteHeader(status int) {
 	if w.dropCRC {
 		hdr.Del("x-oss-hash-crc64ecma")
 	}
+	if v := hdr.Get("x-oss-hash-crc64ecma"); w.wrongCRC && v != "" {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		hdr.Set("x-oss-hash-crc64ecma", strconv.FormatUint(n^1, 10))
+	}
 	if w.resetAfter == 0 {
 		if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil && n > 1 {
 			w.resetAfter = n / 2
@@ -449,6 +536,11 @@ func (w *respWriter) Write(p []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.reset {
+		return 0, errors.New("connection reset by fault injection")
+	}
+	if w.cut && w.status/100 == 2 {
+		w.reset = true
+		resetConn(w.ResponseWriter, true)
 		return 0, errors.New("connection reset by fault injection")
 	}
 	if w.corrupt && len(p) > 0 && w.status/100 == 2 {

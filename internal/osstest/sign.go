@@ -145,6 +145,8 @@ type verifier struct {
 	accessKeyID, secret, region string
 	acceptV1                    bool
 	now                         func() time.Time
+	// more are further accepted access keys (id -> secret); replaced, never modified.
+	more map[string]string
 }
 
 // verify authenticates r. bucket and key are the request's decoded bucket and object names.
@@ -158,7 +160,13 @@ func (v *verifier) verify(r *http.Request, bucket, key string) error {
 		return err
 	}
 	if a.AccessKeyID != v.accessKeyID {
-		return authErr("InvalidAccessKeyId", "the OSS access key id %q does not exist", truncate(a.AccessKeyID, 64))
+		secret, ok := v.more[a.AccessKeyID]
+		if !ok {
+			return authErr("InvalidAccessKeyId", "the OSS access key id %q does not exist", truncate(a.AccessKeyID, 64))
+		}
+		other := *v
+		other.accessKeyID, other.secret = a.AccessKeyID, secret
+		v = &other
 	}
 	switch a.Algorithm {
 	case algorithmV4:

@@ -1,6 +1,8 @@
 // Package cluster gives end-to-end tests the local control plane of hack/cluster: a real
-// kube-apiserver, kube-controller-manager, kube-scheduler, Argo's workflow-controller and kwok with
-// one fake ECI virtual node, all on 127.0.0.1.
+// kube-apiserver, kube-controller-manager, kube-scheduler and Argo's workflow-controller on
+// 127.0.0.1, with two ECI-like virtual nodes: kwok's simulated one (NodeName) and a real kubelet
+// node (RealNodeName) where pods run in containerd. A test picks the node per namespace
+// (NamespaceOn); Namespace gives the kwok node.
 //
 // Get starts the control plane with hack/cluster/build.sh and hack/cluster/up.sh when it is not
 // running and never stops it: `make e2e` (or hack/cluster/down.sh) does. Each test works in its own
@@ -8,7 +10,7 @@
 // reported: the tail of the controller, apiserver and kwok logs and the namespace's pods and
 // workflows.
 //
-// kwok plays the kubelet: a scheduled pod becomes Running, and a Running pod owned by a Workflow
+// On the kwok node, kwok plays the kubelet: a scheduled pod becomes Running, and a Running pod owned by a Workflow
 // becomes Succeeded one second later with every container terminated with exit code 0. Pod
 // annotations change that: test.argo-eci.io/run-duration (a Go duration) sets how long it runs and
 // test.argo-eci.io/exit-code makes its main container exit with that code and the pod fail. The
@@ -176,15 +178,23 @@ func isRootModule(gomod []byte) bool {
 	return false
 }
 
-// Namespace creates a fresh namespace for the test and deletes it on cleanup; if the test failed,
+// Namespace is NamespaceOn(t, Kwok).
+func (c *Cluster) Namespace(t testing.TB) string {
+	t.Helper()
+	return c.NamespaceOn(t, Kwok)
+}
+
+// NamespaceOn creates a fresh namespace whose pods all go to node (the apiserver's PodNodeSelector
+// adds LabelNode=node to each pod's nodeSelector) and deletes it on cleanup; if the test failed,
 // it first prints the tail of the workflow-controller, kube-apiserver and kwok logs and the
 // namespace's pods/workflows. It returns once the namespace's default ServiceAccount exists, so
 // pods can be created in it at once.
-func (c *Cluster) Namespace(t testing.TB) string {
+func (c *Cluster) NamespaceOn(t testing.TB, node Node) string {
 	t.Helper()
 	ctx := context.Background()
 	name := namespaceName(t.Name(), rand.String(5))
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelNamespace: "true"}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelNamespace: "true"},
+		Annotations: map[string]string{annotationNodeSelector: LabelNode + "=" + string(node)}}}
 	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
@@ -197,6 +207,11 @@ func (c *Cluster) Namespace(t testing.TB) string {
 			t.Errorf("delete namespace %s: %v", name, err)
 		}
 	})
+	if node == Kubelet {
+		if err := c.grantExecutor(ctx, name); err != nil {
+			t.Fatalf("namespace %s: %v", name, err)
+		}
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, err := c.Kube.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})

@@ -24,6 +24,7 @@ var reportedLogs = []struct {
 	{"workflow-controller", 40},
 	{"kube-apiserver", 15},
 	{"kwok", 15},
+	{"kubelet", 15},
 }
 
 // Report logs what a failed test needs to see: the tail of the workflow-controller,
@@ -56,6 +57,9 @@ func (c *Cluster) Report(t testing.TB, ns string) {
 	} else {
 		for i := range pods.Items {
 			b.WriteString(describePod(&pods.Items[i]))
+			if pods.Items[i].Spec.NodeName == RealNodeName {
+				b.WriteString(c.containerLogs(ctx, &pods.Items[i], 15))
+			}
 		}
 	}
 	b.WriteString("---- workflows ----\n")
@@ -67,6 +71,27 @@ func (c *Cluster) Report(t testing.TB, ns string) {
 		}
 	}
 	t.Log(b.String())
+}
+
+// containerLogs returns the last lines of every container of p that has started (kubelet node).
+func (c *Cluster) containerLogs(ctx context.Context, p *corev1.Pod, lines int64) string {
+	var b strings.Builder
+	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+	for _, s := range statuses {
+		if s.State.Waiting != nil && s.LastTerminationState.Terminated == nil {
+			continue
+		}
+		raw, err := c.Kube.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: s.Name, TailLines: &lines}).DoRaw(ctx)
+		if err != nil {
+			fmt.Fprintf(&b, "  ---- %s log: %v\n", s.Name, err)
+			continue
+		}
+		fmt.Fprintf(&b, "  ---- %s log (last %d lines) ----\n", s.Name, lines)
+		for _, l := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+			fmt.Fprintf(&b, "  | %s\n", l)
+		}
+	}
+	return b.String()
 }
 
 // tailLines returns the last n lines of the file at path, keeping only lines that contain filter

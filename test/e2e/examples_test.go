@@ -40,7 +40,13 @@ type exampleEnv struct {
 
 func newExampleEnv(t *testing.T, c *cluster.Cluster) *exampleEnv {
 	t.Helper()
-	ns := c.Namespace(t)
+	return newExampleEnvOn(t, c, cluster.Kwok)
+}
+
+// newExampleEnvOn is newExampleEnv with the namespace's pods on node.
+func newExampleEnvOn(t *testing.T, c *cluster.Cluster, node cluster.Node) *exampleEnv {
+	t.Helper()
+	ns := c.NamespaceOn(t, node)
 	w := startWebhook(t, c, ns)
 	profiles, err := os.ReadFile(filepath.Join(c.Root, "examples", "profiles.yaml"))
 	if err != nil {
@@ -60,6 +66,12 @@ func newExampleEnv(t *testing.T, c *cluster.Cluster) *exampleEnv {
 // submit creates the example workflow FILE (through the webhook's /mutate/workflows).
 func (e *exampleEnv) submit(t *testing.T, file string) *wfv1.Workflow {
 	t.Helper()
+	return e.c.CreateWorkflow(t, e.ns, e.load(t, file))
+}
+
+// load reads the example workflow FILE.
+func (e *exampleEnv) load(t *testing.T, file string) *wfv1.Workflow {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(e.c.Root, "examples", file))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +80,7 @@ func (e *exampleEnv) submit(t *testing.T, file string) *wfv1.Workflow {
 	if err := yaml.UnmarshalStrict(raw, wf); err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	return e.c.CreateWorkflow(t, e.ns, wf)
+	return wf
 }
 
 func (e *exampleEnv) succeed(t *testing.T, wf *wfv1.Workflow, timeout time.Duration) *wfv1.Workflow {

@@ -253,9 +253,11 @@ func TestWebhookShapesWorkflowPods(t *testing.T) {
 // the apiserver refuses the next step's pod; Argo's controller sees "connection refused" as a
 // transient error and retries. No pod is created during the outage, none is ever created
 // unshaped, and when the webhook is back the workflow completes.
-func TestWebhookOutage(t *testing.T) {
+func TestWebhookOutage(t *testing.T) { webhookOutage(t, cluster.Kwok) }
+
+func webhookOutage(t *testing.T, node cluster.Node) {
 	c := cluster.Get(t)
-	ns := c.Namespace(t)
+	ns := c.NamespaceOn(t, node)
 	w := startWebhook(t, c, ns)
 	w.Register(ns, false)
 	pw := watchPods(t, c, ns)
@@ -284,8 +286,16 @@ func TestWebhookOutage(t *testing.T) {
 		t.Fatalf("webhook port still answers after Stop: %v", err)
 	}
 
-	// Outage: the first step finishes after 3 s; its successor cannot be created.
+	// Outage: the first step finishes after 3 s (plus its start on the kubelet node); its
+	// successor cannot be created.
 	time.Sleep(10 * time.Second)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		if slices.ContainsFunc(c.WorkflowPods(t, ns, wf.Name), func(p corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded }) ||
+			time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(3 * time.Second) // time for the controller to try the next step
 	during := len(pw.pods())
 	running, err := c.Workflows.ArgoprojV1alpha1().Workflows(ns).Get(context.Background(), wf.Name, metav1.GetOptions{})
 	if err != nil {

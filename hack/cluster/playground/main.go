@@ -1,0 +1,89 @@
+// Command playground runs the stand-ins of `make cluster-up` beside the local control plane until
+// SIGTERM: the OSS test server (artifacts/osstest) on 127.0.0.1, reachable from the kubelet node's
+// pods at 198.19.255.254:PORT, and the Fluid/ECI status simulator (dataset/fluidsim) for each
+// playground namespace. hack/cluster/playground.sh starts it and points the workflow-controller's
+// default artifact repository at the OSS server.
+//
+// Usage: playground --kubeconfig FILE --oss-port PORT --bucket NAME --namespaces a,b
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/argo-eci/argo-eci/internal/osstest"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
+	"github.com/argo-eci/argo-eci/test/cluster"
+)
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", ".cache/state/kubeconfig", "admin kubeconfig of the local cluster")
+	bucket := flag.String("bucket", "argo-artifacts", "bucket the OSS test server creates")
+	namespaces := flag.String("namespaces", "default", "comma-separated namespaces the Fluid/ECI simulator serves")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, *kubeconfig, *bucket, strings.Split(*namespaces, ","), log); err != nil {
+		log.Error("playground failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, kubeconfig, bucket string, namespaces []string, log *slog.Logger) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	scheme, err := cluster.Scheme()
+	if err != nil {
+		return err
+	}
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	oss, err := osstest.Start(osstest.Options{Buckets: []string{bucket}})
+	if err != nil {
+		return err
+	}
+	defer oss.Close()
+	podAddr, remove, err := cluster.ExposeToPods(strings.TrimPrefix(oss.URL, "http://"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := remove(); err != nil {
+			log.Error("removing the DNAT rule failed", "err", err)
+		}
+	}()
+	// playground.sh reads this line to configure the controller's artifact repository.
+	fmt.Printf("oss endpoint=http://%s bucket=%s region=%s accessKeyID=%s accessKeySecret=%s\n",
+		podAddr, bucket, oss.Region(), oss.AccessKeyID(), oss.AccessKeySecret())
+	var stops []func() error
+	for _, ns := range namespaces {
+		sim := fluidsim.New(kube, ns, fluidsim.Script{BindAfter: 2 * time.Second, PVC: true,
+			Load: fluidsim.LoadPlan{Duration: 10 * time.Second}})
+		stops = append(stops, cluster.RunSimulator(sim))
+		log.Info("simulator running", "namespace", ns)
+	}
+	<-ctx.Done()
+	var errs []error
+	for _, s := range stops {
+		if err := s(); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
