@@ -16,17 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 )
-
-// IsArgoPod reports whether Argo's controller made the pod: workflow pods carry the
-// workflows.argoproj.io/workflow label, the agent and artifact-GC pods also
-// workflows.argoproj.io/component.
-func IsArgoPod(pod *corev1.Pod) bool {
-	_, wf := pod.Labels[common.LabelKeyWorkflow]
-	_, component := pod.Labels[common.LabelKeyComponent]
-	return wf || component
-}
 
 // admitPod shapes Argo pods at creation and lets every other pod through untouched.
 func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest) verdict {
@@ -41,8 +33,11 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	if err := decodeObject(req.Object.Raw, pod); err != nil {
 		return verdict{outcome: outcomeInvalid, message: fmt.Sprintf("argo-eci: request.object is not a Pod: %v", err)}
 	}
-	if !IsArgoPod(pod) {
+	if !emissary.IsArgoPod(pod) {
 		return verdict{outcome: outcomeIgnored}
+	}
+	if err := checkQuantities(pod); err != nil {
+		return errorVerdict(err)
 	}
 	engine := s.Engines.Current()
 	if engine == nil {
@@ -92,7 +87,11 @@ func forgetOwnAnnotations(pod *corev1.Pod) *corev1.Pod {
 	}
 	out := pod.DeepCopy()
 	for _, k := range strings.Split(keys, ",") {
-		delete(out.Annotations, k)
+		// Only what the engine writes: the list is on the pod, where a workflow author can set
+		// it too, and must never make the webhook drop Argo's own annotations.
+		if strings.HasPrefix(k, emissary.AnnotationPrefix) || strings.HasPrefix(k, eci.AnnotationPrefix) {
+			delete(out.Annotations, k)
+		}
 	}
 	delete(out.Annotations, AnnotationWebhookSet)
 	return out

@@ -86,6 +86,11 @@ func TestFuzzSeedsPresent(t *testing.T) {
 	if err != nil || len(seeds) == 0 {
 		t.Fatalf("no seeds in testdata/fuzz/FuzzAdmissionReview (%v)", err)
 	}
+	more, err := filepath.Glob("testdata/fuzz/FuzzChangePatch/*")
+	if err != nil || len(more) == 0 {
+		t.Fatalf("no seeds in testdata/fuzz/FuzzChangePatch (%v)", err)
+	}
+	seeds = append(seeds, more...)
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err != nil || len(b) == 0 {
 			t.Errorf("seed %s unreadable or empty", s)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/argo-eci/argo-eci/emissary"
 )
@@ -204,5 +206,35 @@ func TestMetricsCanBeRestricted(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "argo_eci_webhook_certificate_expiry_timestamp_seconds") {
 		t.Errorf("separate /metrics: %d, missing the certificate expiry", resp.StatusCode)
+	}
+}
+
+// TestOverflowingQuantityIsAnError: a quantity too large to compute with is refused naming the
+// field, not counted as 0 (which chose the smallest spec).
+func TestOverflowingQuantityIsAnError(t *testing.T) {
+	pod, _ := typicalPod(t)
+	idx := -1
+	for i, c := range pod.Spec.Containers {
+		if c.Name == "main" {
+			idx = i
+			pod.Spec.Containers[i].Resources.Limits[corev1.ResourceCPU] = resource.MustParse("9223372036854775807")
+		}
+	}
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Engines: realStore(t, testProfiles), Logger: quietLogger(t), Metrics: NewMetrics()}
+	s.init()
+	v := s.admitPod(t.Context(), decodeRequest(t, podReview(t, "u", raw)))
+	want := fmt.Sprintf("spec.containers[%d].resources.limits.cpu", idx)
+	if v.outcome != outcomeInvalid || !strings.Contains(v.message, want) {
+		t.Errorf("outcome %s (%s), want invalid naming %s", v.outcome, v.message, want)
+	}
+	// The largest quantity that still computes is accepted.
+	pod.Spec.Containers[idx].Resources.Limits[corev1.ResourceCPU] = resource.MustParse("64")
+	raw, _ = json.Marshal(pod)
+	if v := s.admitPod(t.Context(), decodeRequest(t, podReview(t, "u", raw))); v.outcome != outcomeShaped {
+		t.Errorf("64 vCPU: outcome %s (%s)", v.outcome, v.message)
 	}
 }

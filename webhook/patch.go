@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	jsonpatch5 "github.com/evanphx/json-patch/v5"
 	json "github.com/goccy/go-json"
@@ -37,7 +38,7 @@ import (
 // prunes them before calling webhooks, so patching them in would fail the CRD's validation).
 func changePatch(raw, before, after []byte) ([]byte, error) {
 	m := merger{}
-	if err := m.walk("", gjson.ParseBytes(raw), gjson.ParseBytes(before), gjson.ParseBytes(after)); err != nil {
+	if err := m.walk("", parse(raw), parse(before), parse(after)); err != nil {
 		return nil, fmt.Errorf("computing the JSON patch: %w", err)
 	}
 	if len(m.ops) == 0 {
@@ -48,6 +49,12 @@ func changePatch(raw, before, after []byte) ([]byte, error) {
 		return nil, fmt.Errorf("encoding the JSON patch: %w", err)
 	}
 	return patch, nil
+}
+
+// parse reads JSON with gjson without copying it: the bytes are not modified while the results
+// are in use (the request body and encodings made for this one review).
+func parse(b []byte) gjson.Result {
+	return gjson.Parse(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 // merger collects the operations of one changePatch.
@@ -241,45 +248,81 @@ func applyChange(r, b, a gjson.Result) ([]byte, error) {
 // into nested objects, so typed-encoding defaults (empty objects, zero values) stay out. It is
 // nil when nothing is left to add.
 func minimal(b, a gjson.Result) ([]byte, error) {
+	var buf bytes.Buffer
+	ok, err := appendMinimal(&buf, b, a)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// appendMinimal writes minimal(b, a) to buf and reports whether it wrote anything.
+func appendMinimal(buf *bytes.Buffer, b, a gjson.Result) (bool, error) {
 	if a.Type == gjson.Null {
-		return nil, nil
+		return false, nil
 	}
 	if !b.IsObject() || !a.IsObject() {
+		if !strings.Contains(a.Raw, "null") {
+			buf.WriteString(a.Raw)
+			return true, nil
+		}
 		v, err := withoutNulls(a.Raw)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		return json.Marshal(v)
+		out, err := json.Marshal(v)
+		buf.Write(out)
+		return err == nil, err
 	}
-	bm := members(b)
-	var buf bytes.Buffer
+	start := buf.Len()
 	buf.WriteByte('{')
+	wrote := false
 	var err error
 	a.ForEach(func(k, av gjson.Result) bool {
-		bv, ok := bm[k.String()]
-		if ok && strings.TrimSpace(bv.Raw) == strings.TrimSpace(av.Raw) {
+		bv := member(b, k.String())
+		if bv.Exists() && strings.TrimSpace(bv.Raw) == strings.TrimSpace(av.Raw) {
 			return true
 		}
-		var v []byte
-		if v, err = minimal(bv, av); err != nil || v == nil {
-			return err == nil
-		}
-		if buf.Len() > 1 {
+		mark := buf.Len()
+		if wrote {
 			buf.WriteByte(',')
 		}
 		buf.WriteString(k.Raw)
 		buf.WriteByte(':')
-		buf.Write(v)
+		var ok bool
+		if ok, err = appendMinimal(buf, bv, av); err != nil {
+			return false
+		}
+		if !ok {
+			buf.Truncate(mark)
+			return true
+		}
+		wrote = true
 		return true
 	})
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	if buf.Len() == 1 {
-		return nil, nil
+	if !wrote {
+		buf.Truncate(start)
+		return false, nil
 	}
 	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return true, nil
+}
+
+// member returns the member of obj with exactly the key k (case-sensitive), scanning it; for
+// the small objects minimal walks, cheaper than an index.
+func member(obj gjson.Result, k string) gjson.Result {
+	var out gjson.Result
+	obj.ForEach(func(key, v gjson.Result) bool {
+		if key.String() == k {
+			out = v
+			return false
+		}
+		return true
+	})
+	return out
 }
 
 // members indexes an object's members by their exact (case-sensitive) key, as the apiserver

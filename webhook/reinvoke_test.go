@@ -64,3 +64,30 @@ func TestReinvocationCoversSidecarsAddedLater(t *testing.T) {
 		t.Errorf("first spec %s does not cover the sidecar (8 vCPU, 32 GiB)", list[0])
 	}
 }
+
+// TestWebhookSetCannotDropArgoAnnotations: argo-eci.io/webhook-set is on the pod, where a
+// workflow author can write it too; it never makes the webhook remove an annotation that is not
+// one the engine writes.
+func TestWebhookSetCannotDropArgoAnnotations(t *testing.T) {
+	pod, _ := typicalPod(t)
+	pod.Annotations[AnnotationWebhookSet] = "workflows.argoproj.io/node-id,kubectl.kubernetes.io/default-container"
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Engines: realStore(t, testProfiles), Logger: quietLogger(t), Metrics: NewMetrics()}
+	s.init()
+	v := s.admitPod(t.Context(), decodeRequest(t, podReview(t, "u", raw)))
+	if v.outcome != outcomeShaped {
+		t.Fatalf("outcome %s: %s", v.outcome, v.message)
+	}
+	got := &corev1.Pod{}
+	if err := decodeObject(applyJSONPatch(t, raw, v.patch), got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"workflows.argoproj.io/node-id", "kubectl.kubernetes.io/default-container"} {
+		if got.Annotations[k] != pod.Annotations[k] {
+			t.Errorf("%s = %q, want %q kept", k, got.Annotations[k], pod.Annotations[k])
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/argo-eci/argo-eci/cost"
 )
@@ -66,9 +65,7 @@ nothing. ECS instance types are priced at the vCPU/memory list rate for their si
 }
 
 func costClients(kubeconfig, namespace string) (kubernetes.Interface, versioned.Interface, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	cc := kubeClientConfig(kubeconfig)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("kubernetes client config: %w", err)

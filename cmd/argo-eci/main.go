@@ -70,12 +70,19 @@ func commandLogger(cmd *cobra.Command) (*slog.Logger, error) {
 	return rootLog.newLogger(cmd.ErrOrStderr())
 }
 
-// kubeConfig is the one kubeconfig loader of every subcommand: the file at path, else
-// $KUBECONFIG, else ~/.kube/config, else the in-cluster ServiceAccount.
-func kubeConfig(path, userAgent string) (*rest.Config, error) {
+// kubeClientConfig is the one kubeconfig loader of every subcommand: the file at path, else
+// $KUBECONFIG, else ~/.kube/config, else the in-cluster ServiceAccount. Its Namespace is the
+// context's namespace (or the pod's, in a cluster).
+func kubeClientConfig(path string) clientcmd.ClientConfig {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = path
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+}
+
+// kubeConfig is the REST configuration from kubeClientConfig, with userAgent/version as the
+// user agent.
+func kubeConfig(path, userAgent string) (*rest.Config, error) {
+	cfg, err := kubeClientConfig(path).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client configuration (--kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster): %w", err)
 	}

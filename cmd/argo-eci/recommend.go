@@ -20,8 +20,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
@@ -121,13 +119,9 @@ func runRecommend(ctx context.Context, cmd *cobra.Command, f *recommendFlags) er
 	if err := reader.Check(ctx); err != nil {
 		return err
 	}
-	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: f.kubeconfig, Precedence: clientcmd.NewDefaultClientConfigLoadingRules().Precedence},
-		&clientcmd.ConfigOverrides{}).ClientConfig()
+	config, err := kubeConfig(f.kubeconfig, "argo-eci-recommend")
 	if err != nil {
-		if config, err = rest.InClusterConfig(); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--kubeconfig: no kubeconfig and not in a cluster: %w", err)}
-		}
+		return &exitError{code: 2, err: err}
 	}
 	wfc, err := versioned.NewForConfig(config)
 	if err != nil {

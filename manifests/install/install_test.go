@@ -123,7 +123,7 @@ func checkReferences(t *testing.T, ns string, r rendered) {
 		}
 	}
 	svc := as[corev1.Service](t, r, "Service/argo-eci-webhook")
-	mwc := as[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration/argo-eci")
+	mwc := as[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration/0-argo-eci")
 	for _, w := range mwc.Webhooks {
 		s := w.ClientConfig.Service
 		if s == nil || s.Namespace != ns || s.Name != svc.Name {
@@ -271,7 +271,7 @@ func TestImageIsSetInOnePlace(t *testing.T) {
 // TestWebhookConfigurationBlastRadius: what reaches the webhook and in which order.
 func TestWebhookConfigurationBlastRadius(t *testing.T) {
 	r := overlay(t, "ops", setImage)
-	mwc := as[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration/argo-eci")
+	mwc := as[admissionregistrationv1.MutatingWebhookConfiguration](t, r, "MutatingWebhookConfiguration/0-argo-eci")
 	byName := map[string]admissionregistrationv1.MutatingWebhook{}
 	for _, w := range mwc.Webhooks {
 		byName[w.Name] = w
@@ -280,6 +280,14 @@ func TestWebhookConfigurationBlastRadius(t *testing.T) {
 		}
 		if !optedOut(w.NamespaceSelector) {
 			t.Errorf("%s: namespaces labelled argo-eci.io/webhook=disabled are not left out", w.Name)
+		}
+	}
+	// The apiserver calls mutating webhooks sorted by configuration name: argo-eci goes first,
+	// so ACK's ECI admission, Fluid's injector and meshes all see its label and annotations.
+	for _, other := range []string{"ack-virtual-node-affinity-admission-controller", "aliyun-eci-webhook",
+		"fluid-pod-admission-webhook", "istio-sidecar-injector", "1-anything", "argo-eci"} {
+		if !(mwc.Name < other) {
+			t.Errorf("configuration %s does not sort before %s", mwc.Name, other)
 		}
 	}
 	pods := byName["pods.argo-eci.io"]
