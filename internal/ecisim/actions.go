@@ -31,7 +31,13 @@ func (s *Simulator) create(ctx context.Context, pod *corev1.Pod, cfg *Config) (t
 	if err != nil {
 		return 0, s.fail(ctx, pod, eci.ReasonProviderFailed, "ProviderFailed: invalid pod: "+err.Error(), nil)
 	}
-	pl, out, ok := Place(req, cfg, s.shuffle)
+	caches, err := s.readyImageCaches(ctx)
+	if err != nil {
+		return 0, err
+	}
+	withCaches := *cfg
+	withCaches.ImageCaches = append(append([]ImageCache(nil), cfg.ImageCaches...), caches...)
+	pl, out, ok := Place(req, &withCaches, s.shuffle)
 	if ok {
 		return 0, s.place(ctx, pod, pl)
 	}

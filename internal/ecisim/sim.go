@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -26,6 +27,8 @@ import (
 type Simulator struct {
 	// Kube reaches the apiserver.
 	Kube kubernetes.Interface
+	// Dynamic, when set, lets Ready ImageCache objects (eci.alibabacloud.com/v1) match pods too.
+	Dynamic dynamic.Interface
 	// Namespace holds the fallback eci-simulator ConfigMap.
 	Namespace string
 	// Logger records every decision (default: discard).
