@@ -46,6 +46,20 @@ type Simulator struct {
 	queue   workqueue.TypedRateLimitingInterface[string]
 	mu      sync.Mutex
 	rng     *rand.Rand
+	// acted remembers "<uid>/<step>" for the steps done once per pod (create, notice, end): the
+	// informer's copy of a pod can lag behind the simulator's own last write.
+	acted sync.Map
+}
+
+// first reports whether step has not been done for pod yet, and records it.
+func (s *Simulator) first(pod *corev1.Pod, step string) bool {
+	_, done := s.acted.LoadOrStore(string(pod.UID)+"/"+step, true)
+	return !done
+}
+
+// forget lets step be tried again after it failed.
+func (s *Simulator) forget(pod *corev1.Pod, step string) {
+	s.acted.Delete(string(pod.UID) + "/" + step)
 }
 
 // Run watches pods, nodes and the simulator's ConfigMaps and plays ECI until ctx ends.
@@ -143,6 +157,9 @@ func (s *Simulator) sync(ctx context.Context, key string) (time.Duration, error)
 	}
 	if err != nil {
 		return 0, err
+	}
+	if _, ended := s.acted.Load(string(pod.UID) + "/end"); ended {
+		return 0, nil
 	}
 	cfg, err := s.config(ns)
 	if err != nil {
