@@ -57,6 +57,18 @@ func (s *Simulator) first(pod *corev1.Pod, step string) bool {
 	return !done
 }
 
+// deleted drops what the simulator remembered about a deleted pod.
+func (s *Simulator) deleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		for _, step := range []string{"create", "notice", "end"} {
+			s.forget(pod, step)
+		}
+	}
+}
+
 // forget lets step be tried again after it failed.
 func (s *Simulator) forget(pod *corev1.Pod, step string) {
 	s.acted.Delete(string(pod.UID) + "/" + step)
@@ -76,6 +88,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.enqueue,
 		UpdateFunc: func(_, obj any) { s.enqueue(obj) },
+		DeleteFunc: s.deleted,
 	}); err != nil {
 		return err
 	}
