@@ -122,6 +122,7 @@ spec:
 	//     inputs: {}
 	//     metadata:
 	//       annotations:
+	//         argo-eci.io/decision: standard;shaped-by,spec-reason,eci-auto-imc,eci-custom-tags,eci-fail-strategy,eci-spot-fallback,eci-spot-strategy,eci-use-specs;5e8cce8665241d50
 	//         argo-eci.io/shaped-by: standard
 	//         argo-eci.io/spec-reason: sum of limits 2 vCPU/4Gi (wait ignored) → 2-4Gi;
 	//           fallbacks 2-8Gi,2-16Gi

@@ -58,6 +58,10 @@ func argoPod(wfName string, tmpl *wfv1.Template) *corev1.Pod {
 		c := *tmpl.Container.DeepCopy()
 		c.Name = common.MainContainerName
 		mains = append(mains, c)
+	case tmpl.Script != nil:
+		c := *tmpl.Script.Container.DeepCopy()
+		c.Name = common.MainContainerName
+		mains = append(mains, c)
 	case tmpl.ContainerSet != nil:
 		for _, n := range tmpl.ContainerSet.Containers {
 			mains = append(mains, *n.Container.DeepCopy())
@@ -75,6 +79,10 @@ func argoPod(wfName string, tmpl *wfv1.Template) *corev1.Pod {
 		containers = append(containers, *s.Container.DeepCopy())
 	}
 	containers = append(containers, mains...)
+	// Argo v4.0.7 adds an artifact-plugin sidecar per plugin of an output artifact only.
+	for _, name := range tmpl.Outputs.Artifacts.GetPluginNames(quietCtx, nil, wfv1.IncludeLogs, tmpl.ArchiveLocation) {
+		containers = append(containers, exec(common.ArtifactPluginSidecarPrefix+string(name), "artifact-plugin"))
+	}
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{

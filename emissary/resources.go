@@ -6,8 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/argoproj/argo-workflows/v4/workflow/common"
-
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -71,11 +69,6 @@ func quantityValue(name corev1.ResourceName, milli, value int64) int64 {
 	return value
 }
 
-// isExecutor reports whether a container is one of Argo's own (init, wait, artifact plugins).
-func isExecutor(name string) bool {
-	return name == common.InitContainerName || common.IsArgoSidecar(name) || common.IsArtifactPluginInit(name)
-}
-
 // computeNeed sums the containers the way ECI bills them: regular containers (and restartable init
 // sidecars) add up; each ordinary init container runs alone, so the pod needs the larger of the
 // biggest init phase and the sum. Containers with __ECI_RESOURCE_IGNORE__=TRUE are left out.
@@ -90,7 +83,7 @@ func computeNeed(inits, containers []corev1.Container) need {
 			return amount{}, false
 		}
 		a, declared := containerAmount(c)
-		if declared && !isExecutor(c.Name) {
+		if declared && !IsExecutorContainer(c.Name) {
 			n.declared = true
 		}
 		return a, true

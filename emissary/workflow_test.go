@@ -76,6 +76,18 @@ func controllerPod(t *testing.T, wf *wfv1.Workflow, name string) *corev1.Pod {
 	if pod.Spec.SchedulerName == "" {
 		pod.Spec.SchedulerName = wf.Spec.SchedulerName
 	}
+	// Workflow volumes that the containers mount (addVolumeReferences in workflowpod.go).
+	mounted := map[string]bool{}
+	for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, m := range c.VolumeMounts {
+			mounted[m.Name] = true
+		}
+	}
+	for _, v := range wf.Spec.Volumes {
+		if mounted[v.Name] {
+			pod.Spec.Volumes = append(pod.Spec.Volumes, v)
+		}
+	}
 	var patches []string
 	for _, p := range []string{wf.Spec.PodSpecPatch, tmpl.PodSpecPatch} {
 		if p != "" {

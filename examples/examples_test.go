@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/lint"
 )
 
 func TestExamplesLintClean(t *testing.T) {
@@ -57,7 +58,7 @@ func TestExamplesLintClean(t *testing.T) {
 				t.Fatalf("render: %v", err)
 			}
 			for name, o := range map[string]runtime.Object{"file": obj, "rendered": rendered} {
-				if f := emissary.ArgoValidation(o); f != nil {
+				if f := lint.ArgoValidation(o); f != nil {
 					t.Errorf("%s: %s %s", name, f.Code, f.Message)
 				}
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -19,7 +18,11 @@ func newArtifactServerCmd() *cobra.Command {
 			"On SIGTERM it finishes in-flight calls and exits 0.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)).With("component", "artifact-server")
+			logger, err := commandLogger(cmd)
+			if err != nil {
+				return err
+			}
+			logger = logger.With("component", "artifact-server")
 			srv := &artifacts.Server{
 				Driver: &artifacts.Driver{Env: os.LookupEnv, Logger: logger},
 				Logger: logger,

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -35,6 +39,50 @@ func errNotImplemented(name string) error {
 	return &exitError{code: 2, err: fmt.Errorf("%s: not implemented yet", name)}
 }
 
+// logFlags are the logging flags every subcommand shares.
+type logFlags struct {
+	level  string
+	format string
+}
+
+// newLogger builds the logger of a subcommand from the shared flags, writing to w.
+func (f *logFlags) newLogger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--log-level %q: expected debug, info, warn or error", f.level)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, &exitError{code: 2, err: fmt.Errorf("--log-format %q: expected json or text", f.format)}
+	}
+}
+
+// rootLog holds the values of the shared logging flags.
+var rootLog = &logFlags{}
+
+// commandLogger is the logger of a subcommand, built from the shared --log-level and --log-format.
+func commandLogger(cmd *cobra.Command) (*slog.Logger, error) {
+	return rootLog.newLogger(cmd.ErrOrStderr())
+}
+
+// kubeConfig is the one kubeconfig loader of every subcommand: the file at path, else
+// $KUBECONFIG, else ~/.kube/config, else the in-cluster ServiceAccount.
+func kubeConfig(path, userAgent string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client configuration (--kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster): %w", err)
+	}
+	cfg.UserAgent = userAgent + "/" + version
+	return cfg, nil
+}
+
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "argo-eci",
@@ -42,6 +90,8 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().StringVar(&rootLog.level, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&rootLog.format, "log-format", "json", "log format: json or text")
 	root.AddCommand(
 		newVersionCmd(),
 		newWebhookCmd(),

@@ -21,10 +21,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/dataset"
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )

@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/dataset"
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )

@@ -1,4 +1,8 @@
-package emissary
+// Package lint holds the checks of `argo-eci lint` that need more than argo-eci's shaping engine:
+// Argo's own workflow validation, run offline. It lives apart from package emissary so that the
+// engine, linked into every subcommand, does not pull in Argo's validation and the artifact
+// drivers (HDFS, Kerberos, ...) it imports.
+package lint
 
 import (
 	"context"
@@ -9,6 +13,8 @@ import (
 	"github.com/argoproj/argo-workflows/v4/workflow/templateresolution"
 	"github.com/argoproj/argo-workflows/v4/workflow/validate"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argo-eci/argo-eci/emissary"
 )
 
 // Finding codes of the Argo validation check.
@@ -21,7 +27,7 @@ const (
 // check — on a Workflow, CronWorkflow or WorkflowTemplate, offline. Objects that reference other
 // templates (workflowTemplateRef, templateRef) cannot be resolved without a cluster and get an
 // info finding instead. It does no I/O: template look-ups go to Argo's null getters.
-func ArgoValidation(obj runtime.Object) *Finding {
+func ArgoValidation(obj runtime.Object) *emissary.Finding {
 	obj = obj.DeepCopyObject() // Argo's validation may fill in defaults; inputs stay untouched
 	var spec *wfv1.WorkflowSpec
 	switch o := obj.(type) {
@@ -35,7 +41,7 @@ func ArgoValidation(obj runtime.Object) *Finding {
 		return nil
 	}
 	if referencesTemplates(spec) {
-		return &Finding{Code: CodeArgoNotOnline, Severity: SeverityInfo, Path: "spec",
+		return &emissary.Finding{Code: CodeArgoNotOnline, Severity: emissary.SeverityInfo, Path: "spec",
 			Message: "not checked against Argo's validation: it references WorkflowTemplates that only the cluster has",
 			Hint:    "run `argo lint` against the cluster"}
 	}
@@ -53,7 +59,7 @@ func ArgoValidation(obj runtime.Object) *Finding {
 	if err == nil {
 		return nil
 	}
-	return &Finding{Code: CodeArgoRejects, Severity: SeverityError, Path: "spec",
+	return &emissary.Finding{Code: CodeArgoRejects, Severity: emissary.SeverityError, Path: "spec",
 		Message: "Argo rejects it: " + err.Error(),
 		Hint:    "fix what Argo names; `argo submit` and the controller would refuse it the same way"}
 }
