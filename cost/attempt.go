@@ -31,6 +31,15 @@ type Attempt struct {
 	// Retry is the attempt's index in its retried step (0 = first try).
 	Retry   int    `json:"retry"`
 	Message string `json:"message,omitempty"`
+	// PodGone marks an attempt known only from the Workflow's node status: its pod was deleted
+	// (an eviction, or garbage collection), so what ECI billed for it is unknown.
+	PodGone bool `json:"podGone,omitempty"`
+}
+
+// FromNode is the attempt of a finished pod node whose pod no longer exists.
+func FromNode(wf *wfv1.Workflow, n wfv1.NodeStatus) Attempt {
+	return Attempt{Workflow: wf.Name, Template: templateName(n), Node: n.Name, Phase: string(n.Phase),
+		Message: n.Message, Retry: retryIndex(wf, n.Name), PodGone: true}
 }
 
 // Failed reports whether the attempt ended without success.

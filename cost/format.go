@@ -31,6 +31,9 @@ func WriteTable(w io.Writer, r Report) error {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "spot priced at %.2f of list; wasted = failed attempts (retried or not)", r.SpotRatio)
+	if err == nil && r.Total.PodsGone > 0 {
+		_, err = fmt.Fprintf(w, "; %d attempt(s) whose pod was deleted (evicted) are counted but not priced", r.Total.PodsGone)
+	}
 	if err == nil && r.Total.Unpriced > 0 {
 		_, err = fmt.Fprintf(w, "; %d attempt(s) on specs without a known price left out", r.Total.Unpriced)
 	}

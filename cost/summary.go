@@ -70,6 +70,8 @@ type Line struct {
 	WastedCNY float64 `json:"wastedCNY"`
 	// Unpriced counts attempts whose spec has no known price (left out of the CNY sums).
 	Unpriced int `json:"unpriced,omitempty"`
+	// PodsGone counts attempts whose pod was deleted, so their billing is unknown.
+	PodsGone int `json:"podsGone,omitempty"`
 }
 
 func (l *Line) add(a Attempt, p Prices) {
@@ -79,6 +81,10 @@ func (l *Line) add(a Attempt, p Prices) {
 	}
 	if a.Failed() {
 		l.Failed++
+	}
+	if a.PodGone {
+		l.PodsGone++
+		return
 	}
 	if a.Spec != "" {
 		if a.Spot {

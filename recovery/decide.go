@@ -120,10 +120,22 @@ func present(ann map[string]string, keys []string) []string {
 	return out
 }
 
-// ForPod decides for the pod of a step from the earlier attempts recorded in its Workflow wf
-// (nil: no attempts). It is the one call the webhook's pod path makes.
-func ForPod(pod *corev1.Pod, wf *wfv1.Workflow, opts Options) (Decision, error) {
-	return Decide(pod, PreviousAttempts(wf, pod.Annotations[common.AnnotationKeyNodeName]), opts)
+// ForPod decides for the pod of a step from its earlier attempts: those in its Workflow wf's node
+// status (nil: none) and, for attempts the node status does not show yet, those among the
+// workflow's pods (siblings; nil: none). It is the one call the webhook's pod path makes.
+func ForPod(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, opts Options) (Decision, error) {
+	name := pod.Annotations[common.AnnotationKeyNodeName]
+	attempts := PreviousAttempts(wf, name)
+	known := map[string]bool{}
+	for _, a := range attempts {
+		known[a.NodeID] = true
+	}
+	for _, a := range AttemptsFromPods(siblings, name) {
+		if !known[a.NodeID] {
+			attempts = append(attempts, a)
+		}
+	}
+	return Decide(pod, attempts, opts)
 }
 
 // Apply writes d into pod: its annotations, the main container's memory limit, and the reason in

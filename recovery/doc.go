@@ -11,7 +11,9 @@
 //   - spot pods get k8s.aliyun.com/eci-spot-release-strategy: api-evict (Options.APIEvict), so a
 //     reclaim reaches Argo as an eviction.
 //
-// RetryExpression is the retryStrategy expression that retries exactly these failures, so a user's
-// own bug still fails fast. Everything here is pure: Decide reads a pod and attempts and returns a
-// Decision; Decision.Apply writes it into a pod.
+// RetryStrategy (with RetryExpression) is the retryStrategy that retries exactly these failures, so
+// a user's own bug still fails fast. Everything here is pure: ForPod (or Decide) reads a pod and
+// its step's earlier attempts — from the Workflow's node status, and from the step's other pods
+// for attempts the node status does not show yet — and returns a Decision; Decision.Apply writes it
+// into the pod.
 package recovery

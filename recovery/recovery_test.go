@@ -256,7 +256,7 @@ func TestNextMemory(t *testing.T) {
 func TestForPod(t *testing.T) {
 	wf := retriedWorkflow(msgOOM)
 	p := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(1)"}, "")
-	d, err := ForPod(p, wf, DefaultOptions())
+	d, err := ForPod(p, wf, nil, DefaultOptions())
 	if err != nil || d.Set[eci.AnnotationUseSpecs] != "2-8Gi" {
 		t.Fatalf("ForPod = %+v, %v", d, err)
 	}
@@ -265,10 +265,19 @@ func TestForPod(t *testing.T) {
 		t.Error("no recovery reason on the pod")
 	}
 	first := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(0)"}, "")
-	if d, err := ForPod(first, wf, DefaultOptions()); err != nil || d.Changed() {
+	if d, err := ForPod(first, wf, nil, DefaultOptions()); err != nil || d.Changed() {
 		t.Errorf("first attempt changed: %+v, %v", d, err)
 	}
-	if d, err := ForPod(first, nil, DefaultOptions()); err != nil || d.Changed() {
+	if d, err := ForPod(first, nil, nil, DefaultOptions()); err != nil || d.Changed() {
 		t.Errorf("no workflow: %+v, %v", d, err)
+	}
+	// The node status does not show attempt 1's OOMKill yet; its pod does: two memory steps.
+	second := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(2)"}, "")
+	siblings := []corev1.Pod{failedPod("wf[0].fan(3:3)(1)", func(p *corev1.Pod) {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}
+	})}
+	d, err = ForPod(second, wf, siblings, DefaultOptions())
+	if err != nil || d.Set[eci.AnnotationUseSpecs] != "2-16Gi" {
+		t.Errorf("with a sibling pod: %+v, %v", d, err)
 	}
 }

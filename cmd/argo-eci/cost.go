@@ -99,6 +99,7 @@ func collectAttempts(ctx context.Context, kube kubernetes.Interface, wfs version
 		return nil, fmt.Errorf("list pods in %s: %w", ns, err)
 	}
 	workflows := map[string]*wfv1.Workflow{}
+	listed := map[string]bool{}
 	var out []cost.Attempt
 	for i := range pods.Items {
 		pod := &pods.Items[i]
@@ -115,11 +116,29 @@ func collectAttempts(ctx context.Context, kube kubernetes.Interface, wfs version
 			workflows[wfName] = wf
 		}
 		out = append(out, cost.FromPod(pod, wf, now))
+		listed[wfName+"/"+pod.Annotations[common.AnnotationKeyNodeID]] = true
 	}
+	out = append(out, goneAttempts(workflows, listed)...)
 	if name != "" && len(out) == 0 {
 		return nil, fmt.Errorf("workflow %s/%s has no pods", ns, name)
 	}
 	return out, nil
+}
+
+// goneAttempts are the finished pod nodes of workflows whose pods were deleted (evictions).
+func goneAttempts(workflows map[string]*wfv1.Workflow, seen map[string]bool) []cost.Attempt {
+	var out []cost.Attempt
+	for name, wf := range workflows {
+		if wf == nil {
+			continue
+		}
+		for id, n := range wf.Status.Nodes {
+			if n.Type == wfv1.NodeTypePod && n.Fulfilled() && !seen[name+"/"+id] {
+				out = append(out, cost.FromNode(wf, n))
+			}
+		}
+	}
+	return out
 }
 
 func writeCost(w io.Writer, r cost.Report, output string) error {

@@ -41,11 +41,14 @@ func TestCollectAttempts(t *testing.T) {
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "not-argo", Namespace: "ns"}},
 	)
 	wfs := wffake.NewSimpleClientset(&wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns"},
-		Status: wfv1.WorkflowStatus{Nodes: wfv1.Nodes{"a-1": {ID: "a-1", Name: "a.step", TemplateName: "step", Type: wfv1.NodeTypePod}}}})
+		Status: wfv1.WorkflowStatus{Nodes: wfv1.Nodes{
+			"a-1":     {ID: "a-1", Name: "a.step", TemplateName: "step", Type: wfv1.NodeTypePod},
+			"evicted": {ID: "evicted", Name: "a.other", TemplateName: "other", Type: wfv1.NodeTypePod, Phase: wfv1.NodeError, Message: "pod deleted"},
+		}}})
 	ctx := context.Background()
 
 	all, err := collectAttempts(ctx, kube, wfs, "ns", "", now)
-	if err != nil || len(all) != 3 {
+	if err != nil || len(all) != 4 {
 		t.Fatalf("all: %+v, %v", all, err)
 	}
 	templates := map[string]cost.Attempt{}
@@ -55,11 +58,14 @@ func TestCollectAttempts(t *testing.T) {
 	if a := templates["step"]; !a.Spot || a.Seconds != 60 {
 		t.Errorf("step: %+v", a)
 	}
+	if a := templates["other"]; !a.PodGone || !a.Failed() {
+		t.Errorf("evicted attempt from the node status: %+v", a)
+	}
 	if _, ok := templates[cost.AgentTemplate]; !ok {
 		t.Errorf("agent pod missing: %+v", all)
 	}
 	one, err := collectAttempts(ctx, kube, wfs, "ns", "a", now)
-	if err != nil || len(one) != 2 {
+	if err != nil || len(one) != 3 {
 		t.Errorf("workflow a: %+v, %v", one, err)
 	}
 	if _, err := collectAttempts(ctx, kube, wfs, "ns", "nope", now); err == nil || !strings.Contains(err.Error(), "nope") {
@@ -71,7 +77,7 @@ func TestCollectAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back cost.Report
-	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back.Total.Attempts != 3 || back.Total.SpotAttempts != 1 {
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back.Total.Attempts != 4 || back.Total.PodsGone != 1 || back.Total.SpotAttempts != 1 {
 		t.Errorf("json: %+v, %v", back.Total, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -50,6 +51,10 @@ func run(ctx context.Context, log *slog.Logger, kubeconfig, namespace, configFil
 	if err != nil {
 		return err
 	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
 	if configFile != "" {
 		data, err := os.ReadFile(configFile)
 		if err != nil {
@@ -60,6 +65,6 @@ func run(ctx context.Context, log *slog.Logger, kubeconfig, namespace, configFil
 		}
 	}
 	host, _ := os.Hostname()
-	sim := &ecisim.Simulator{Kube: kube, Namespace: namespace, Logger: log, Seed: seed, Workers: workers}
+	sim := &ecisim.Simulator{Kube: kube, Dynamic: dyn, Namespace: namespace, Logger: log, Seed: seed, Workers: workers}
 	return sim.RunElected(ctx, fmt.Sprintf("eci-simulator-%s-%d", host, os.Getpid()))
 }

@@ -31,7 +31,13 @@ func (s *Simulator) create(ctx context.Context, pod *corev1.Pod, cfg *Config) (t
 	if err != nil {
 		return 0, s.fail(ctx, pod, eci.ReasonProviderFailed, "ProviderFailed: invalid pod: "+err.Error(), nil)
 	}
-	pl, out, ok := Place(req, cfg, s.shuffle)
+	caches, err := s.readyImageCaches(ctx)
+	if err != nil {
+		return 0, err
+	}
+	withCaches := *cfg
+	withCaches.ImageCaches = append(append([]ImageCache(nil), cfg.ImageCaches...), caches...)
+	pl, out, ok := Place(req, &withCaches, s.shuffle)
 	if ok {
 		return 0, s.place(ctx, pod, pl)
 	}
@@ -70,12 +76,16 @@ func (s *Simulator) place(ctx context.Context, pod *corev1.Pod, pl Placement) er
 	if pl.ImageCache != "" {
 		ann[eci.AnnotationMatchedIMC] = pl.ImageCache
 	}
+	if !s.first(pod, "create") {
+		return nil
+	}
 	cond := corev1.PodCondition{Type: eci.ConditionContainerInstanceCreated, Status: corev1.ConditionTrue,
 		Reason: "Created", Message: "instance " + id, LastTransitionTime: s.now()}
-	if err := s.patchStatus(ctx, pod, map[string]any{"conditions": []corev1.PodCondition{cond}}); err != nil {
+	if err := s.patchAnnotations(ctx, pod, ann); err != nil {
+		s.forget(pod, "create")
 		return err
 	}
-	if err := s.patchAnnotations(ctx, pod, ann); err != nil {
+	if err := s.patchStatus(ctx, pod, map[string]any{"conditions": []corev1.PodCondition{cond}}); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("instance %s: spec %s, %s, zone %s", id, billedSpec(pl.Spec), pl.Market, pl.Zone)
@@ -142,6 +152,9 @@ func (s *Simulator) spot(ctx context.Context, pod *corev1.Pod, cfg *Config, req 
 	if !lost && !pickedForReclaim(string(pod.UID), cfg.Spot.ReclaimFraction) {
 		return cfg.scaled(5), nil
 	}
+	if !s.first(pod, "notice") {
+		return cfg.scaled(3), nil
+	}
 	releaseAt := now.Add(cfg.scaled(3))
 	why := "picked by the market"
 	if lost {
@@ -156,6 +169,7 @@ func (s *Simulator) spot(ctx context.Context, pod *corev1.Pod, cfg *Config, req 
 		return 0, err
 	}
 	if err := s.patchAnnotations(ctx, pod, map[string]any{AnnotationReleaseAt: releaseAt.UTC().Format(time.RFC3339Nano)}); err != nil {
+		s.forget(pod, "notice")
 		return 0, err
 	}
 	return releaseAt.Sub(now), nil
@@ -168,11 +182,16 @@ func (s *Simulator) release(ctx context.Context, pod *corev1.Pod, req Request) e
 		return s.fail(ctx, pod, eci.ReasonBidFailed,
 			fmt.Sprintf("BidFailed: the spot instance %s was released (%s)", id, eci.ConditionContainerInstanceExpired), exited(pod, 137, "ContainerInstanceExpired"))
 	}
+	if !s.first(pod, "end") {
+		return nil
+	}
 	if err := s.patchAnnotations(ctx, pod, map[string]any{AnnotationEnded: EventSpotEvicted}); err != nil {
+		s.forget(pod, "end")
 		return err
 	}
 	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}}
 	if err := s.Kube.CoreV1().Pods(pod.Namespace).EvictV1(ctx, ev); err != nil {
+		s.forget(pod, "end")
 		return fmt.Errorf("evict %s: %w", key(pod), err)
 	}
 	s.Logger.Info("eci simulator: spot instance released by eviction", "pod", key(pod), "instance", id)
@@ -189,6 +208,5 @@ func (s *Simulator) oomKill(ctx context.Context, pod *corev1.Pod, use, limit int
 			statuses[i].State.Terminated.Reason = eci.ReasonOOMKilled
 		}
 	}
-	s.event(ctx, pod, corev1.EventTypeWarning, EventOOMKilled, fmt.Sprintf("container main used %dMi, more than the %dMi it may use", use>>20, limit>>20))
-	return s.fail(ctx, pod, "", "", statuses)
+	return s.fail(ctx, pod, "", "", statuses, EventOOMKilled, fmt.Sprintf("container main used %dMi, more than the %dMi it may use", use>>20, limit>>20))
 }

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -26,6 +27,8 @@ import (
 type Simulator struct {
 	// Kube reaches the apiserver.
 	Kube kubernetes.Interface
+	// Dynamic, when set, lets Ready ImageCache objects (eci.alibabacloud.com/v1) match pods too.
+	Dynamic dynamic.Interface
 	// Namespace holds the fallback eci-simulator ConfigMap.
 	Namespace string
 	// Logger records every decision (default: discard).
@@ -43,6 +46,32 @@ type Simulator struct {
 	queue   workqueue.TypedRateLimitingInterface[string]
 	mu      sync.Mutex
 	rng     *rand.Rand
+	// acted remembers "<uid>/<step>" for the steps done once per pod (create, notice, end): the
+	// informer's copy of a pod can lag behind the simulator's own last write.
+	acted sync.Map
+}
+
+// first reports whether step has not been done for pod yet, and records it.
+func (s *Simulator) first(pod *corev1.Pod, step string) bool {
+	_, done := s.acted.LoadOrStore(string(pod.UID)+"/"+step, true)
+	return !done
+}
+
+// deleted drops what the simulator remembered about a deleted pod.
+func (s *Simulator) deleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		for _, step := range []string{"create", "notice", "end"} {
+			s.forget(pod, step)
+		}
+	}
+}
+
+// forget lets step be tried again after it failed.
+func (s *Simulator) forget(pod *corev1.Pod, step string) {
+	s.acted.Delete(string(pod.UID) + "/" + step)
 }
 
 // Run watches pods, nodes and the simulator's ConfigMaps and plays ECI until ctx ends.
@@ -59,6 +88,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.enqueue,
 		UpdateFunc: func(_, obj any) { s.enqueue(obj) },
+		DeleteFunc: s.deleted,
 	}); err != nil {
 		return err
 	}
@@ -140,6 +170,9 @@ func (s *Simulator) sync(ctx context.Context, key string) (time.Duration, error)
 	}
 	if err != nil {
 		return 0, err
+	}
+	if _, ended := s.acted.Load(string(pod.UID) + "/end"); ended {
+		return 0, nil
 	}
 	cfg, err := s.config(ns)
 	if err != nil {

@@ -16,13 +16,20 @@ import (
 func key(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
 
 // fail ends the pod: phase Failed with reason and message (Argo copies the message into the
-// node) and the given container statuses.
-func (s *Simulator) fail(ctx context.Context, pod *corev1.Pod, reason, message string, statuses []corev1.ContainerStatus) error {
+// node) and the given container statuses; the event is the status's reason and message unless
+// ev says otherwise ([reason, message]).
+func (s *Simulator) fail(ctx context.Context, pod *corev1.Pod, reason, message string, statuses []corev1.ContainerStatus, ev ...string) error {
 	ended := reason
-	if ended == "" {
-		ended = "OOMKilled"
+	if len(ev) == 2 {
+		ended = ev[0]
+	} else {
+		ev = []string{reason, message}
+	}
+	if !s.first(pod, "end") {
+		return nil
 	}
 	if err := s.patchAnnotations(ctx, pod, map[string]any{AnnotationEnded: ended}); err != nil {
+		s.forget(pod, "end")
 		return err
 	}
 	status := map[string]any{"phase": corev1.PodFailed, "reason": reason, "message": message}
@@ -32,10 +39,8 @@ func (s *Simulator) fail(ctx context.Context, pod *corev1.Pod, reason, message s
 	if err := s.patchStatus(ctx, pod, status); err != nil {
 		return err
 	}
-	s.Logger.Info("eci simulator: pod failed", "pod", key(pod), "reason", ended, "message", message)
-	if reason != "" {
-		s.event(ctx, pod, corev1.EventTypeWarning, reason, message)
-	}
+	s.Logger.Info("eci simulator: pod failed", "pod", key(pod), "reason", ended, "message", ev[1])
+	s.event(ctx, pod, corev1.EventTypeWarning, ev[0], ev[1])
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -37,8 +38,12 @@ func RunECISimulator(cfg *rest.Config, log *slog.Logger) (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	host, _ := os.Hostname()
-	sim := &ecisim.Simulator{Kube: kube, Namespace: ECISimulatorNamespace, Logger: log}
+	sim := &ecisim.Simulator{Kube: kube, Dynamic: dyn, Namespace: ECISimulatorNamespace, Logger: log}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sim.RunElected(ctx, fmt.Sprintf("e2e-%s-%d", host, os.Getpid())) }()

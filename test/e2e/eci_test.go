@@ -53,7 +53,8 @@ profiles:
 // eciTroubledRegion: at 600x an ECI hour (the spot protection period) lasts 6 s, the 5-minute
 // reclaim checks 0.5 s, the 3-minute notice 0.3 s and the default 240 pending minutes 24 s. 1-2Gi
 // is out of stock in cn-hangzhou-h, where pods without eci-vswitch go, and 20 % of spot
-// instances are reclaimed after their protection period.
+// instances are reclaimed after their protection period. With argo-eci's profile the shards ask
+// for 1-2Gi,1-4Gi,1-8Gi in three zones, so the stock-out only steers them to other zones.
 const eciTroubledRegion = `
 timeScale: 600
 defaultZone: cn-hangzhou-h
@@ -176,14 +177,17 @@ func TestECIFanOutSurvivesFailures(t *testing.T) {
 	if failed.Status.Phase != wfv1.WorkflowFailed {
 		t.Errorf("without argo-eci: workflow %s, want Failed", failed.Status.Phase)
 	}
-	oomed := 0
+	// Without argo-eci the shards (1 vCPU / 1 GiB: 1-2Gi) have one zone, where 1-2Gi is out of
+	// stock: they wait out eci-max-pending-minute and fail; shards that ran out of memory are not
+	// retried either.
+	eciFailures := 0
 	for _, n := range failed.Status.Nodes {
-		if strings.Contains(n.Message, eci.ReasonOOMKilled) {
-			oomed++
+		if n.Type == wfv1.NodeTypePod && (strings.Contains(n.Message, eci.ReasonProviderFailed) || strings.Contains(n.Message, eci.ReasonOOMKilled)) {
+			eciFailures++
 		}
 	}
-	if oomed < 5 {
-		t.Errorf("without argo-eci: %d nodes OOMKilled, want at least the 5 big shards", oomed)
+	if eciFailures < 5 {
+		t.Errorf("without argo-eci: %d steps failed with ProviderFailed or OOMKilled, want at least 5", eciFailures)
 	}
 
 	events := eventCounts(t, c, with)
