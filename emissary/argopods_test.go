@@ -22,7 +22,7 @@ func TestArgoPods(t *testing.T) {
 		codes   []string
 		tags    string
 	}{
-		{"agent.json", OutcomeShaped, "0.5-1Gi,0.5-2Gi,1-2Gi", nil, "workflow:agent,template:agent"},
+		{"agent.json", OutcomeShaped, "0.25-0.5Gi,0.25-1Gi,0.5-1Gi", nil, "workflow:agent,template:agent"},
 		{"artifacts.json", OutcomeShaped, "2-4Gi,2-8Gi,2-16Gi", nil, "workflow:artifacts,template:main"},
 		{"container-no-resources.json", OutcomeShaped, "2-4Gi,2-8Gi,2-16Gi", []string{CodeNoResources}, "workflow:container-no-resources,template:main"},
 		{"container-resources.json", OutcomeShaped, "1-2Gi,1-4Gi,1-8Gi", nil, "workflow:container-resources,template:main"},

@@ -117,6 +117,8 @@ type target struct {
 	// executorOnly: the pod runs only argoexec (resource and data templates): it gets the smallest
 	// spec that holds the executor, not ECI's 2-4Gi default.
 	executorOnly bool
+	// noSpot: never add spot (Argo's agent pod, which every plugin step of the workflow waits on).
+	noSpot bool
 }
 
 var spotKeys = []string{eci.AnnotationSpotStrategy, eci.AnnotationSpotPriceLimit, eci.AnnotationSpotDuration, eci.AnnotationSpotFallback}
@@ -160,7 +162,10 @@ func (e *Engine) decide(p *Profile, s settings, t target) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, spot...)
+	if !t.noSpot {
+		out = append(out, spot...)
+		out.add(eci.AnnotationSpotReleaseStrategy, decideSpotRelease(p, spot, t.existing))
+	}
 	out = append(out, decideZones(p, t.existing)...)
 	fail, err := decideFailStrategy(p, s)
 	if err != nil {
@@ -332,6 +337,19 @@ func decideSpot(p *Profile, s settings, existing map[string]string, path string)
 		out.add(eci.AnnotationSpotFallback, "true")
 	}
 	return out, nil
+}
+
+// decideSpotRelease returns api-evict for a spot pod (profile recovery.apiEvict), so that a reclaim
+// reaches Argo as an eviction the retry can recognise; the pod webhook's recovery step writes the
+// same, and render writes it here so that the two agree.
+func decideSpotRelease(p *Profile, spot annotations, existing map[string]string) string {
+	if !p.Recovery.APIEvict || existing[eci.AnnotationSpotReleaseStrategy] != "" {
+		return ""
+	}
+	if len(spot) == 0 && existing[eci.AnnotationSpotStrategy] == "" {
+		return ""
+	}
+	return eci.SpotReleaseAPIEvict
 }
 
 // decideZones spreads pods over the profile's vSwitches unless the user set either zone key.

@@ -121,19 +121,24 @@ spec:
 	//       resources: {limits: {cpu: "2", memory: 4Gi}}
 	//     metadata:
 	//       annotations:
-	//         argo-eci.io/decision: standard;shaped-by,spec-reason,eci-auto-imc,eci-custom-tags,eci-fail-strategy,eci-spot-fallback,eci-spot-strategy,eci-use-specs;5e8cce8665241d50
+	//         argo-eci.io/decision: standard;shaped-by,spec-reason,eci-auto-imc,eci-custom-tags,eci-fail-strategy,eci-spot-fallback,eci-spot-release-strategy,eci-spot-strategy,eci-use-specs;79dd45bfc7c85488
 	//         argo-eci.io/shaped-by: standard
 	//         argo-eci.io/spec-reason: sum of limits 2 vCPU/4Gi (wait ignored) → 2-4Gi; fallbacks 2-8Gi,2-16Gi
 	//         k8s.aliyun.com/eci-auto-imc: "true"
 	//         k8s.aliyun.com/eci-custom-tags: workflow:build,template:compile
 	//         k8s.aliyun.com/eci-fail-strategy: fail-fast
 	//         k8s.aliyun.com/eci-spot-fallback: "true"
+	//         k8s.aliyun.com/eci-spot-release-strategy: api-evict
 	//         k8s.aliyun.com/eci-spot-strategy: SpotAsPriceGo
 	//         k8s.aliyun.com/eci-use-specs: 2-4Gi,2-8Gi,2-16Gi
 	//       labels:
 	//         alibabacloud.com/eci: "true"
 	//     podSpecPatch: '{"containers":[{"env":[{"name":"__ECI_RESOURCE_IGNORE__","value":"TRUE"}],"name":"wait"}]}'
 	//     retryStrategy:
+	//       backoff:
+	//         duration: 5s
+	//         factor: 2
+	//       expression: lastRetry.message == "pod deleted" || lastRetry.message matches "ProviderFailed|NoStock|BidFailed|ContainerInstanceExpired|OOMKilled|Evicted|EvictionByEvictionAPI"
 	//       limit: 3
 	//       retryPolicy: Always
 	//     schedulerName: eci-scheduler

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/recovery"
 )
 
 // Outcome is what ShapePod did with a pod.
@@ -37,6 +38,9 @@ type PodResult struct {
 	Profile  string
 	Reason   string
 	Findings []Finding
+	// Recovered lists the ECI failures of the step's earlier attempts that shaped this retry's
+	// pod (argo-eci.io/recovery says how); empty for first attempts.
+	Recovered []recovery.Failure
 }
 
 // ShapePod decides for one pod created by the Argo controller (workflow pod, agent pod, artifact-GC
@@ -47,7 +51,10 @@ type PodResult struct {
 // Errors are *FieldError for bad user input (unknown profile, invalid argo-eci.io/* value, invalid
 // or conflicting spec annotations); the webhook denies such pods.
 func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
-	out := pod.DeepCopy()
+	out := WithoutRecoveredMemory(pod)
+	if out == pod {
+		out = pod.DeepCopy()
+	}
 	res := &PodResult{Pod: out, Outcome: OutcomeSkipped}
 	kind := ArgoPodKind(out)
 	if kind == PodKindNone {
@@ -97,6 +104,9 @@ func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s se
 			return res, nil
 		}
 	}
+	if kind == PodKindAgent {
+		shapeAgentPod(out, p)
+	}
 	n, executorOnly := podNeed(out, kind, p)
 	if p.ExecutorResources == ExecutorResourcesCount {
 		if f, ok := waitBump(out.Spec.InitContainers, out.Spec.Containers, tmplName, "spec.containers"); ok {
@@ -113,12 +123,17 @@ func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s se
 	forgetDecision(ann) // what argo-eci wrote before (render, an earlier pass) is decided again
 	s[0].ann = ann
 	findings, err := e.decide(p, s, target{existing: ann, dst: ann, need: n, tags: podTags(out, wf, tmplName),
-		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly})
+		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly, noSpot: kind == PodKindAgent})
 	if err != nil {
 		return nil, err
 	}
 	res.Findings = append(res.Findings, findings...)
 	keepSameDecision(before, ann)
+	if kind == PodKindWorkflow {
+		if res.Recovered, err = recoverPod(out, wf, p); err != nil {
+			return nil, err
+		}
+	}
 	if f := place(p, podPlaceable(out), tmplName); f != nil {
 		f.Path = "spec.schedulerName"
 		res.Findings = append(res.Findings, *f)

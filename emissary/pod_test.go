@@ -3,6 +3,7 @@ package emissary
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/plugin"
 )
 
 func TestShapePod(t *testing.T) {
@@ -321,7 +323,9 @@ func checkInvariants(t *testing.T, before, after *corev1.Pod) {
 		!reflect.DeepEqual(names(before.Spec.InitContainers), names(after.Spec.InitContainers)) {
 		t.Errorf("container names/order changed: %v → %v", names(before.Spec.Containers), names(after.Spec.Containers))
 	}
-	if !reflect.DeepEqual(before.Spec.Volumes, after.Spec.Volumes) || !reflect.DeepEqual(before.Spec.InitContainers, after.Spec.InitContainers) {
+	agent := ArgoPodKind(before) == PodKindAgent
+	if !reflect.DeepEqual(before.Spec.Volumes, after.Spec.Volumes) ||
+		!reflect.DeepEqual(withoutPatchRate(before.Spec.InitContainers, agent), withoutPatchRate(after.Spec.InitContainers, agent)) {
 		t.Error("volumes or init containers changed")
 	}
 	for i, c := range after.Spec.Containers {
@@ -331,8 +335,12 @@ func checkInvariants(t *testing.T, before, after *corev1.Pod) {
 		}
 		_, ignored := envOf(&c, eci.EnvResourceIgnore)
 		_, wasIgnored := envOf(&b, eci.EnvResourceIgnore)
-		if ignored && !wasIgnored && !common.IsArgoSidecar(c.Name) {
-			t.Errorf("container %s got %s; only wait and artifact-plugin sidecars may", c.Name, eci.EnvResourceIgnore)
+		pluginSidecar := agent && !agentContainer(c.Name)
+		if ignored && !wasIgnored && !common.IsArgoSidecar(c.Name) && !pluginSidecar {
+			t.Errorf("container %s got %s; only wait, artifact-plugin and the agent's executor-plugin sidecars may", c.Name, eci.EnvResourceIgnore)
+		}
+		if v, ok := envOf(&c, plugin.AgentPatchRateEnv); ok && !agent && v != "" {
+			t.Errorf("container %s of a non-agent pod got %s", c.Name, plugin.AgentPatchRateEnv)
 		}
 	}
 	if !reflect.DeepEqual(before.OwnerReferences, after.OwnerReferences) {
@@ -348,6 +356,24 @@ func checkInvariants(t *testing.T, before, after *corev1.Pod) {
 			t.Errorf("annotation %s changed", k)
 		}
 	}
+}
+
+// withoutPatchRate drops ARGO_AGENT_PATCH_RATE from the agent pod's containers (the profile's
+// agent.patchRate sets it); other pods' containers are returned as they are.
+func withoutPatchRate(cs []corev1.Container, agent bool) []corev1.Container {
+	if !agent {
+		return cs
+	}
+	out := make([]corev1.Container, len(cs))
+	for i, c := range cs {
+		c = *c.DeepCopy()
+		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == plugin.AgentPatchRateEnv })
+		if len(c.Env) == 0 {
+			c.Env = nil
+		}
+		out[i] = c
+	}
+	return out
 }
 
 func agentPod() *corev1.Pod {

@@ -1,7 +1,10 @@
 package emissary
 
 import (
+	"time"
+
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/recovery"
 )
 
 // Profiles is the parsed profiles.yaml document (ConfigMap argo-eci-profiles, key profiles.yaml).
@@ -30,6 +33,9 @@ const (
 
 	AgentPodECI  = "eci"  // shape the agent pod like workflow pods
 	AgentPodStay = "stay" // leave the agent pod on normal nodes
+
+	SizingDeclared = "declared" // the spec follows the containers' declared resources
+	SizingLearned  = "learned"  // the spec learned from earlier runs (argo-eci-sizing ConfigMap) when nothing stronger is set
 
 	ImageCacheAuto = "auto" // eci-auto-imc: "true"
 	ImageCacheOff  = "off"  // eci-auto-imc: "false"
@@ -61,6 +67,13 @@ type Profile struct {
 	ExecutorResources string
 	Incompatible      string
 	AgentPod          string
+	// AgentPatchRate is ARGO_AGENT_PATCH_RATE on the agent pod's init and main containers (how
+	// often the agent reports plugin results); 0 leaves the controller's value (10 s by default).
+	AgentPatchRate time.Duration
+	// Sizing is declared or learned (SizingDeclared, SizingLearned).
+	Sizing string
+	// Recovery shapes the pods of retries after ECI failures (spot reclaims, OOMKills, stock-outs).
+	Recovery recovery.Options
 	// Selector matches workflows by namespace when they name no profile.
 	Selector *Selector
 }

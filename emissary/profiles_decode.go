@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/plugin"
+	"github.com/argo-eci/argo-eci/recovery"
 )
 
 // profilesDoc is profiles.yaml as written: decoded strictly, then validated.
@@ -40,6 +42,9 @@ type profileDoc struct {
 	ExecutorResources string            `json:"executorResources,omitempty"`
 	Incompatible      string            `json:"incompatible,omitempty"`
 	AgentPod          string            `json:"agentPod,omitempty"`
+	Agent             *agentDoc         `json:"agent,omitempty"`
+	Sizing            string            `json:"sizing,omitempty"`
+	Recovery          *recoveryDoc      `json:"recovery,omitempty"`
 	Selector          *selectorDoc      `json:"selector,omitempty"`
 }
 
@@ -397,6 +402,15 @@ func (p *profileDoc) Validate(fp *field.Path) field.ErrorList {
 	if p.AgentPod != "" {
 		errs = append(errs, enum(fp.Child("agentPod"), p.AgentPod, AgentPodECI, AgentPodStay)...)
 	}
+	if p.Agent != nil {
+		errs = append(errs, p.Agent.Validate(fp.Child("agent"))...)
+	}
+	if p.Sizing != "" {
+		errs = append(errs, enum(fp.Child("sizing"), p.Sizing, SizingDeclared, SizingLearned)...)
+	}
+	if p.Recovery != nil {
+		errs = append(errs, p.Recovery.options().Validate(fp.Child("recovery"))...)
+	}
 	if p.Selector != nil && len(p.Selector.Namespaces) == 0 {
 		errs = append(errs, field.Required(fp.Child("selector", "namespaces"), "expected at least one namespace"))
 	}
@@ -516,7 +530,8 @@ func (d *profilesDoc) profiles() *Profiles {
 
 func (pd *profileDoc) profile(name string) *Profile {
 	p := &Profile{Name: name, Placement: []string{PlacementLabel, PlacementScheduler}, FallbackSpecs: 2,
-		ExecutorResources: ExecutorResourcesIgnore, Incompatible: IncompatibleSkip, AgentPod: AgentPodECI}
+		ExecutorResources: ExecutorResourcesIgnore, Incompatible: IncompatibleSkip, AgentPod: AgentPodECI,
+		AgentPatchRate: plugin.DefaultAgentPatchRate, Sizing: SizingDeclared, Recovery: recovery.DefaultOptions()}
 	if pd == nil {
 		return p
 	}
@@ -565,6 +580,15 @@ func (pd *profileDoc) profile(name string) *Profile {
 	}
 	if pd.Selector != nil {
 		p.Selector = &Selector{Namespaces: pd.Selector.Namespaces}
+	}
+	if pd.Agent != nil && pd.Agent.PatchRate != nil {
+		p.AgentPatchRate, _ = pd.Agent.patchRate()
+	}
+	if pd.Sizing != "" {
+		p.Sizing = pd.Sizing
+	}
+	if pd.Recovery != nil {
+		p.Recovery = pd.Recovery.options()
 	}
 	return p
 }

@@ -15,11 +15,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/recovery"
 )
 
 // wfDoc is the part of a Workflow, CronWorkflow or WorkflowTemplate the engine works on.
@@ -389,9 +389,10 @@ func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *do
 		findings = append(findings, *f)
 	}
 	if tp.Retry != nil && view.RetryStrategy == nil && spec.RetryStrategy == nil {
-		// Argo applies spec.retryStrategy to templates without their own: never replace it.
-		limit := intstr.FromInt32(int32(tp.Retry.Limit))
-		t.RetryStrategy = &wfv1.RetryStrategy{Limit: &limit, RetryPolicy: wfv1.RetryPolicy(tp.Retry.Policy)}
+		// Argo applies spec.retryStrategy to templates without their own: never replace it. The
+		// expression retries only ECI's failures, so a user's own bug still fails fast.
+		t.RetryStrategy = recovery.RetryStrategy(tp.Retry.Limit)
+		t.RetryStrategy.RetryPolicy = wfv1.RetryPolicy(tp.Retry.Policy)
 	}
 	return findings, nil
 }
