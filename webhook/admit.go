@@ -56,11 +56,12 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	if err != nil {
 		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
 	}
-	input := forgetOwnAnnotations(pod)
+	input := forgetOwnAnnotations(emissary.WithoutRecoveredMemory(pod))
 	res, err := engine.ShapePod(input, wf)
 	if err != nil {
 		return errorVerdict(err)
 	}
+	s.Metrics.recordRecovery(pod.Namespace, res)
 	warnings := findingWarnings(res.Findings)
 	switch res.Outcome {
 	case emissary.OutcomeDenied:

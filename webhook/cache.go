@@ -187,7 +187,7 @@ func trimWorkflow(obj any) (any, error) {
 		}
 		wf.Annotations = annotations
 	}
-	wf.Status.Nodes = nil
+	wf.Status.Nodes = trimNodes(wf.Status.Nodes) // attempts of retried steps, for recovery
 	wf.Status.Conditions = nil
 	wf.Status.Outputs = nil
 	return wf, nil

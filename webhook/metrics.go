@@ -18,6 +18,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	reloadOK       prometheus.Gauge
 	certExpiry     prometheus.Gauge
+	cost           *costMetrics
 }
 
 // NewMetrics creates the collectors and registers them on a fresh registry.
@@ -58,6 +59,7 @@ func NewMetrics() *Metrics {
 	}
 	m.Registry.MustRegister(m.reviews, m.latency, m.workflowMisses, m.panics, m.reloads, m.reloadOK, m.certExpiry,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.cost = newCostMetrics(m.Registry)
 	return m
 }
 

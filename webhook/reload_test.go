@@ -306,7 +306,7 @@ func TestWorkflowCache(t *testing.T) {
 		t.Errorf("cache lost what the shaper reads: %+v", got.ObjectMeta)
 	}
 	if got.Status.Nodes != nil || got.ManagedFields != nil || got.Annotations[lastApplied] != "" {
-		t.Errorf("cache kept node status, managed fields or last-applied")
+		t.Errorf("cache kept node status (other than retries and pods), managed fields or last-applied")
 	}
 	if _, ok := c.Workflow("ci", "other"); ok {
 		t.Error("found a workflow that does not exist")
