@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/sizing"
 )
 
 // Annotations argo-eci reads (on Workflows, templates and pods) and writes (on pods and templates).
@@ -28,6 +29,7 @@ type Engine struct {
 	profiles    *Profiles
 	byNamespace map[string]*Profile
 	controller  *ControllerConfig // nil: Argo's defaults
+	sizing      *sizing.Store     // learned specs (sizing: learned); nil: none
 }
 
 // NewEngine builds an Engine over p (nil means no profiles: everything is left alone).
@@ -117,6 +119,8 @@ type target struct {
 	// executorOnly: the pod runs only argoexec (resource and data templates): it gets the smallest
 	// spec that holds the executor, not ECI's 2-4Gi default.
 	executorOnly bool
+	// learned is the spec learned for this template (profile sizing: learned); nil: none.
+	learned *sizing.Learned
 	// noSpot: never add spot (Argo's agent pod, which every plugin step of the workflow waits on).
 	noSpot bool
 }
@@ -245,6 +249,14 @@ func decideSpec(p *Profile, s settings, t target) (annotations, string, []Findin
 		}
 		findings = append(findings, firstSpecTooSmall(list, t, userPath)...)
 		return nil, "eci-use-specs set by the user: kept", findings, nil
+	}
+	if explicit == nil && useLearned(p, s, t) {
+		out.add(eci.AnnotationUseSpecs, learnedSpecs(p, t.learned))
+		reason := t.learned.Reason
+		if reason == "" {
+			reason = "learned from earlier runs → " + t.learned.Spec.String()
+		}
+		return out, reason, findings, nil
 	}
 	if t.deferSpec && explicit == nil {
 		reason := "resources set by podSpecPatch with parameters: spec computed on the pod by the webhook"

@@ -122,10 +122,18 @@ func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s se
 	before := maps.Clone(ann)
 	forgetDecision(ann) // what argo-eci wrote before (render, an earlier pass) is decided again
 	s[0].ann = ann
-	findings, err := e.decide(p, s, target{existing: ann, dst: ann, need: n, tags: podTags(out, wf, tmplName),
-		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly, noSpot: kind == PodKindAgent})
+	t := target{existing: ann, dst: ann, need: n, tags: podTags(out, wf, tmplName),
+		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly, noSpot: kind == PodKindAgent}
+	if kind == PodKindWorkflow {
+		t.learned = e.podLearned(p, wf, tmplName)
+	}
+	learned := useLearned(p, s, t)
+	findings, err := e.decide(p, s, t)
 	if err != nil {
 		return nil, err
+	}
+	if learned {
+		raiseMainMemory(out.Spec.Containers, t.learned)
 	}
 	res.Findings = append(res.Findings, findings...)
 	keepSameDecision(before, ann)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/recovery"
+	"github.com/argo-eci/argo-eci/sizing"
 )
 
 // wfDoc is the part of a Workflow, CronWorkflow or WorkflowTemplate the engine works on.
@@ -30,6 +31,7 @@ type wfDoc struct {
 	specPath  string // "spec" or "spec.workflowSpec"
 	tagName   string // name for cost tags
 	namespace string
+	obj       runtime.Object // the object itself, for its learned specs
 }
 
 // docOf views a typed Argo object as a wfDoc. obj must be a pointer the caller owns.
@@ -37,7 +39,7 @@ func docOf(obj runtime.Object) (*wfDoc, error) {
 	switch o := obj.(type) {
 	case *wfv1.Workflow:
 		return &wfDoc{meta: &o.ObjectMeta, settings: settings{{ann: o.Annotations, path: "metadata.annotations"}},
-			spec: &o.Spec, specPath: "spec", tagName: workflowTagName(o.Labels, o.Name, o.GenerateName), namespace: o.Namespace}, nil
+			spec: &o.Spec, specPath: "spec", tagName: workflowTagName(o.Labels, o.Name, o.GenerateName), namespace: o.Namespace, obj: obj}, nil
 	case *wfv1.CronWorkflow:
 		s := settings{}
 		if m := o.Spec.WorkflowMetadata; m != nil {
@@ -45,13 +47,13 @@ func docOf(obj runtime.Object) (*wfDoc, error) {
 		}
 		s = append(s, layer{ann: o.Annotations, path: "metadata.annotations"})
 		return &wfDoc{meta: &o.ObjectMeta, settings: s, spec: &o.Spec.WorkflowSpec, specPath: "spec.workflowSpec",
-			tagName: workflowTagName(nil, o.Name, o.GenerateName), namespace: o.Namespace}, nil
+			tagName: workflowTagName(nil, o.Name, o.GenerateName), namespace: o.Namespace, obj: obj}, nil
 	case *wfv1.WorkflowTemplate:
 		return &wfDoc{meta: &o.ObjectMeta, settings: settings{{ann: o.Annotations, path: "metadata.annotations"}},
-			spec: &o.Spec, specPath: "spec", tagName: workflowTagName(nil, o.Name, o.GenerateName), namespace: o.Namespace}, nil
+			spec: &o.Spec, specPath: "spec", tagName: workflowTagName(nil, o.Name, o.GenerateName), namespace: o.Namespace, obj: obj}, nil
 	case *wfv1.ClusterWorkflowTemplate:
 		return &wfDoc{meta: &o.ObjectMeta, settings: settings{{ann: o.Annotations, path: "metadata.annotations"}},
-			spec: &o.Spec, specPath: "spec", tagName: workflowTagName(nil, o.Name, o.GenerateName), namespace: o.Namespace}, nil
+			spec: &o.Spec, specPath: "spec", tagName: workflowTagName(nil, o.Name, o.GenerateName), namespace: o.Namespace, obj: obj}, nil
 	case nil:
 		return nil, &FieldError{Path: "kind", Msg: "no object"}
 	default:
@@ -465,8 +467,34 @@ func (e *Engine) decideTemplate(doc *wfDoc, t *wfv1.Template, tp *Profile, view 
 	if t.Name != "" { // inline templates have none, and neither do their pods
 		tags = append(tags, "template:"+tagValue(t.Name))
 	}
-	return e.decide(tp, doc.templateSettings(t, path), target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
-		template: t.Name, path: path, deferSpec: deferSpec, deferPath: deferPath, executorOnly: view.Resource != nil || view.Data != nil})
+	s := doc.templateSettings(t, path)
+	tg := target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags, template: t.Name, path: path,
+		deferSpec: deferSpec, deferPath: deferPath, executorOnly: view.Resource != nil || view.Data != nil,
+		learned: e.objectLearned(tp, doc.obj, t.Name)}
+	learned := useLearned(tp, s, tg)
+	findings, err := e.decide(tp, s, tg)
+	if err == nil && learned {
+		raiseTemplateMemory(t, tg.learned)
+	}
+	return findings, err
+}
+
+// raiseTemplateMemory raises the main container's memory limit of a container or script template
+// to the learned spec's memory (see raiseMainMemory).
+func raiseTemplateMemory(t *wfv1.Template, l *sizing.Learned) {
+	var c *corev1.Container
+	switch {
+	case t.Container != nil:
+		c = t.Container
+	case t.Script != nil:
+		c = &t.Script.Container
+	default:
+		return
+	}
+	cs := []corev1.Container{*c}
+	cs[0].Name = ""
+	raiseMainMemory(cs, l)
+	c.Resources = cs[0].Resources
 }
 
 // withTemplateDefaults returns t as the controller runs it: spec.templateDefaults merged in with a
