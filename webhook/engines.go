@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/sizing"
 )
 
 // ErrNoProfiles is reported by the readiness check until a first profile set has loaded.
@@ -33,6 +34,8 @@ type EngineStore struct {
 	Metrics *Metrics
 	// Logger logs loads; nil uses slog.Default().
 	Logger *slog.Logger
+	// Sizing holds the learned specs the engines apply under sizing: learned; nil: none.
+	Sizing *sizing.Store
 
 	current   atomic.Pointer[loadedEngine]
 	mu        sync.Mutex // serialises loads so "last data" and "current" stay in step
@@ -76,7 +79,7 @@ func (s *EngineStore) Load(kind, origin string, data []byte) (changed bool, err 
 		profiles, err = emissary.ParseProfiles(data)
 	}
 	if err == nil {
-		s.Set(emissary.NewEngine(profiles))
+		s.Set(emissary.NewEngine(profiles).WithSizing(s.Sizing))
 		s.data, s.rejected, s.rejectErr = bytes.Clone(data), nil, nil
 	}
 	if s.Metrics != nil {
