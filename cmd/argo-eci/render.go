@@ -15,12 +15,14 @@ type shapeInput struct {
 	file       string
 	profiles   string
 	controller string
+	sizing     string
 }
 
 func (in *shapeInput) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&in.file, "file", "f", "", "workflow file (YAML or JSON; - reads stdin)")
 	cmd.Flags().StringVar(&in.profiles, "profiles", "", "profiles.yaml (as in the argo-eci-profiles ConfigMap); default: the built-in profile")
 	cmd.Flags().StringVar(&in.controller, "controller-config", "", "the workflow-controller ConfigMap (or its config): mainContainer/executor defaults and initlessPod change the pods render shapes")
+	cmd.Flags().StringVar(&in.sizing, "sizing", "", "the argo-eci-sizing ConfigMap as YAML: learned specs for profiles with sizing: learned")
 	_ = cmd.MarkFlagRequired("file")
 }
 
@@ -62,6 +64,9 @@ func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, *emissary.Stream,
 			return nil, nil, &exitError{code: 2, err: fmt.Errorf("%s: %w", in.controller, err)}
 		}
 		engine = engine.WithControllerConfig(cc)
+	}
+	if engine, err = in.withSizing(engine); err != nil {
+		return nil, nil, err
 	}
 	return engine, stream, nil
 }

@@ -34,6 +34,8 @@ type webhookFlags struct {
 	profilesFile     string
 	profilesCM       string
 	workflowNS       []string
+	sizingCM         string
+	costMetrics      bool
 	maxRequestBytes  int64
 	maxInFlight      int
 	readTimeout      time.Duration
@@ -90,6 +92,10 @@ fails /readyz and keeps answering for --drain-delay, then finishes requests in f
 	fl.StringVar(&f.profilesCM, "profiles-configmap", "argo-eci-profiles",
 		"ConfigMap (key profiles.yaml) with the profiles, watched for changes; ignored with --profiles-file")
 	fl.StringVar(&f.profilesFile, "profiles-file", "", "profiles.yaml file, watched for changes (instead of the ConfigMap)")
+	fl.StringVar(&f.sizingCM, "sizing-configmap", defaultSizingConfigMap,
+		"ConfigMap in --namespace with the learned specs (argo-eci recommend --apply) for profiles with sizing: learned; empty: none")
+	fl.BoolVar(&f.costMetrics, "cost-metrics", false,
+		"watch Argo's pods and count what ECI billed for them (argo_eci_cost_* metrics); needs list and watch on pods")
 	fl.StringSliceVar(&f.workflowNS, "workflow-namespaces", nil,
 		"namespaces whose Workflows are read (one informer each; the webhook needs read access only there); empty means every namespace")
 	fl.Int64Var(&f.maxRequestBytes, "max-request-bytes", webhook.DefaultMaxRequestBytes,
@@ -157,7 +163,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, log *slog.Logger, f *we
 		return &exitError{code: 1, err: fmt.Errorf("argo client: %w", err)}
 	}
 	metrics := webhook.NewMetrics()
-	engines := &webhook.EngineStore{Metrics: metrics, Logger: log}
+	engines := &webhook.EngineStore{Metrics: metrics, Logger: log, Sizing: newSizingStore()}
 	workflows, err := webhook.NewWorkflowCache(wfClient, f.workflowNS)
 	if err != nil {
 		return &exitError{code: 1, err: err}
@@ -172,6 +178,9 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, log *slog.Logger, f *we
 	g, ctx := errgroup.WithContext(ctx)
 	workflows.Start(ctx)
 	if err := startProfiles(ctx, g, server, kube, f); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if err := startSizingAndCost(ctx, log, server, kube, f); err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	certs, err := webhook.WatchCertificates(ctx, certDir, f.certPollInterval)
