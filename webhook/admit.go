@@ -61,7 +61,7 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	if err != nil {
 		return errorVerdict(err)
 	}
-	s.Metrics.recordRecovery(pod.Namespace, res)
+	s.Metrics.recordRecovery(pod, res)
 	warnings := findingWarnings(res.Findings)
 	switch res.Outcome {
 	case emissary.OutcomeDenied:

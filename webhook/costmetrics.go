@@ -63,7 +63,11 @@ func newCostMetrics(reg prometheus.Registerer) *costMetrics {
 	return m
 }
 
-// observe counts one finished pod.
+// outcomeDeleted is the outcome of a pod deleted before it finished (an eviction, such as a spot
+// reclaim with api-evict): ECI billed it up to then, and the work is lost.
+const outcomeDeleted = "Deleted"
+
+// observe counts one finished (or deleted) pod.
 func (m *costMetrics) observe(a cost.Attempt, pod *corev1.Pod, prices cost.Prices) {
 	ns, profile := pod.Namespace, pod.Annotations[emissary.AnnotationShapedBy]
 	market := marketOnDemand
@@ -81,7 +85,10 @@ func (m *costMetrics) observe(a cost.Attempt, pod *corev1.Pod, prices cost.Price
 	}
 	m.cny.WithLabelValues(ns, profile, market, priceList).Add(list)
 	m.cny.WithLabelValues(ns, profile, market, priceBilled).Add(billed)
-	if a.Failed() {
+	switch {
+	case a.Phase == outcomeDeleted:
+		m.wasted.WithLabelValues(ns, profile, string(recovery.FailureEvicted)).Add(billed)
+	case a.Failed():
 		failure := recovery.ClassifyPod(pod)
 		if failure == recovery.FailureNone {
 			failure = recovery.FailureOther
@@ -97,8 +104,9 @@ func finished(pod *corev1.Pod) bool {
 
 // CostWatch counts what ECI billed for every Argo pod that finishes, into the cost counters of
 // Metrics, through a pod informer (Argo's pods only: label workflows.argoproj.io/workflow). A pod
-// is counted once, when an update shows it finished; pods already finished when the watch starts
-// are not counted.
+// is counted once, when an update shows it finished or when it is deleted unfinished (outcome
+// Deleted, billed up to then, wasted as Evicted); pods already finished when the watch starts are
+// not counted.
 type CostWatch struct {
 	// Client lists and watches pods.
 	Client kubernetes.Interface
@@ -129,7 +137,7 @@ func (w *CostWatch) Start(ctx context.Context) error {
 		factory := informers.NewSharedInformerFactoryWithOptions(w.Client, 0, informers.WithNamespace(ns),
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = common.LabelKeyWorkflow }))
 		inf := factory.Core().V1().Pods().Informer()
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: w.update}); err != nil {
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: w.update, DeleteFunc: w.deleted}); err != nil {
 			return fmt.Errorf("cost watch: %w", err)
 		}
 		w.informers = append(w.informers, inf)
@@ -157,9 +165,23 @@ func (w *CostWatch) update(oldObj, newObj any) {
 	w.Observe(pod)
 }
 
-// Observe counts one finished pod (the informer calls it; exported for tests and callers with
-// their own watch).
-func (w *CostWatch) Observe(pod *corev1.Pod) {
+// deleted counts a pod deleted before it finished.
+func (w *CostWatch) deleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || finished(pod) {
+		return
+	}
+	w.observe(pod, true)
+}
+
+// Observe counts one finished pod (the informer calls it; exported for callers with their own
+// watch).
+func (w *CostWatch) Observe(pod *corev1.Pod) { w.observe(pod, false) }
+
+func (w *CostWatch) observe(pod *corev1.Pod, deleted bool) {
 	if !emissary.IsArgoPod(pod) {
 		return
 	}
@@ -175,5 +197,9 @@ func (w *CostWatch) Observe(pod *corev1.Pod) {
 	if prices == (cost.Prices{}) {
 		prices = cost.DefaultPrices()
 	}
-	w.Metrics.cost.observe(cost.FromPod(pod, wf, now()), pod, prices)
+	a := cost.FromPod(pod, wf, now())
+	if deleted {
+		a.Phase = outcomeDeleted
+	}
+	w.Metrics.cost.observe(a, pod, prices)
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/argo-eci/argo-eci/emissary"
 )
@@ -31,9 +32,13 @@ func trimNodes(nodes wfv1.Nodes) wfv1.Nodes {
 }
 
 // recordRecovery counts the admission's recovery decisions: one per ECI failure of the step's
-// earlier attempts that shaped a retry's pod.
-func (m *Metrics) recordRecovery(namespace string, res *emissary.PodResult) {
+// earlier attempts that shaped a retry's pod. A reinvocation (the pod already carries
+// AnnotationWebhookSet) repeats a decision already counted.
+func (m *Metrics) recordRecovery(pod *corev1.Pod, res *emissary.PodResult) {
+	if _, again := pod.Annotations[AnnotationWebhookSet]; again {
+		return
+	}
 	for _, f := range res.Recovered {
-		m.cost.decisions.WithLabelValues(namespace, res.Profile, string(f)).Inc()
+		m.cost.decisions.WithLabelValues(pod.Namespace, res.Profile, string(f)).Inc()
 	}
 }

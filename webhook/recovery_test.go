@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
@@ -122,6 +123,9 @@ func TestPodPathRecovery(t *testing.T) {
 			if final.Annotations[eci.AnnotationUseSpecs] != shaped.Annotations[eci.AnnotationUseSpecs] {
 				t.Errorf("reinvocation: eci-use-specs %q → %q", shaped.Annotations[eci.AnnotationUseSpecs], final.Annotations[eci.AnnotationUseSpecs])
 			}
+			if got := testutil.ToFloat64(ts.Metrics.cost.decisions.WithLabelValues(pod.Namespace, "standard", string(tt.failure))); got != 1 {
+				t.Errorf("after a reinvocation argo_eci_recovery_decisions_total{failure=%s} = %v, want still 1", tt.failure, got)
+			}
 			for i := range final.Spec.Containers {
 				if c := final.Spec.Containers[i]; c.Name == "main" && !c.Resources.Limits.Memory().Equal(*main.Resources.Limits.Memory()) {
 					t.Errorf("reinvocation: main memory limit %s → %s", main.Resources.Limits.Memory(), c.Resources.Limits.Memory())
@@ -199,5 +203,21 @@ func TestCostWatchCounts(t *testing.T) {
 	wasted := testutil.ToFloat64(c.wasted.WithLabelValues("ci", "standard", string(recovery.FailureSpotReclaim)))
 	if wasted <= 0 || wasted >= spotBilled {
 		t.Errorf("wasted on the reclaimed attempt = %v, want its billed share of %v", wasted, spotBilled)
+	}
+
+	// Evicted (api-evict) while running: counted once as Deleted, billed until then, wasted.
+	w.Now = func() time.Time { return time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC) }
+	evicted := finishedPod(true, corev1.PodRunning, "", "wf")
+	evicted.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: evicted.Status.StartTime.Time}}}
+	w.deleted(cache.DeletedFinalStateUnknown{Key: "ci/p", Obj: evicted})
+	w.deleted(finishedPod(true, corev1.PodSucceeded, "", "wf")) // finished before: counted already
+	if got := testutil.ToFloat64(c.attempts.WithLabelValues("ci", "standard", marketSpot, outcomeDeleted, "false")); got != 1 {
+		t.Errorf("deleted attempts = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(c.wasted.WithLabelValues("ci", "standard", string(recovery.FailureEvicted))); got <= 0 {
+		t.Errorf("wasted on the evicted attempt = %v, want its half hour", got)
+	}
+	if got := testutil.ToFloat64(c.attempts.WithLabelValues("ci", "standard", marketSpot, "Succeeded", "false")); got != 1 {
+		t.Errorf("spot succeeded attempts = %v after a deletion of a finished pod, want still 1", got)
 	}
 }
