@@ -44,7 +44,11 @@ type PodResult struct {
 }
 
 // ShapePod decides for one pod created by the Argo controller (workflow pod, agent pod, artifact-GC
-// pod). wf is the owning Workflow when known (nil: only the pod's own labels and annotations count).
+// pod). wf is the owning Workflow when known (nil: only the pod's own labels and annotations count);
+// its node status shapes the pod of a retry after ECI failures (the profile's recovery options),
+// and it names the template whose learned spec applies under sizing: learned. The agent pod never
+// gets spot, its executor-plugin sidecars are left out of its spec, and it gets the profile's
+// agent.patchRate.
 // It never mutates its inputs; Pod in the result is a shaped deep copy (an unchanged copy when
 // skipped or denied).
 //

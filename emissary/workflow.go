@@ -71,8 +71,9 @@ func docOf(obj runtime.Object) (*wfDoc, error) {
 // the k8s.aliyun.com/* annotations (eci-use-specs computed from the template's containers, spot,
 // zones, failure strategy, image cache, storage, RAM role, tags) plus argo-eci.io/shaped-by and
 // spec-reason in the template's metadata.annotations; placement on the template (metadata label,
-// schedulerName, nodeSelector and toleration); retryStrategy when the template has none and the
-// profile has one; and, with executorResources: ignore, a template podSpecPatch that adds
+// schedulerName, nodeSelector and toleration); retryStrategy when the template has none (nor the
+// workflow's spec.retryStrategy or templateDefaults) and the profile has one: recovery.RetryStrategy,
+// which retries only ECI's failures, with the profile's limit and policy; and, with executorResources: ignore, a template podSpecPatch that adds
 // __ECI_RESOURCE_IGNORE__=TRUE to the wait container and the template's artifact-plugin sidecars.
 // The patch is a strategic merge keyed by container name, applied by the controller after it has
 // added wait (workflow/controller/workflowpod.go), so main and user sidecars are untouched; it is
