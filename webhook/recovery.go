@@ -35,7 +35,7 @@ func trimNodes(nodes wfv1.Nodes) wfv1.Nodes {
 // earlier attempts that shaped a retry's pod. A reinvocation (the pod already carries
 // AnnotationWebhookSet) repeats a decision already counted.
 func (m *Metrics) recordRecovery(pod *corev1.Pod, res *emissary.PodResult) {
-	if _, again := pod.Annotations[AnnotationWebhookSet]; again {
+	if _, again := pod.Annotations[AnnotationWebhookSet]; again || m.cost == nil {
 		return
 	}
 	for _, f := range res.Recovered {
