@@ -45,12 +45,32 @@ func leaves(doc string) map[string]string {
 
 // underAny reports whether path is one of changed or below or above one of them.
 func underAny(path string, changed map[string]bool) bool {
-	for c := range changed {
-		if path == c || strings.HasPrefix(path, c+"/") || strings.HasPrefix(c, path+"/") {
-			return true
+	for p := path; ; {
+		if changed[p] {
+			return true // path or one of its ancestors changed
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return changed[ancestorKey+path] // a descendant of path changed
+}
+
+// ancestorKey marks, in a changed set, the ancestors of changed paths.
+const ancestorKey = "\x00"
+
+// withAncestors adds to changed a marked entry for every ancestor of a changed path.
+func withAncestors(changed map[string]bool) map[string]bool {
+	out := make(map[string]bool, 2*len(changed))
+	for p := range changed {
+		out[p] = true
+		for i := strings.LastIndexByte(p, '/'); i >= 0; i = strings.LastIndexByte(p[:i], '/') {
+			out[ancestorKey+p[:i]] = true
 		}
 	}
-	return false
+	return out
 }
 
 // checkOnlyChanges is the patch invariant: applied to raw, the patch changes exactly the leaves
@@ -71,6 +91,7 @@ func checkOnlyChanges(t *testing.T, raw, before, after, patched []byte) {
 			changed[p] = true
 		}
 	}
+	changed = withAncestors(changed)
 	rl, pl := leaves(string(raw)), leaves(string(patched))
 	for p, v := range rl {
 		if pl[p] != v && !underAny(p, changed) {
