@@ -489,3 +489,25 @@ func TestBrowseInsideDirectory(t *testing.T) {
 		t.Fatalf("OpenStream(sub/deeper/c.txt) = %q, %v", got, err)
 	}
 }
+
+// TestDirectoryReplacesFile: a directory saved to a key that held a file is what Load returns
+// afterwards.
+func TestDirectoryReplacesFile(t *testing.T) {
+	f := newFixture(t, osstest.Options{})
+	cfg := configFor(f.oss, "")
+	a := pluginArtifact(cfg, "kind/changes")
+	file := filepath.Join(t.TempDir(), "f")
+	writeFile(t, file, []byte("was a file"))
+	if err := f.client.Save(f.ctx, file, a); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeTree(t, map[string]string{"now/a.txt": "a directory"})
+	if err := f.client.Save(f.ctx, dir, a); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := f.client.Load(f.ctx, a, out); err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, dir, out)
+}

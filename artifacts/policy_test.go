@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+
 	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
@@ -147,5 +149,19 @@ func TestProxyFromEnvironment(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "artifact operation done") {
 		t.Fatalf("no completed operation logged:\n%s", stderr.String())
+	}
+}
+
+// TestCompleteRefusesUnverifiedParts: a Complete that would commit a part whose CRC-64 was
+// never verified is refused before it reaches OSS.
+func TestCompleteRefusesUnverifiedParts(t *testing.T) {
+	f := newFixture(t, osstest.Options{})
+	b := f.bucket(t, configFor(f.oss, ""))
+	tr := newTransfer(b.client, "k", 1)
+	f.oss.ResetCounts()
+	_, err := tr.CompleteMultipartUpload(t.Context(), &oss.CompleteMultipartUploadRequest{Bucket: &b.cfg.Bucket, Key: oss.Ptr("k"),
+		UploadId: oss.Ptr("id"), CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: []oss.UploadPart{{PartNumber: 1, ETag: oss.Ptr("e")}}}})
+	if !errors.Is(err, ErrMissingCRC) || f.oss.Requests("CompleteMultipartUpload") != 0 {
+		t.Fatalf("Complete with an unverified part: %v, %d requests", err, f.oss.Requests("CompleteMultipartUpload"))
 	}
 }

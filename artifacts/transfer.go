@@ -268,7 +268,11 @@ func (t *transfer) CompleteMultipartUpload(ctx context.Context, req *oss.Complet
 		parts := append([]oss.UploadPart(nil), req.CompleteMultipartUpload.Parts...)
 		sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
 		for _, p := range parts {
-			pc := t.parts[p.PartNumber]
+			pc, ok := t.parts[p.PartNumber]
+			if !ok { // a resumed part OSS listed without its CRC: refuse before committing
+				t.mu.Unlock()
+				return nil, fmt.Errorf("%s part %d: %w", t.key, p.PartNumber, ErrMissingCRC)
+			}
 			want = oss.CRC64Combine(want, pc.crc, uint64(pc.size))
 		}
 	}

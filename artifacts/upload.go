@@ -75,6 +75,7 @@ func (b *Bucket) saveDirectory(ctx context.Context, path, key string) error {
 		return err
 	}
 	b.removeReplaced(ctx, key, previous)
+	b.removeShadowingFile(ctx, key)
 	b.log.Info("saved directory", "key", key, "objects", len(entries), "generation", gen)
 	return nil
 }
@@ -207,5 +208,18 @@ func (b *Bucket) removeUnverified(ctx context.Context, key string) {
 	defer cancel()
 	if err := b.deleteKeys(cctx, []string{key}); err != nil {
 		b.log.Warn("could not delete an object that failed its CRC-64 check", "key", key, "error", err)
+	}
+}
+
+// removeShadowingFile deletes an object at exactly key left by an earlier Save of a file to the
+// same key: Load would otherwise keep returning that file instead of the directory.
+func (b *Bucket) removeShadowingFile(ctx context.Context, key string) {
+	if strings.HasSuffix(key, "/") {
+		return
+	}
+	if _, _, err := b.head(ctx, key); err == nil {
+		if err := b.deleteKeys(ctx, []string{key}); err != nil {
+			b.log.Warn("could not delete the file a directory save replaced", "key", key, "error", err)
+		}
 	}
 }

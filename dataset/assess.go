@@ -29,8 +29,12 @@ type observation struct {
 	completeSeen time.Time
 	refreshed    bool
 	settle       time.Duration
-	findings     []string
-	requeue      requeue.Policy
+	// fullSince is when the plugin first saw the cache meet the minimum while the DataLoad was still
+	// Executing; after stuck more the load is taken as done (Fluid left it Executing).
+	fullSince time.Time
+	stuck     time.Duration
+	findings  []string
+	requeue   requeue.Policy
 }
 
 // cachedPercentage parses Fluid's "57.0%" cache state; ok is false while Fluid leaves it empty
@@ -155,9 +159,9 @@ func (o *observation) assess() executorplugins.ExecuteTemplateReply {
 		if msg := capacityShort(o.spec, ds); msg != "" {
 			return o.failed(msg)
 		}
-		if alreadyWarm(o.spec, ds) {
-			return o.succeeded(fmt.Sprintf("DataLoad %s is still Executing but %s of Dataset %s is cached, meeting the minimum (Fluid can leave a DataLoad Executing after its loader finished, fluid#4287)",
-				dl.Name, percent(ds), ds.Name))
+		if alreadyWarm(o.spec, ds) && !o.fullSince.IsZero() && o.now.Sub(o.fullSince) >= o.stuck {
+			return o.succeeded(fmt.Sprintf("DataLoad %s is still Executing %s after Dataset %s showed %s cached, meeting the minimum: its loader has finished and Fluid left the DataLoad Executing (fluid#4287)",
+				dl.Name, o.stuck, ds.Name, percent(ds)))
 		}
 	}
 	if o.timedOut() {

@@ -73,6 +73,8 @@ func TestAssess(t *testing.T) {
 		{"subset load with data cached", subset, complete, boundDataset("12.0%"), seen, false, wfv1.NodeSucceeded, "Complete"},
 		{"cache capacity below the minimum fails early", spec, dataLoad(common.PhaseExecuting, "", time.Time{}, ""), smallCache, t0.Add(time.Minute), false,
 			wfv1.NodeFailed, "holds 6.00GiB (cacheCapacity) but minCachedPercentage 100 of ufsTotal 10.00GiB needs 10.00GiB"},
+		{"Executing with the cache full waits for Fluid's Complete", spec, dataLoad(common.PhaseExecuting, "", time.Time{}, ""), boundDataset("100.0%"), t0.Add(30 * time.Second), false,
+			wfv1.NodeRunning, "Executing: 100.0%"},
 		{"stuck Executing with the cache full recovers", spec, dataLoad(common.PhaseExecuting, "", time.Time{}, ""), boundDataset("100.0%"), t0.Add(time.Minute), false,
 			wfv1.NodeSucceeded, "fluid#4287"},
 		{"failed", spec, dataLoad(common.PhaseFailed, common.Failed, t0.Add(time.Minute), "loader pod OOMKilled"), boundDataset("3.0%"), t0.Add(2 * time.Minute), false,
@@ -89,7 +91,8 @@ func TestAssess(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := &observation{now: c.now, spec: c.spec, dataLoad: c.dl, dataset: c.ds, start: c.dl.CreationTimestamp.Time,
-				requeue: DefaultRequeue, settle: DefaultSettle, completeSeen: seen, refreshed: c.refreshed}
+				requeue: DefaultRequeue, settle: DefaultSettle, completeSeen: seen, refreshed: c.refreshed,
+				fullSince: t0, stuck: DefaultStuck} // the cache (if full) was first seen full at t0
 			r := o.assess()
 			if r.Node.Phase != c.phase || !strings.Contains(r.Node.Message, c.contains) {
 				t.Fatalf("got %s %q; want %s containing %q", r.Node.Phase, r.Node.Message, c.phase, c.contains)

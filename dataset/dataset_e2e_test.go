@@ -196,7 +196,8 @@ func (e *testEnv) warmUntilDone(t *testing.T, m *dataset.Manager, spec *dataset.
 func TestWarmFailureStuckExecutingRecovers(t *testing.T) {
 	e := newEnv(t)
 	e.simulate(t, fluidsim.Script{Scale: scale, Failure: fluidsim.StuckExecuting, Load: fluidsim.LoadPlan{Duration: 2 * time.Second}})
-	node := last(e.warmUntilDone(t, &dataset.Manager{Client: e.kube}, &dataset.Spec{Name: "stuck", Mounts: mounts(), Runtime: runtimeSpec(), Timeout: "1m"}))
+	m := &dataset.Manager{Client: e.kube, Stuck: 5 * time.Second} // five of the scaled 1 s DataLoad checks
+	node := last(e.warmUntilDone(t, m, &dataset.Spec{Name: "stuck", Mounts: mounts(), Runtime: runtimeSpec(), Timeout: "1m"}))
 	if node.Phase != wfv1.NodeSucceeded || !strings.Contains(node.Message, "still Executing") || !strings.Contains(node.Message, "fluid#4287") {
 		t.Fatalf("final %+v", node)
 	}

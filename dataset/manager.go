@@ -49,6 +49,17 @@ var DefaultRequeue = requeue.Policy{Min: time.Second, Max: 2 * time.Second}
 // throttled to 15 s) after the plugin first sees a DataLoad Complete.
 const DefaultSettle = 2 * time.Minute
 
+// DefaultStuck is three of Fluid's 20 s DataLoad checks: a load that finished is marked Complete
+// within one.
+const DefaultStuck = time.Minute
+
+func (m *Manager) stuck() time.Duration {
+	if m.Stuck <= 0 {
+		return DefaultStuck
+	}
+	return m.Stuck
+}
+
 // maxAttempts bounds the look-up of earlier attempts after a plugin restart.
 const maxAttempts = 64
 
@@ -68,6 +79,9 @@ type Manager struct {
 	// Settle is how long a Complete DataLoad whose cache looks short waits for Fluid's next cache-state
 	// refresh, counted from when the plugin first sees Complete; zero means DefaultSettle.
 	Settle time.Duration
+	// Stuck is how long an Executing DataLoad whose cache already meets the minimum may stay
+	// Executing before the plugin takes the load as done (fluid#4287); zero means DefaultStuck.
+	Stuck time.Duration
 	// Placement is the loader pods' default placement; nil means ECIPlacement().
 	Placement *Placement
 	// Now returns the current time; nil means time.Now.
@@ -89,6 +103,7 @@ type attempt struct {
 	created   time.Time // its creationTimestamp
 	// completeSeen and cacheAtComplete anchor the settle window of a Complete DataLoad.
 	completeSeen    time.Time
+	fullSince       time.Time // cache at the minimum while the DataLoad is still Executing
 	cacheAtComplete string
 }
 
@@ -142,7 +157,7 @@ func (a *attempt) start() time.Time {
 // next forgets the ended attempt and prepares attempt n.
 func (a *attempt) next(n int) {
 	a.n, a.firstSeen, a.ensured, a.findings, a.followed, a.own, a.created = n, time.Time{}, false, nil, "", 0, time.Time{}
-	a.completeSeen, a.cacheAtComplete = time.Time{}, ""
+	a.completeSeen, a.cacheAtComplete, a.fullSince = time.Time{}, "", time.Time{}
 }
 
 // Key is the idempotency key of a warm-up: the workflow UID plus the template content. The agent's
@@ -233,6 +248,14 @@ func (m *Manager) step(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 		}
 		o.completeSeen, o.refreshed = a.completeSeen, cacheFingerprint(ds) != a.cacheAtComplete
 	}
+	if dl.Status.Phase == common.PhaseExecuting && alreadyWarm(spec, ds) {
+		if a.fullSince.IsZero() {
+			a.fullSince = now
+		}
+	} else {
+		a.fullSince = time.Time{}
+	}
+	o.fullSince, o.stuck = a.fullSince, m.stuck()
 	reply = o.assess()
 	if reply.Node.Phase.Completed() {
 		if err := m.endAttempt(ctx, a, dl, reply.Node.Phase); err != nil {
@@ -278,7 +301,7 @@ func (m *Manager) dataLoad(ctx context.Context, wf executorplugins.ObjectMeta, s
 		a.next(a.n)
 		return nil, o.failed(msg), nil
 	}
-	running, err := m.findRunning(ctx, wf.Namespace, spec)
+	running, err := m.findRunning(ctx, wf.Namespace, spec, key)
 	if err != nil || running != nil {
 		if running != nil {
 			a.followed = running.Name
@@ -330,7 +353,7 @@ func (m *Manager) findAttempt(ctx context.Context, ns string, spec *Spec, key st
 // findRunning returns a Pending or Executing DataLoad of the same Dataset whose targets cover every
 // path of the template: following it avoids loading the same data twice. Fluid v1.0.8 does not
 // serialise DataLoads (status.operationRef is a list), so nothing else is waited for.
-func (m *Manager) findRunning(ctx context.Context, ns string, spec *Spec) (*fluidv1.DataLoad, error) {
+func (m *Manager) findRunning(ctx context.Context, ns string, spec *Spec, key string) (*fluidv1.DataLoad, error) {
 	var list fluidv1.DataLoadList
 	if err := m.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("list DataLoads in %s: %w", ns, err)
@@ -340,7 +363,8 @@ func (m *Manager) findRunning(ctx context.Context, ns string, spec *Spec) (*flui
 	})
 	for i := range list.Items {
 		dl := &list.Items[i]
-		if dl.Spec.Dataset.Name != spec.Name || dl.Annotations[AnnotationAttemptEnded] != "" || !dl.DeletionTimestamp.IsZero() {
+		if dl.Spec.Dataset.Name != spec.Name || dl.Annotations[AnnotationAttemptEnded] != "" || !dl.DeletionTimestamp.IsZero() ||
+			dl.Labels[LabelWarmKey] == key { // this warm-up's own: met by name, never followed
 			continue
 		}
 		if dl.Status.Phase != common.PhasePending && dl.Status.Phase != common.PhaseExecuting {

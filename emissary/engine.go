@@ -27,6 +27,7 @@ const (
 type Engine struct {
 	profiles    *Profiles
 	byNamespace map[string]*Profile
+	controller  *ControllerConfig // nil: Argo's defaults
 }
 
 // NewEngine builds an Engine over p (nil means no profiles: everything is left alone).

@@ -59,7 +59,8 @@ func FuzzParseProfiles(f *testing.F) {
 // (images in every container, first spec covering the billed sum, nothing for the webhook to change).
 func FuzzDecodeAndRender(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "workflows", "*.yaml"))
-	for _, name := range files {
+	corpus, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*"))
+	for _, name := range append(files, corpus...) {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)

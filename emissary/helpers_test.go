@@ -100,7 +100,7 @@ func argoPod(wfName string, tmpl *wfv1.Template) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			RestartPolicy:  corev1.RestartPolicyNever,
 			Volumes:        append([]corev1.Volume{{Name: "var-run-argo", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, {Name: "tmp-dir-argo", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, tmpl.Volumes...),
-			InitContainers: []corev1.Container{exec(common.InitContainerName, "init", "--loglevel", "info")},
+			InitContainers: append([]corev1.Container{exec(common.InitContainerName, "init", "--loglevel", "info")}, userInits(tmpl)...),
 			Containers:     containers,
 			NodeSelector:   tmpl.NodeSelector,
 			Tolerations:    tmpl.Tolerations,
@@ -160,4 +160,13 @@ func hasCode(fs []Finding, code string) *Finding {
 func mustQuantity(s string) *resource.Quantity {
 	q := resource.MustParse(s)
 	return &q
+}
+
+// userInits are the template's own init containers, which the controller adds after init.
+func userInits(tmpl *wfv1.Template) []corev1.Container {
+	var out []corev1.Container
+	for _, c := range tmpl.InitContainers {
+		out = append(out, *c.Container.DeepCopy())
+	}
+	return out
 }

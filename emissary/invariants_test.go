@@ -57,9 +57,9 @@ func checkPodInvariants(t *testing.T, e *Engine, wf *wfv1.Workflow, name, where 
 
 func checkWorkflowInvariants(t *testing.T, e *Engine, obj runtime.Object, where string) {
 	t.Helper()
-	shaped, _, err := e.ShapeWorkflow(obj)
-	if err != nil {
-		return // bad input is reported, not shaped
+	shaped, findings, err := e.ShapeWorkflow(obj)
+	if err != nil || CountErrors(findings) > 0 {
+		return // bad input, or error findings: render exits non-zero and nothing is submitted
 	}
 	doc, err := docOf(shaped)
 	if err != nil {
@@ -115,12 +115,14 @@ func TestInvariantsArgoExamples(t *testing.T) {
 	}
 }
 
-// The invariants over this package's own workflow corpus.
+// The invariants over this package's own workflow corpora (testdata/workflows, testdata/corpus).
 func TestInvariantsTestdata(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "workflows", "*.yaml"))
-	if len(files) == 0 {
-		t.Fatal("no workflows in testdata/workflows")
+	corpus, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*"))
+	if len(corpus) < 40 {
+		t.Fatalf("testdata/corpus holds %d workflows, want at least 40", len(corpus))
 	}
+	files = append(files, corpus...)
 	e := NewEngine(DefaultProfiles())
 	for _, f := range files {
 		data, err := os.ReadFile(f)

@@ -3,6 +3,7 @@ package emissary
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 
@@ -72,8 +73,13 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		return res, nil
 	}
 	res.Profile = p.Name
-	tmplName := podTemplateName(out, kind)
+	return e.shapeSelectedPod(res, kind, p, s, wf)
+}
 
+// shapeSelectedPod shapes res.Pod (a copy the caller owns) under the selected profile p.
+func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow) (*PodResult, error) {
+	out := res.Pod
+	tmplName := podTemplateName(out, kind)
 	if kind == PodKindAgent && p.AgentPod == AgentPodStay {
 		res.Reason = "agent pod stays on normal nodes (agentPod: stay)"
 		res.Findings = append(res.Findings, Finding{Code: CodeAgentStays, Severity: SeverityInfo, Template: tmplName, Message: res.Reason})
@@ -91,48 +97,23 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 			return res, nil
 		}
 	}
-
-	// Executor sidecars: mark them so ECI leaves them out of the spec.
-	if p.ExecutorResources == ExecutorResourcesIgnore {
-		for i := range out.Spec.Containers {
-			c := &out.Spec.Containers[i]
-			if IsExecutorSidecar(c.Name) && !hasEnv(c, eci.EnvResourceIgnore) {
-				c.Env = append(c.Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
-			}
-		}
-	}
-	n := computeNeed(out.Spec.InitContainers, out.Spec.Containers)
-	executorOnly := kind == PodKindWorkflow && runsOnlyArgoexec(out)
-	if executorOnly {
-		n.declared = false // argoexec's own resources, not the user's
-	}
+	n, executorOnly := podNeed(out, kind, p)
 	if p.ExecutorResources == ExecutorResourcesCount {
 		if f, ok := waitBump(out.Spec.InitContainers, out.Spec.Containers, tmplName, "spec.containers"); ok {
 			res.Findings = append(res.Findings, f)
 		}
 	}
-
 	// One allocation for the annotations decide adds (at most about 16).
 	ann := make(map[string]string, len(out.Annotations)+16)
 	for k, v := range out.Annotations {
 		ann[k] = v
 	}
 	out.Annotations = ann
-	before := make(map[string]string, len(ann))
-	for k, v := range ann {
-		before[k] = v
-	}
+	before := maps.Clone(ann)
 	forgetDecision(ann) // what argo-eci wrote before (render, an earlier pass) is decided again
 	s[0].ann = ann
-	findings, err := e.decide(p, s, target{
-		existing:     ann,
-		dst:          ann,
-		need:         n,
-		tags:         podTags(out, wf, tmplName),
-		template:     tmplName,
-		path:         "pod " + out.Name,
-		executorOnly: executorOnly,
-	})
+	findings, err := e.decide(p, s, target{existing: ann, dst: ann, need: n, tags: podTags(out, wf, tmplName),
+		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly})
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +129,25 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 	res.Outcome = OutcomeShaped
 	res.Reason = out.Annotations[AnnotationSpecReason]
 	return res, nil
+}
+
+// podNeed marks the executor sidecars left out of the spec (executorResources: ignore) and
+// returns what ECI bills for the pod; executorOnly for pods that run only argoexec.
+func podNeed(out *corev1.Pod, kind PodKind, p *Profile) (need, bool) {
+	if p.ExecutorResources == ExecutorResourcesIgnore {
+		for i := range out.Spec.Containers {
+			c := &out.Spec.Containers[i]
+			if IsExecutorSidecar(c.Name) && !hasEnv(c, eci.EnvResourceIgnore) {
+				c.Env = append(c.Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
+			}
+		}
+	}
+	n := withPodLevel(computeNeed(out.Spec.InitContainers, out.Spec.Containers), out.Spec.Resources)
+	executorOnly := kind == PodKindWorkflow && runsOnlyArgoexec(out)
+	if executorOnly {
+		n.declared = false // argoexec's own resources, not the user's
+	}
+	return n, executorOnly
 }
 
 // keepSameDecision restores the earlier record and spec-reason when deciding again wrote the same

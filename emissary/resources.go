@@ -16,6 +16,7 @@ type need struct {
 	declared         bool     // some counted container declares CPU or memory
 	limits, requests bool     // which of the two the sum used
 	ignored          []string // containers left out (__ECI_RESOURCE_IGNORE__=TRUE)
+	podLevel         bool     // pod-level resources (pod.spec.resources) decided the sum
 }
 
 // isIgnored reports whether c carries __ECI_RESOURCE_IGNORE__=TRUE.
@@ -128,7 +129,11 @@ func (n need) describe() string {
 	case n.requests:
 		src = "requests"
 	}
-	s := fmt.Sprintf("sum of %s %s vCPU/%s", src, trimFloat(float64(n.milliCPU)/1000), formatMiB(n.memMiB))
+	what := "sum of " + src
+	if n.podLevel {
+		what = "pod-level resources"
+	}
+	s := fmt.Sprintf("%s %s vCPU/%s", what, trimFloat(float64(n.milliCPU)/1000), formatMiB(n.memMiB))
 	if len(n.ignored) > 0 {
 		s += " (" + strings.Join(n.ignored, ",") + " ignored)"
 	}
@@ -146,4 +151,30 @@ func formatMiB(m int64) string {
 		return fmt.Sprintf("%dMi", m)
 	}
 	return trimFloat(float64(m)/1024) + "Gi"
+}
+
+// withPodLevel applies pod-level resources (pod.spec.resources, set by Argo v4.1's podResources)
+// to the summed need. ECI's documentation does not say how it bills them; argo-eci sizes the pod
+// to the pod-level limit where one is set (the cap every container shares), else to the larger of
+// the pod-level request and the containers' sum.
+func withPodLevel(n need, r *corev1.ResourceRequirements) need {
+	if r == nil {
+		return n
+	}
+	pick := func(name corev1.ResourceName, sum int64) (int64, bool) {
+		if q, ok := r.Limits[name]; ok {
+			return quantityValue(name, q.MilliValue(), q.Value()), true
+		}
+		if q, ok := r.Requests[name]; ok {
+			return max(sum, quantityValue(name, q.MilliValue(), q.Value())), true
+		}
+		return sum, false
+	}
+	var okC, okM bool
+	n.milliCPU, okC = pick(corev1.ResourceCPU, n.milliCPU)
+	n.memMiB, okM = pick(corev1.ResourceMemory, n.memMiB)
+	if okC || okM {
+		n.declared, n.podLevel = true, true
+	}
+	return n
 }

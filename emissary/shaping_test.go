@@ -2,6 +2,7 @@ package emissary
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -398,4 +399,59 @@ func decodeDoc(t *testing.T, doc string) runtime.Object {
 		t.Fatal(err)
 	}
 	return obj
+}
+
+func loadPod(t *testing.T, path string) *corev1.Pod {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(data, &pod); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &pod
+}
+
+// Argo v4.1 layouts, written from its documentation.
+func TestArgoV41Pods(t *testing.T) {
+	e := NewEngine(DefaultProfiles())
+	res, err := e.ShapePod(loadPod(t, "testdata/pods-v4.1/initless-plugin.json"), nil)
+	if err != nil || res.Outcome != OutcomeShaped {
+		t.Fatalf("initless pod: %v %+v", err, res)
+	}
+	for _, name := range []string{"supervisor", "artifact-plugin-argo-eci-oss"} {
+		if v, _ := envOf(container(res.Pod, name), eci.EnvResourceIgnore); v != "TRUE" {
+			t.Errorf("initless pod: %s is not left out of the spec", name)
+		}
+	}
+	if v, _ := envOf(container(res.Pod, "main"), eci.EnvResourceIgnore); v != "" {
+		t.Error("initless pod: main was left out of the spec")
+	}
+	if got := res.Pod.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "2-4Gi") {
+		t.Errorf("initless pod: eci-use-specs = %q, want 2-4Gi first (main 1.5/3Gi)", got)
+	}
+	res, err = e.ShapePod(loadPod(t, "testdata/pods-v4.1/pod-level-resources.json"), nil)
+	if err != nil || !strings.HasPrefix(res.Pod.Annotations[eci.AnnotationUseSpecs], "4-8Gi") ||
+		!strings.Contains(res.Pod.Annotations[AnnotationSpecReason], "pod-level") {
+		t.Errorf("pod-level resources: %v %v", err, res.Pod.Annotations)
+	}
+}
+
+// HTTP templates run in the agent pod like plugin templates: with agentPod: eci the workflow-level
+// placement (the only placement the agent pod takes) is written for them too.
+func TestHTTPTemplatesPlaceTheAgentPod(t *testing.T) {
+	wf, _ := shapeYAML(t, NewEngine(DefaultProfiles()), `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: h-}
+spec:
+  entrypoint: notify
+  templates:
+  - name: notify
+    http: {url: "https://example.com/hook", method: POST}
+`)
+	if wf.Spec.PodMetadata == nil || wf.Spec.PodMetadata.Labels[eci.LabelECI] != "true" || wf.Spec.SchedulerName != eci.SchedulerName {
+		t.Errorf("agent pod of an HTTP-template workflow not placed: podMetadata %+v, schedulerName %q", wf.Spec.PodMetadata, wf.Spec.SchedulerName)
+	}
 }

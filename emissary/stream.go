@@ -23,6 +23,9 @@ import (
 // comes out as the user wrote it.
 type Stream struct {
 	docs []*yaml.Node
+	// indentedSeqs: the input indents list items under their key ("key:\n  - a"); most
+	// Kubernetes YAML writes them at the key's column, which Encode keeps.
+	indentedSeqs bool
 	// Objects are the objects of the stream in order (List items in place of their List).
 	Objects []*StreamObject
 }
@@ -50,7 +53,7 @@ func ParseStream(data []byte) (*Stream, error) {
 		return nil, &FieldError{Path: "input", Msg: "empty document"}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	s := &Stream{}
+	s := &Stream{indentedSeqs: indentsSequences(data)}
 	for n := 1; ; n++ {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -109,6 +112,9 @@ func (s *Stream) addObject(node *yaml.Node, where string) error {
 	if head.Kind == "Pod" && head.APIVersion == "v1" {
 		obj = &corev1.Pod{}
 	}
+	if obj == nil && strings.HasPrefix(head.APIVersion, "argoproj.io/") && !otherArgoKinds[head.Kind] {
+		return fieldErrorf(where+" kind", "%q is not an Argo kind (expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate)", head.Kind)
+	}
 	if obj == nil || (head.Kind != "Pod" && !strings.HasPrefix(head.APIVersion, "argoproj.io/")) {
 		return nil // another kind: passed through
 	}
@@ -134,6 +140,10 @@ func (s *Stream) addObject(node *yaml.Node, where string) error {
 	return nil
 }
 
+// otherArgoKinds are the argoproj.io kinds without pods to shape: passed through.
+var otherArgoKinds = map[string]bool{"WorkflowEventBinding": true, "WorkflowTaskSet": true, "WorkflowTaskResult": true,
+	"WorkflowArtifactGCTask": true}
+
 // Update writes what changed between o.Object and shaped into o's document: only the fields that
 // differ are edited or added, so the rest stays as written.
 func (s *Stream) Update(o *StreamObject, shaped runtime.Object) error {
@@ -153,6 +163,9 @@ func (s *Stream) Encode() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
+	if !s.indentedSeqs {
+		enc.CompactSeqIndent()
+	}
 	for _, d := range s.docs {
 		if len(d.Content) == 0 {
 			continue
@@ -169,6 +182,31 @@ func (s *Stream) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// indentsSequences reports whether the input mostly indents list items under their key.
+func indentsSequences(data []byte) bool {
+	lines := strings.Split(string(data), "\n")
+	compact, indented := 0, 0
+	for i := 0; i+1 < len(lines); i++ {
+		key := strings.TrimRight(lines[i], " \t")
+		if !strings.HasSuffix(key, ":") || strings.HasPrefix(strings.TrimSpace(key), "#") {
+			continue
+		}
+		next := lines[i+1]
+		item := strings.TrimLeft(next, " ")
+		if !strings.HasPrefix(item, "- ") && item != "-" {
+			continue
+		}
+		keyIndent := len(key) - len(strings.TrimLeft(key, " "))
+		switch itemIndent := len(next) - len(item); {
+		case itemIndent == keyIndent:
+			compact++
+		case itemIndent > keyIndent:
+			indented++
+		}
+	}
+	return indented > compact
 }
 
 func toTree(obj runtime.Object) (any, error) {

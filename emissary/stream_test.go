@@ -126,3 +126,38 @@ spec:
 		t.Errorf("got %v, want a FieldError naming the template, the field and podSpecPatch", err)
 	}
 }
+
+// List items stay at the column the user wrote them: at their key's (most Kubernetes YAML) or
+// indented under it, so a rendered file diffs only where argo-eci added something.
+func TestStreamKeepsSequenceIndentation(t *testing.T) {
+	const head = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  generateName: i-\nspec:\n  entrypoint: main\n"
+	for _, tc := range []struct{ body, want string }{
+		{"  templates:\n  - name: main\n    container: {image: alpine, command: [\"true\"]}\n", "\n  templates:\n  - name: main\n"},
+		{"  templates:\n    - name: main\n      container: {image: alpine, command: [\"true\"]}\n", "\n  templates:\n    - name: main\n"},
+	} {
+		out := renderStream(t, NewEngine(DefaultProfiles()), head+tc.body)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("indentation not kept:\n%s\n---\n%s", tc.body, out)
+		}
+	}
+}
+
+func TestUnknownFieldFindings(t *testing.T) {
+	for _, tc := range []struct {
+		path, want string
+		sev        Severity
+	}{
+		{"spec.schedule", "schedules", SeverityWarning},
+		{"spec.workflowSpec.synchronization.semaphore", "synchronization.semaphores", SeverityWarning},
+		{"spec.templates[0].synchronization.mutex", "synchronization.mutexes", SeverityWarning},
+		{"spec.templates[1].podResources", "pod webhook", SeverityInfo},
+		{"spec.executorPlugins", "agent pod", SeverityInfo},
+		{"spec.templates[0].contianer", "unknown to Argo v4.0.7", SeverityWarning},
+	} {
+		fs := UnknownFieldFindings(&StreamObject{Unknown: []string{tc.path}})
+		if len(fs) != 1 || fs[0].Code != CodeUnknownField || fs[0].Path != tc.path || fs[0].Severity != tc.sev ||
+			!strings.Contains(fs[0].Message+fs[0].Hint, tc.want) {
+			t.Errorf("%s: %+v, want %s naming %q", tc.path, fs, tc.sev, tc.want)
+		}
+	}
+}

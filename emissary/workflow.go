@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -163,10 +164,11 @@ func templateContainers(t *wfv1.Template) (inits, containers []corev1.Container)
 // template's archiveLocation plugin, found with Argo's own Artifacts.GetPluginNames exactly as
 // workflow/controller/workflowpod.go addArtifactPlugins calls it. Input-only plugins get an
 // init-artifact-<name> init container and no sidecar. The controller's default artifact repository
-// is not visible in a workflow file, so its plugin is not named: a podSpecPatch naming a container
+// is not visible in a workflow file (only through --controller-config), so without it its plugin is
+// not named: a podSpecPatch naming a container
 // the controller does not create adds a container without an image, which the apiserver refuses.
-func pluginSidecars(t *wfv1.Template) []string {
-	names := t.Outputs.Artifacts.GetPluginNames(quietCtx, nil, wfv1.IncludeLogs, t.ArchiveLocation)
+func pluginSidecars(t *wfv1.Template, defaultRepo *wfv1.ArtifactRepository) []string {
+	names := t.Outputs.Artifacts.GetPluginNames(quietCtx, defaultRepo, wfv1.IncludeLogs, t.ArchiveLocation)
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		out = append(out, common.ArtifactPluginSidecarPrefix+string(n))
@@ -199,7 +201,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		return nil, err
 	}
 	st := &docState{profile: p, datasets: fluidDatasets(doc),
-		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasPluginTemplates(doc.spec)}
+		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasAgentTemplates(doc)}
 	var findings []Finding
 	for _, at := range allTemplates(doc) {
 		fs, err := e.shapeTemplate(doc, at.t, at.path, st)
@@ -365,7 +367,7 @@ func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *do
 	var ignored []string
 	if hasWait && tp.ExecutorResources == ExecutorResourcesIgnore {
 		var f *Finding
-		ignored, f = markExecutorIgnored(t, spec, path)
+		ignored, f = markExecutorIgnored(e.controller, t, path)
 		if f != nil {
 			findings = append(findings, *f)
 		}
@@ -397,8 +399,8 @@ func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *do
 // markExecutorIgnored extends the template's podSpecPatch so Argo's wait container and the
 // template's artifact-plugin sidecars get __ECI_RESOURCE_IGNORE__=TRUE. It returns the names it
 // marked, or a finding when the patch cannot be extended.
-func markExecutorIgnored(t *wfv1.Template, spec *wfv1.WorkflowSpec, path string) ([]string, *Finding) {
-	names := append([]string{common.WaitContainerName}, pluginSidecars(t)...)
+func markExecutorIgnored(cc *ControllerConfig, t *wfv1.Template, path string) ([]string, *Finding) {
+	names := append([]string{cc.auxContainerName()}, cc.pluginSidecarsFor(t)...)
 	patched, err := addIgnoreEnvPatch(t.PodSpecPatch, names)
 	if err != nil {
 		return nil, &Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: path + ".podSpecPatch",
@@ -428,6 +430,19 @@ func (e *Engine) decideTemplate(doc *wfDoc, t *wfv1.Template, tp *Profile, view 
 		existing[k] = v
 	}
 	inits, containers := templateContainers(view)
+	if err := e.controller.mainDefaults(containers, mainCount(view)); err != nil {
+		return nil, err
+	}
+	if e.controller != nil { // the executor's own containers, as this controller adds them
+		_, hasAux := podTemplate(view)
+		ei, es := e.controller.executorContainers(hasAux)
+		for i := range es {
+			if slices.Contains(ignored, es[i].Name) {
+				es[i].Env = append(es[i].Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
+			}
+		}
+		inits, containers = append(ei, inits...), append(containers, es...)
+	}
 	deferSpec, deferPath := false, ""
 	for _, p := range patches { // workflow's, then the template's, as the controller applies them
 		p.applyResources(inits, containers)
@@ -437,7 +452,11 @@ func (e *Engine) decideTemplate(doc *wfDoc, t *wfv1.Template, tp *Profile, view 
 		}
 	}
 	n := computeNeed(inits, containers)
-	n.ignored = append(n.ignored, ignored...)
+	for _, name := range ignored {
+		if !slices.Contains(n.ignored, name) {
+			n.ignored = append(n.ignored, name)
+		}
+	}
 	var tags []string
 	if doc.tagName != "" {
 		tags = append(tags, "workflow:"+tagValue(doc.tagName))
@@ -553,9 +572,12 @@ func setPodMetadataLabel(spec *wfv1.WorkflowSpec, k, v string) {
 	}
 }
 
-func hasPluginTemplates(spec *wfv1.WorkflowSpec) bool {
-	for i := range spec.Templates {
-		if spec.Templates[i].Plugin != nil {
+// hasAgentTemplates reports templates the agent pod runs: plugin and HTTP templates both go to the
+// WorkflowTaskSet the agent serves (workflow/controller/http_template.go, taskset.go in Argo v4.0.7),
+// including inline ones.
+func hasAgentTemplates(doc *wfDoc) bool {
+	for _, at := range allTemplates(doc) {
+		if at.t.Plugin != nil || at.t.HTTP != nil {
 			return true
 		}
 	}

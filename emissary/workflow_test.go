@@ -60,6 +60,12 @@ func tmplByName(spec *wfv1.WorkflowSpec, name string) *wfv1.Template {
 func controllerPod(t *testing.T, wf *wfv1.Workflow, name string) *corev1.Pod {
 	t.Helper()
 	tmpl := tmplByName(&wf.Spec, name).DeepCopy()
+	// The controller merges spec.templateDefaults into the template first (operator.go
+	// mergedTemplateDefaultsInto, a strategic merge; withTemplateDefaults does the same).
+	tmpl, err := withTemplateDefaults(tmpl, wf.Spec.TemplateDefaults)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pod := argoPod("wf-abcde", tmpl)
 	if m := wf.Spec.PodMetadata; m != nil {
 		for k, v := range m.Labels {

@@ -204,7 +204,8 @@ func (m *Manager) end(key string) {
 	delete(m.attempts, key)
 }
 
-// Ensure runs one step: reuse a Ready cache of the same images, or create the ImageCache (again, when
+// Ensure runs one step: reuse a Ready cache of the same images (templates that name no cache), or
+// create the ImageCache (again, when
 // an earlier one of argo-eci's failed), then report its phase. Validate spec first. After an attempt's
 // first call, transient Kubernetes errors become a Running reply that retries until the timeout.
 func (m *Manager) Ensure(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec) (executorplugins.ExecuteTemplateReply, error) {
@@ -242,7 +243,7 @@ func (m *Manager) step(ctx context.Context, wf executorplugins.ObjectMeta, spec 
 	if err != nil {
 		return executorplugins.ExecuteTemplateReply{}, err
 	}
-	if ic == nil && first {
+	if ic == nil && first && spec.Name == "" { // a named cache is what the template asked for
 		if reuse, err := m.findReady(ctx, spec); err != nil || reuse != nil {
 			if err != nil {
 				return executorplugins.ExecuteTemplateReply{}, err

@@ -135,6 +135,11 @@ func TestEnsureReusesReadyCacheOfSameImages(t *testing.T) {
 	if err := kube.Get(context.Background(), client.ObjectKey{Name: spec.CacheName()}, cache("", nil, nil, nil)); !apierrors.IsNotFound(err) {
 		t.Fatalf("a second cache was created: %v", err)
 	}
+	// A template that names its cache gets that cache.
+	r, err = (&Manager{Client: kube}).Ensure(context.Background(), testWF, &Spec{Name: "mine", Images: []string{"alpine:latest"}})
+	if err != nil || r.Node.Phase != wfv1.NodeRunning {
+		t.Fatalf("named cache: %v %+v", err, r.Node)
+	}
 }
 
 func TestEnsureRetriesTransientErrors(t *testing.T) {

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+
+	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/lint"
 )
@@ -142,6 +145,7 @@ func TestArgoExamplesCorpus(t *testing.T) {
 				continue
 			}
 			argoObjects++
+			checkEveryPodTemplateDecided(t, engine, o, rel)
 			before := lint.ArgoValidation(o.Object)
 			after := lint.ArgoValidation(s2.Objects[i].Object)
 			if after != nil && after.Code == lint.CodeArgoRejects && (before == nil || before.Code != lint.CodeArgoRejects) {
@@ -163,4 +167,36 @@ func TestArgoExamplesCorpus(t *testing.T) {
 	sort.Strings(reasons)
 	fmt.Printf("argo-examples corpus: %d files, %d rendered (%d Argo objects), %d skipped: %s\n",
 		len(files), rendered, argoObjects, nskipped, strings.Join(reasons, "; "))
+}
+
+// checkEveryPodTemplateDecided: every template that makes a pod got eci-use-specs, or a finding
+// that names it (or the whole workflow) and says why not.
+func checkEveryPodTemplateDecided(t *testing.T, engine *emissary.Engine, o *emissary.StreamObject, rel string) {
+	t.Helper()
+	shaped, findings, err := engine.ShapeWorkflow(o.Object)
+	if err != nil {
+		return
+	}
+	explained := map[string]bool{}
+	for _, f := range findings {
+		explained[f.Template] = true
+	}
+	var spec *wfv1.WorkflowSpec
+	switch x := shaped.(type) {
+	case *wfv1.Workflow:
+		spec = &x.Spec
+	case *wfv1.CronWorkflow:
+		spec = &x.Spec.WorkflowSpec
+	case *wfv1.WorkflowTemplate:
+		spec = &x.Spec
+	case *wfv1.ClusterWorkflowTemplate:
+		spec = &x.Spec
+	}
+	for _, tmpl := range spec.Templates {
+		makesPod := tmpl.Container != nil || tmpl.Script != nil || tmpl.ContainerSet != nil || tmpl.Resource != nil || tmpl.Data != nil
+		if !makesPod || tmpl.Metadata.Annotations[eci.AnnotationUseSpecs] != "" || explained[tmpl.Name] || explained[""] {
+			continue
+		}
+		t.Errorf("%s %s: template %s makes a pod but got neither a spec nor a finding", rel, o.Where, tmpl.Name)
+	}
 }

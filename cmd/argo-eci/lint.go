@@ -76,7 +76,11 @@ func lintInput(in *shapeInput, stdin io.Reader) ([]emissary.Finding, error) {
 			if findings, err = engine.Lint(o.Object); err != nil {
 				return nil, inputError(in.file+" "+o.Where, err)
 			}
-			if f := lint.ArgoValidation(o.Object); f != nil {
+			upgraded, err := o.Upgraded()
+			if err != nil {
+				return nil, inputError(in.file+" "+o.Where, err)
+			}
+			if f := lint.ArgoValidation(upgraded); f != nil {
 				findings = append(findings, *f)
 			}
 			findings = append(findings, emissary.UnknownFieldFindings(o)...)

@@ -12,13 +12,15 @@ import (
 
 // shapeInput holds the flags render and lint share.
 type shapeInput struct {
-	file     string
-	profiles string
+	file       string
+	profiles   string
+	controller string
 }
 
 func (in *shapeInput) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&in.file, "file", "f", "", "workflow file (YAML or JSON; - reads stdin)")
 	cmd.Flags().StringVar(&in.profiles, "profiles", "", "profiles.yaml (as in the argo-eci-profiles ConfigMap); default: the built-in profile")
+	cmd.Flags().StringVar(&in.controller, "controller-config", "", "the workflow-controller ConfigMap (or its config): mainContainer/executor defaults and initlessPod change the pods render shapes")
 	_ = cmd.MarkFlagRequired("file")
 }
 
@@ -49,7 +51,19 @@ func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, *emissary.Stream,
 	if err != nil {
 		return nil, nil, inputError(in.file, err)
 	}
-	return emissary.NewEngine(profiles), stream, nil
+	engine := emissary.NewEngine(profiles)
+	if in.controller != "" {
+		data, err := os.ReadFile(in.controller)
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("--controller-config: %w", err)}
+		}
+		cc, err := emissary.ParseControllerConfig(data)
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("%s: %w", in.controller, err)}
+		}
+		engine = engine.WithControllerConfig(cc)
+	}
+	return engine, stream, nil
 }
 
 // objectName names a stream object in findings when the stream holds more than one.

@@ -150,6 +150,25 @@ func TestRenderExitAndLintJSONOnBadInput(t *testing.T) {
 	}
 }
 
+func TestRenderControllerConfig(t *testing.T) {
+	dir := t.TempDir()
+	cc := filepath.Join(dir, "cm.yaml")
+	wf := filepath.Join(dir, "wf.yaml")
+	if err := os.WriteFile(cc, []byte("kind: ConfigMap\ndata:\n  mainContainer: |\n    resources: {limits: {cpu: \"4\", memory: 8Gi}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wf, []byte("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:\n  - name: a\n    container: {image: alpine, command: [\"true\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCmd(t, "", "render", "-f", wf, "--controller-config", cc)
+	if err != nil || !strings.Contains(out, "eci-use-specs: 4-8Gi") {
+		t.Errorf("render --controller-config: %v\n%s\n%s", err, out, stderr)
+	}
+	if _, _, err := runCmd(t, "", "render", "-f", wf, "--controller-config", filepath.Join(dir, "none.yaml")); exitCode(err) != 2 {
+		t.Errorf("missing --controller-config file: exit %d", exitCode(err))
+	}
+}
+
 func TestRenderDiff(t *testing.T) {
 	out, _, err := runCmd(t, "", "render", "--diff", "-f", filepath.Join(workflowsDir, "artifacts.yaml"))
 	if err != nil {
@@ -242,5 +261,28 @@ func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A CronWorkflow written for a v3.5 controller (singular schedule) is validated the way v3.6 and
+// later read it: a deprecation warning, not Argo's rejection; a CronWorkflow with no schedule at
+// all is still rejected.
+func TestLintOlderArgoFields(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: c}\nspec:\n"+body+
+			"  workflowSpec:\n    entrypoint: a\n    templates:\n    - name: a\n      container: {image: alpine, command: [\"true\"], resources: {limits: {cpu: \"1\", memory: 2Gi}}}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	out, _, err := runCmd(t, "", "lint", "-f", write("old.yaml", "  schedule: \"0 1 * * *\"\n"))
+	if err != nil || strings.Contains(out, lint.CodeArgoRejects) || !strings.Contains(out, "schedules") {
+		t.Errorf("v3.5 CronWorkflow: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, "", "lint", "-f", write("none.yaml", ""))
+	if exitCode(err) != 1 || !strings.Contains(out, lint.CodeArgoRejects) {
+		t.Errorf("CronWorkflow without schedule: exit %d\n%s", exitCode(err), out)
 	}
 }

@@ -364,6 +364,9 @@ func (s *Simulator) reconcileDataLoad(ctx context.Context, dl *fluidv1.DataLoad,
 			st.executing = now
 			return nil
 		}
+		if !st.jobStart.IsZero() { // the plan may have been changed with SetLoad since the Job started
+			st.jobEnd = st.jobStart.Add(s.plan(dl.Name).Duration)
+		}
 		if st.jobStart.IsZero() || now.Before(st.jobEnd) || s.script.Failure == StuckExecuting {
 			return nil
 		}

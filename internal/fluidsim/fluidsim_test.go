@@ -154,3 +154,12 @@ func TestTTL(t *testing.T) {
 		return kube.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "a"}, &fluidv1.DataLoad{}) != nil
 	})
 }
+
+// SetLoad changes a running Job's plan: a load planned for an hour ends when told to.
+func TestSetLoadEndsARunningJob(t *testing.T) {
+	kube, sim := start(t, Script{Loads: map[string]LoadPlan{"a": {Duration: time.Hour}}}, "a")
+	dl := &fluidv1.DataLoad{}
+	eventually(t, 2*time.Second, "Executing", func() bool { get(t, kube, dl, "a"); return dl.Status.Phase == common.PhaseExecuting })
+	sim.SetLoad("a", LoadPlan{Duration: 0})
+	eventually(t, 2*time.Second, "Complete", func() bool { get(t, kube, dl, "a"); return dl.Status.Phase == common.PhaseComplete })
+}
