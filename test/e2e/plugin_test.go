@@ -26,7 +26,7 @@ import (
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 
-// warmFanOut is the seed-001 scenario: warm a Fluid dataset, then 100 pods on ECI read it through its PVC.
+// warmFanOut is the Fluid fan-out scenario: warm a Fluid dataset, then 100 pods on ECI read it through its PVC.
 const warmFanOut = `
 metadata:
   generateName: warm-fanout-
@@ -178,7 +178,7 @@ func runAgent(t *testing.T, c *cluster.Cluster, wf *wfv1.Workflow, url, token st
 	})
 }
 
-// TestPluginWarmsDatasetBeforeFanOut runs seed 001's workflow on the local control plane: the real
+// TestPluginWarmsDatasetBeforeFanOut runs the Fluid fan-out workflow on the local control plane: the real
 // workflow-controller creates the WorkflowTaskSet, Argo's own agent code calls `argo-eci plugin`
 // (its handler, served on 127.0.0.1 by this process, with the RBAC of manifests/plugin), the Fluid
 // simulator completes the DataLoad after 10 s, and the 100 fan-out pods must all be created after that.
