@@ -334,8 +334,6 @@ func (p *peers) rawGet(key string) error {
 	return err
 }
 
-func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
-
 // pair measures both drivers once each, alternating which goes first between iterations so
 // that drifting background load does not favour one of them, and accumulates the totals.
 type pair struct {

@@ -141,7 +141,7 @@ func (d *Driver) Bucket(configuration string) (*Bucket, error) {
 // Config returns the bucket's parsed configuration.
 func (b *Bucket) Config() Config { return *b.cfg }
 
-// PolicyError is returned for an invalid administrator policy.
+// validated returns the policy's own problems as a *ConfigError.
 func (p Policy) validated() error {
 	if errs := p.Validate(field.NewPath("policy")); len(errs) > 0 {
 		return &ConfigError{Errs: errs}

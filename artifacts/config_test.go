@@ -3,9 +3,10 @@ package artifacts
 import (
 	"errors"
 
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestParseConfig(t *testing.T) {

@@ -36,7 +36,7 @@ const (
 	SourceECSRole   CredentialSource = "ECI/ECS RAM role"
 )
 
-// credentialsProvider picks the first source that applies, in DESIGN.md's order: the
+// credentialsProvider picks the first source that applies, in this order: the
 // configured variable names, OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET/OSS_SESSION_TOKEN,
 // RRSA (ALIBABA_CLOUD_ROLE_ARN + ALIBABA_CLOUD_OIDC_PROVIDER_ARN + ALIBABA_CLOUD_OIDC_TOKEN_FILE),
 // then the instance's RAM role from the metadata service (ALIBABA_CLOUD_ECS_METADATA names the

@@ -1,8 +1,6 @@
 package emissary
 
 import (
-	"strings"
-
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -58,9 +56,4 @@ func IsExecutorSidecar(name string) bool {
 // init-artifact-<name>, or an executor sidecar.
 func IsExecutorContainer(name string) bool {
 	return name == common.InitContainerName || common.IsArtifactPluginInit(name) || IsExecutorSidecar(name)
-}
-
-// isArtifactPluginContainer reports artifact-plugin-<name> and init-artifact-<name>.
-func isArtifactPluginContainer(name string) bool {
-	return strings.HasPrefix(name, common.ArtifactPluginSidecarPrefix) || common.IsArtifactPluginInit(name)
 }

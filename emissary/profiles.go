@@ -41,7 +41,7 @@ const (
 	ImageCacheOff  = "off"  // eci-auto-imc: "false"
 )
 
-// Profile is one named way of running pods on ECI. Field meanings follow DESIGN.md.
+// Profile is one named way of running pods on ECI. Each field is documented in the README's "Profiles" section.
 type Profile struct {
 	Name string
 	// Placement is a subset of label, scheduler, nodeSelector.

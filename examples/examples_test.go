@@ -1,4 +1,4 @@
-// Package examples holds the runnable workflows that mirror the seeds; this test keeps every one of
+// Package examples holds the runnable workflows of the README; this test keeps every one of
 // them free of argo-eci lint errors under the example profiles.
 package examples
 
@@ -66,6 +66,6 @@ func TestExamplesLintClean(t *testing.T) {
 		checked++
 	}
 	if checked < 5 {
-		t.Fatalf("checked %d examples, want the 5 seed workflows", checked)
+		t.Fatalf("checked %d examples, want the 5 example workflows", checked)
 	}
 }

@@ -33,7 +33,13 @@ type artifactServerOptions struct {
 }
 
 func newArtifactServerCmd() *cobra.Command {
-	var o artifactServerOptions
+	cmd, _ := artifactServerCommand()
+	return cmd
+}
+
+// artifactServerCommand returns the command and the options its flags are bound to.
+func artifactServerCommand() (*cobra.Command, *artifactServerOptions) {
+	o := &artifactServerOptions{}
 	cmd := &cobra.Command{
 		Use:   "artifact-server SOCKET",
 		Short: "Argo v4 artifact plugin for OSS on a unix socket",
@@ -69,7 +75,7 @@ func newArtifactServerCmd() *cobra.Command {
 		"prefix required of environment variables named in a configuration's credentials; default "+artifacts.DefaultCredentialEnvPrefix)
 	f.StringVar(&o.socketMode, "socket-mode", "", "octal permission of the socket; default 0666 so argo-server (uid 8737) can connect")
 	f.StringVar(&o.stsEndpoint, "sts-endpoint", "", "STS host[:port] for RRSA credentials; default sts.<region>.aliyuncs.com")
-	return cmd
+	return cmd, o
 }
 
 // server builds the artifact server from flags, falling back to the environment.

@@ -34,11 +34,6 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// errNotImplemented is returned by subcommands whose issue has not landed yet (exit 2).
-func errNotImplemented(name string) error {
-	return &exitError{code: 2, err: fmt.Errorf("%s: not implemented yet", name)}
-}
-
 // logFlags are the logging flags every subcommand shares.
 type logFlags struct {
 	level  string

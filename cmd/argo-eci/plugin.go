@@ -30,6 +30,7 @@ type pluginFlags struct {
 	minRequeue      time.Duration
 	maxRequeue      time.Duration
 	settle          time.Duration
+	stuck           time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
 }
@@ -62,6 +63,7 @@ ServiceAccount (argo-eci-executor-plugin).`,
 	fl.DurationVar(&f.minRequeue, "min-requeue", dataset.DefaultRequeue.Min, "first polling interval of a dataset warm-up")
 	fl.DurationVar(&f.maxRequeue, "max-requeue", dataset.DefaultRequeue.Max, "longest polling interval of a dataset warm-up (its latency once Fluid reports Complete)")
 	fl.DurationVar(&f.settle, "cache-settle", dataset.DefaultSettle, "how long a Complete DataLoad whose cache looks short waits for Fluid's next cache-state refresh")
+	fl.DurationVar(&f.stuck, "stuck", dataset.DefaultStuck, "how long an Executing DataLoad whose cache already meets the minimum may stay Executing before the warm-up succeeds (fluid#4287)")
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", plugin.DefaultMaxBodyBytes, "largest accepted request body")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Second, "grace period for in-flight calls on SIGTERM")
 	return cmd
@@ -106,6 +108,7 @@ func runPlugin(ctx context.Context, log *slog.Logger, f *pluginFlags) error {
 			Client:  kube,
 			Requeue: requeue.Policy{Min: f.minRequeue, Max: f.maxRequeue},
 			Settle:  f.settle,
+			Stuck:   f.stuck,
 		},
 		ImageCaches:     &imagecache.Manager{Client: kube},
 		Logger:          log,

@@ -26,10 +26,9 @@ const mib = 1 << 20
 // fakeUsage serves per-pod series computed from the pods' known use; it is the consumer-side
 // stand-in for Prometheus (sizing/usage is tested against a real one).
 type fakeUsage struct {
-	use  map[string][2]float64 // pod → vCPU, MiB
-	step time.Duration
-	err  error
-	q    usage.Query
+	use map[string][2]float64 // pod → vCPU, MiB
+	err error
+	q   usage.Query
 }
 
 func (f *fakeUsage) Usage(_ context.Context, q usage.Query, progress func(int, int)) (map[usage.PodKey]*usage.Series, error) {

@@ -65,7 +65,8 @@ prints the base64 caBundle on stdout and serves with it.
 
 Register both webhooks with failurePolicy: Fail, so that no pod is ever created unshaped while
 the webhook is unavailable (Argo's controller retries pod creation). On SIGTERM the webhook
-fails /readyz and keeps answering for --drain-delay, then finishes requests in flight.`,
+fails /readyz and keeps answering for --drain-delay (10s in the install), then finishes
+requests in flight.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := commandLogger(cmd)
@@ -104,8 +105,8 @@ fails /readyz and keeps answering for --drain-delay, then finishes requests in f
 	fl.DurationVar(&f.readTimeout, "workflow-read-timeout", webhook.DefaultReadTimeout,
 		"bound of the direct read of a Workflow the cache does not have yet")
 	fl.DurationVar(&f.certPollInterval, "cert-poll-interval", 10*time.Second, "how often the TLS files are re-read besides file events")
-	fl.DurationVar(&f.drainDelay, "drain-delay", 10*time.Second,
-		"after SIGTERM, keep answering this long with /readyz failing, until the Service has removed this pod")
+	fl.DurationVar(&f.drainDelay, "drain-delay", 0,
+		"after SIGTERM, keep answering this long with /readyz failing, until the Service has removed this pod (the install sets 10s; 0 for local runs)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight after the drain")
 	return cmd
 }

@@ -181,7 +181,19 @@ func (s *Simulator) sync(ctx context.Context, key string) (time.Duration, error)
 	}
 	switch {
 	case pod.Status.Phase == corev1.PodPending && pod.Annotations[eci.AnnotationInstanceID] == "":
-		return s.create(ctx, pod, cfg)
+		// The informer's copy can lag behind this simulator's own writes: read the pod itself
+		// before creating an instance, so a pod is never placed twice.
+		live, err := s.Kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if live.Annotations[eci.AnnotationInstanceID] != "" || live.Status.Phase != corev1.PodPending {
+			return 0, nil
+		}
+		return s.create(ctx, live, cfg)
 	case pod.Status.Phase == corev1.PodRunning && pod.Annotations[eci.AnnotationInstanceID] != "":
 		return s.running(ctx, pod, cfg)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/cel-go/cel"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -401,7 +402,19 @@ func TestProductionSettings(t *testing.T) {
 	if goLimit.Cmp(limit) >= 0 || goLimit.Value() > limit.Value()*9/10 {
 		t.Errorf("GOMEMLIMIT %s: want at most 90%% of the memory limit %s", memLimit, limit.String())
 	}
-	if grace := spec.TerminationGracePeriodSeconds; grace == nil || *grace < 25 {
-		t.Errorf("terminationGracePeriodSeconds %v: want room for the drain delay and the shutdown", grace)
+	var drain, shutdown time.Duration
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--drain-delay="); ok {
+			drain, _ = time.ParseDuration(v)
+		}
+		if v, ok := strings.CutPrefix(a, "--shutdown-timeout="); ok {
+			shutdown, _ = time.ParseDuration(v)
+		}
+	}
+	if drain < 5*time.Second {
+		t.Errorf("--drain-delay %v: want the webhook to keep answering while its endpoint is removed", drain)
+	}
+	if grace := spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= drain+shutdown {
+		t.Errorf("terminationGracePeriodSeconds %v: want more than the drain delay %v plus the shutdown %v", grace, drain, shutdown)
 	}
 }

@@ -29,9 +29,9 @@ import (
 // Errors a caller can tell apart with errors.Is.
 var (
 	// ErrUnreachable: nothing answers at the address (connection refused, unknown host, timeout).
-	ErrUnreachable = errors.New("Prometheus unreachable")
+	ErrUnreachable = errors.New("no answer from Prometheus")
 	// ErrUnauthorized: the server refused the credentials (HTTP 401 or 403).
-	ErrUnauthorized = errors.New("Prometheus refused the credentials")
+	ErrUnauthorized = errors.New("credentials refused by Prometheus")
 	// ErrNotPrometheus: something answered, but not the Prometheus HTTP API (wrong URL or path).
 	ErrNotPrometheus = errors.New("no Prometheus HTTP API at this URL")
 	// ErrNoSeries: Prometheus has no usage series for the namespaces in the window.

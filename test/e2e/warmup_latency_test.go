@@ -145,7 +145,7 @@ func warmToFanOut(b *testing.B, variant string) latency {
 	}
 	if variant == "resource-template" {
 		grantResourceTemplate(b, admin, ns)
-		wf = c.CreateWorkflow(b, ns, wf)
+		c.CreateWorkflow(b, ns, wf)
 	} else {
 		warmer = startBenchPlugin(b, c, ns)
 		wf = c.CreateWorkflow(b, ns, wf)
