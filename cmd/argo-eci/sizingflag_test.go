@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/sizing"
 )
 
@@ -60,5 +61,37 @@ func TestRenderSizingFlag(t *testing.T) {
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), want) {
 			t.Errorf("--sizing %s: exit %d, %v; want exit 2 naming %s", file, exitCode(err), err, want)
 		}
+	}
+}
+
+// FuzzSizingFile: any --sizing file either loads or is bad input (exit 2) naming the file; never a
+// panic.
+func FuzzSizingFile(f *testing.F) {
+	seed, err := os.ReadFile(filepath.Join("testdata", "sizing-configmap.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\ndata: {}\n"))
+	f.Add([]byte("kind: Secret\n"))
+	f.Add([]byte("data: [1]\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "sizing.yaml")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in := &shapeInput{sizing: p}
+		_, err := in.withSizing(emissary.NewEngine(emissary.DefaultProfiles()))
+		if err != nil && (exitCode(err) != 2 || !strings.Contains(err.Error(), "sizing")) {
+			t.Fatalf("error %v: want exit 2 naming the file", err)
+		}
+	})
+}
+
+func TestSizingFileSeedLoads(t *testing.T) {
+	in := &shapeInput{sizing: filepath.Join("testdata", "sizing-configmap.yaml")}
+	if _, err := in.withSizing(emissary.NewEngine(emissary.DefaultProfiles())); err != nil {
+		t.Fatalf("the seed ConfigMap does not load: %v", err)
 	}
 }
