@@ -103,7 +103,9 @@ func WithoutRecoveredMemory(pod *corev1.Pod) *corev1.Pod {
 	o, err1 := resource.ParseQuantity(orig)
 	r, err2 := resource.ParseQuantity(raised)
 	cur, has := c.Resources.Limits[corev1.ResourceMemory]
-	if !found || err1 != nil || err2 != nil || !has || cur.Cmp(r) != 0 {
+	// Only ever back down to a smaller limit: the annotation is on the pod, where a workflow author
+	// can write it too.
+	if !found || err1 != nil || err2 != nil || !has || cur.Cmp(r) != 0 || o.Sign() <= 0 || o.Cmp(r) >= 0 {
 		return pod
 	}
 	out := pod.DeepCopy()

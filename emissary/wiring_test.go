@@ -249,3 +249,30 @@ func TestShapeAgentPod(t *testing.T) {
 		})
 	}
 }
+
+func TestWithoutRecoveredMemory(t *testing.T) {
+	tests := []struct {
+		name, ann, limit, want string
+	}{
+		{"raised by recovery", "2Gi,4Gi", "4Gi", "2Gi"},
+		{"limit changed since", "2Gi,4Gi", "6Gi", "6Gi"},
+		{"never upwards", "100Gi,4Gi", "4Gi", "4Gi"},
+		{"zero", "0,4Gi", "4Gi", "4Gi"},
+		{"malformed", "4Gi", "4Gi", "4Gi"},
+		{"not a quantity", "lots,4Gi", "4Gi", "4Gi"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := argoPod("wf", containerTmpl("work", res("1", tt.limit, "", "")))
+			pod.Annotations[AnnotationRecoveryMemory] = tt.ann
+			before := pod.DeepCopy()
+			got := WithoutRecoveredMemory(pod)
+			if lim := container(got, "main").Resources.Limits[corev1.ResourceMemory]; lim.String() != tt.want {
+				t.Errorf("main memory limit %s, want %s", lim.String(), tt.want)
+			}
+			if lim := container(pod, "main").Resources.Limits[corev1.ResourceMemory]; lim.String() != container(before, "main").Resources.Limits.Memory().String() {
+				t.Error("the input pod was modified")
+			}
+		})
+	}
+}
