@@ -16,10 +16,15 @@ build:
 
 ## test: everything — lint, unit tests, then the end-to-end suite on the local control plane
 ## (kwok node and kubelet node); the cluster is stopped at the end, also when a test fails.
-test: lint unit e2e
+## The unit tier starts real kube-apiservers (envtest) and Prometheus: cluster-build installs them
+## first, and ARGO_ECI_REQUIRE_FIXTURES=1 makes a test whose program is missing fail, not skip.
+test: lint cluster-build
+	$(MAKE) unit REQUIRE_FIXTURES=1
+	$(MAKE) e2e
 
+REQUIRE_FIXTURES ?= 0
 unit:
-	$(GO) test -count=1 ./...
+	ARGO_ECI_REQUIRE_FIXTURES=$(REQUIRE_FIXTURES) $(GO) test -count=1 ./...
 
 ## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
 e2e: build cluster-build

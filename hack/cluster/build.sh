@@ -128,7 +128,7 @@ build_one() { # name module package ldflags-var
 
 # Debian packages: etcd for the control plane; containerd, runc, the CNI plugins, iptables and a
 # static busybox for the kubelet node. One apt-get update and one install, only when one is missing.
-DEBIAN_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables busybox-static)
+DEBIAN_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables busybox-static prometheus)
 
 missing_packages() {
 	local p
