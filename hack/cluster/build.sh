@@ -65,6 +65,8 @@ stamp_of() { # module package ldflags
 		go version
 		echo "$2"
 		echo "$3"
+		# argoexec is built static (build_one).
+		if [[ $2 == */argoexec ]]; then echo CGO_ENABLED=0; fi
 	} | sha256sum | cut -d' ' -f1
 }
 
