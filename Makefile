@@ -11,8 +11,9 @@ E2E_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build e2e' . | xargs -n
 
 .PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-down capture-pods
 
+# Static, like the image (Dockerfile); hack/cluster/build.sh builds the kubelet node's copy the same way.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argo-eci
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argo-eci
 
 ## test: everything — lint, unit tests, then the end-to-end suite on the local control plane
 ## (kwok node and kubelet node); the cluster is stopped at the end, also when a test fails.
