@@ -26,6 +26,8 @@ test: lint cluster-build
 REQUIRE_FIXTURES ?= 0
 unit:
 	ARGO_ECI_REQUIRE_FIXTURES=$(REQUIRE_FIXTURES) $(GO) test -count=1 ./...
+	@# go test keeps a passing package's output to itself: show the Argo-examples corpus summary.
+	@$(GO) test -count=1 -run '^TestArgoExamplesCorpus$$' -v ./cmd/argo-eci | grep '^argo-examples corpus:'
 
 ## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
 e2e: build cluster-build

@@ -116,17 +116,31 @@ func TestAgainstAPIServer(t *testing.T) {
 	if c := condition(p, "DisruptionTarget"); c == nil || c.Reason != "EvictionByEvictionAPI" {
 		t.Errorf("evict: conditions %+v", p.Status.Conditions)
 	}
-	events, err := kube.CoreV1().Events(testNS).List(ctx, metav1.ListOptions{FieldSelector: "source=eci-simulator"})
-	if err != nil {
-		t.Fatal(err)
+	// The simulator records an event after the write it reports (the eviction, the failure): poll.
+	want := []string{EventInstanceCreated, eci.ReasonNoStock, EventProviderFailed, EventOOMKilled, eci.EventSpotToBeReleased, eci.ReasonBidFailed, EventSpotEvicted}
+	var reasons map[string]int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		events, err := kube.CoreV1().Events(testNS).List(ctx, metav1.ListOptions{FieldSelector: "source=eci-simulator"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons = map[string]int{}
+		for _, e := range events.Items {
+			reasons[e.Reason]++
+		}
+		missing := 0
+		for _, w := range want {
+			if reasons[w] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
 	}
-	reasons := map[string]int{}
-	for _, e := range events.Items {
-		reasons[e.Reason]++
-	}
-	for _, want := range []string{EventInstanceCreated, eci.ReasonNoStock, EventProviderFailed, EventOOMKilled, eci.EventSpotToBeReleased, eci.ReasonBidFailed, EventSpotEvicted} {
-		if reasons[want] == 0 {
-			t.Errorf("no %s event (events: %v)", want, reasons)
+	for _, w := range want {
+		if reasons[w] == 0 {
+			t.Errorf("no %s event (events: %v)", w, reasons)
 		}
 	}
 }
