@@ -11,15 +11,23 @@ E2E_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build e2e' . | xargs -n
 
 .PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-down capture-pods
 
+# Static, like the image (Dockerfile); hack/cluster/build.sh builds the kubelet node's copy the same way.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argo-eci
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argo-eci
 
 ## test: everything — lint, unit tests, then the end-to-end suite on the local control plane
 ## (kwok node and kubelet node); the cluster is stopped at the end, also when a test fails.
-test: lint unit e2e
+## The unit tier starts real kube-apiservers (envtest) and Prometheus: cluster-build installs them
+## first, and ARGO_ECI_REQUIRE_FIXTURES=1 makes a test whose program is missing fail, not skip.
+test: lint cluster-build
+	$(MAKE) unit REQUIRE_FIXTURES=1
+	$(MAKE) e2e
 
+REQUIRE_FIXTURES ?= 0
 unit:
-	$(GO) test -count=1 ./...
+	ARGO_ECI_REQUIRE_FIXTURES=$(REQUIRE_FIXTURES) $(GO) test -count=1 ./...
+	@# go test keeps a passing package's output to itself: show the Argo-examples corpus summary.
+	@$(GO) test -count=1 -run '^TestArgoExamplesCorpus$$' -v ./cmd/argo-eci | grep '^argo-examples corpus:'
 
 ## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
 e2e: build cluster-build

@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
@@ -130,7 +132,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 	cmd := exec.Command(bin, "artifact-server", "--allow-http", socket)
 	cmd.Env = append(os.Environ(), "HTTP_PROXY="+proxy.URL, "HTTPS_PROXY="+proxy.URL, "NO_PROXY=",
 		EnvAccessKeyID+"="+s.AccessKeyID(), EnvAccessKeySecret+"="+s.AccessKeySecret())
-	stderr := &bytes.Buffer{}
+	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -147,9 +149,32 @@ func TestProxyFromEnvironment(t *testing.T) {
 	if got, _ := s.Object(osstest.DefaultBucket, "proxy/file"); string(got) != "through the proxy" || proxied.Load() == 0 {
 		t.Fatalf("stored %q, %d requests through the proxy", got, proxied.Load())
 	}
-	if !strings.Contains(stderr.String(), "artifact operation done") {
-		t.Fatalf("no completed operation logged:\n%s", stderr.String())
+	// The server logs before it replies, but the log reaches this process through a pipe that
+	// os/exec copies on its own goroutine: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "artifact operation done"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no completed operation logged:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that a child process's output copier and the test may use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestCompleteRefusesUnverifiedParts: a Complete that would commit a part whose CRC-64 was

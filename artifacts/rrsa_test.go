@@ -115,7 +115,7 @@ func TestRRSACredentialsRenewedDuringTransfer(t *testing.T) {
 }
 
 // connect connects Argo's plugin client to the socket.
-func connect(t *testing.T, socket string, stderr *bytes.Buffer) *plugin.Driver {
+func connect(t *testing.T, socket string, stderr fmt.Stringer) *plugin.Driver {
 	t.Helper()
 	client, err := plugin.NewDriver(argoContext(), "argo-eci-oss", socket, 10*time.Second)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,40 +26,15 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/argo-eci/argo-eci/dataset"
+	"github.com/argo-eci/argo-eci/internal/fixture"
 	"github.com/argo-eci/argo-eci/internal/fluidsim"
 )
-
-// apiserverAssets finds kube-apiserver and etcd: $KUBEBUILDER_ASSETS, else the repository's
-// .cache/bin (hack/cluster/build.sh) and etcd on PATH, linked into a temporary directory.
-func apiserverAssets(t *testing.T) string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	etcd, err := exec.LookPath("etcd")
-	if err != nil {
-		return ""
-	}
-	for dir, _ := os.Getwd(); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		api := filepath.Join(dir, ".cache", "bin", "kube-apiserver")
-		if _, err := os.Stat(api); err != nil {
-			continue
-		}
-		assets := t.TempDir()
-		for name, target := range map[string]string{"kube-apiserver": api, "etcd": etcd} {
-			if err := os.Symlink(target, filepath.Join(assets, name)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return assets
-	}
-	return ""
-}
 
 // fluidCRDs is the CRD directory of the Fluid module this repository requires.
 func fluidCRDs(t testing.TB) string {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/fluid-cloudnative/fluid").Output()
 	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
-		t.Skipf("locating the Fluid module: %v", err)
+		t.Fatalf("locating the Fluid module: %v", err)
 	}
 	return filepath.Join(strings.TrimSpace(string(out)), "charts", "fluid", "fluid", "crds")
 }
@@ -68,16 +42,7 @@ func fluidCRDs(t testing.TB) string {
 // startAPIServer starts kube-apiserver and etcd with Fluid's CRDs for the rest of the test. It
 // returns a client whose requests apiCalls counts and one that is not counted.
 func startAPIServer(t testing.TB) (counted, plain client.Client) {
-	tt, _ := t.(*testing.T)
-	assets := ""
-	if tt != nil {
-		assets = apiserverAssets(tt)
-	} else {
-		assets = os.Getenv("KUBEBUILDER_ASSETS")
-	}
-	if assets == "" {
-		t.Skip("no kube-apiserver and etcd: set KUBEBUILDER_ASSETS or build .cache/bin with hack/cluster/build.sh")
-	}
+	assets := fixture.APIServerAssets(t)
 	crds := fluidCRDs(t)
 	ctrllog.SetLogger(logr.Discard())
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true, CRDInstallOptions: envtest.CRDInstallOptions{

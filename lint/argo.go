@@ -29,15 +29,11 @@ const (
 // info finding instead. It does no I/O: template look-ups go to Argo's null getters.
 func ArgoValidation(obj runtime.Object) *emissary.Finding {
 	obj = obj.DeepCopyObject() // Argo's validation may fill in defaults; inputs stay untouched
-	var spec *wfv1.WorkflowSpec
-	switch o := obj.(type) {
-	case *wfv1.Workflow:
-		spec = &o.Spec
-	case *wfv1.CronWorkflow:
-		spec = &o.Spec.WorkflowSpec
-	case *wfv1.WorkflowTemplate:
-		spec = &o.Spec
-	default:
+	if _, cluster := obj.(*wfv1.ClusterWorkflowTemplate); cluster {
+		return nil
+	}
+	spec := emissary.WorkflowSpecOf(obj)
+	if spec == nil {
 		return nil
 	}
 	if referencesTemplates(spec) {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
-
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 )
@@ -63,17 +61,8 @@ func firstSpecs(t *testing.T, out string) map[string]string {
 	}
 	got := map[string]string{}
 	for _, o := range s.Objects {
-		var spec *wfv1.WorkflowSpec
-		switch x := o.Object.(type) {
-		case *wfv1.Workflow:
-			spec = &x.Spec
-		case *wfv1.CronWorkflow:
-			spec = &x.Spec.WorkflowSpec
-		case *wfv1.WorkflowTemplate:
-			spec = &x.Spec
-		case *wfv1.ClusterWorkflowTemplate:
-			spec = &x.Spec
-		default:
+		spec := emissary.WorkflowSpecOf(o.Object)
+		if spec == nil {
 			continue
 		}
 		for _, tmpl := range spec.Templates {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
-
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/lint"
@@ -181,17 +179,7 @@ func checkEveryPodTemplateDecided(t *testing.T, engine *emissary.Engine, o *emis
 	for _, f := range findings {
 		explained[f.Template] = true
 	}
-	var spec *wfv1.WorkflowSpec
-	switch x := shaped.(type) {
-	case *wfv1.Workflow:
-		spec = &x.Spec
-	case *wfv1.CronWorkflow:
-		spec = &x.Spec.WorkflowSpec
-	case *wfv1.WorkflowTemplate:
-		spec = &x.Spec
-	case *wfv1.ClusterWorkflowTemplate:
-		spec = &x.Spec
-	}
+	spec := emissary.WorkflowSpecOf(shaped)
 	for _, tmpl := range spec.Templates {
 		makesPod := tmpl.Container != nil || tmpl.Script != nil || tmpl.ContainerSet != nil || tmpl.Resource != nil || tmpl.Data != nil
 		if !makesPod || tmpl.Metadata.Annotations[eci.AnnotationUseSpecs] != "" || explained[tmpl.Name] || explained[""] {

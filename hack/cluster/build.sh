@@ -65,6 +65,8 @@ stamp_of() { # module package ldflags
 		go version
 		echo "$2"
 		echo "$3"
+		# argoexec is built static (build_one).
+		if [[ $2 == */argoexec ]]; then echo CGO_ENABLED=0; fi
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -128,7 +130,7 @@ build_one() { # name module package ldflags-var
 
 # Debian packages: etcd for the control plane; containerd, runc, the CNI plugins, iptables and a
 # static busybox for the kubelet node. One apt-get update and one install, only when one is missing.
-DEBIAN_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables busybox-static)
+DEBIAN_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables busybox-static prometheus)
 
 missing_packages() {
 	local p
@@ -160,7 +162,7 @@ ensure_packages() {
 # to rebuild, so this runs every time (about a second when nothing changed).
 build_local() {
 	local name=$1 pkg=$2 log=$LOGS/$1.log start=$SECONDS
-	if ! (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "$PLAIN_LDFLAGS" -o "$BIN/.$name.tmp" "$pkg") >"$log" 2>&1; then
+	if ! (cd "$ROOT" && CGO_ENABLED=0 go build -ldflags "$PLAIN_LDFLAGS" -o "$BIN/.$name.tmp" "$pkg") >"$log" 2>&1; then
 		rm -f "$BIN/.$name.tmp"
 		fail "$name" "$log" "go build $pkg"
 	fi
@@ -171,7 +173,9 @@ build_local() {
 	fi
 	say "$name" "current ($((SECONDS - start))s)"
 }
-LOCALS=("argo-eci|./cmd/argo-eci" "eci-simulator|./cmd/eci-simulator" "pause|./hack/cluster/pause" "registry|./hack/cluster/registry" "playground|./hack/cluster/playground")
+LOCALS=("argo-eci|./cmd/argo-eci" "eci-simulator|./cmd/eci-simulator" "pause|./hack/cluster/pause" "registry|./hack/cluster/registry")
+# Built only when named (playground.sh does): it links much of Argo and Fluid, which e2e runs do not need.
+ON_REQUEST=("playground|./hack/cluster/playground")
 
 want_component() { # name: true when selected on the command line (or nothing was selected)
 	[[ ${#SELECTED[@]} == 0 ]] && return 0
@@ -182,7 +186,7 @@ want_component() { # name: true when selected on the command line (or nothing wa
 
 SELECTED=("$@")
 known="debian"
-for c in "${COMPONENTS[@]}" "${LOCALS[@]}"; do known+=" ${c%%|*}"; done
+for c in "${COMPONENTS[@]}" "${LOCALS[@]}" "${ON_REQUEST[@]}"; do known+=" ${c%%|*}"; done
 for s in "${SELECTED[@]}"; do
 	[[ " $known " == *" $s "* ]] || { echo "build: unknown component $s (known: $known)" >&2; exit 2; }
 done
@@ -195,5 +199,8 @@ for c in "${COMPONENTS[@]}"; do
 done
 for c in "${LOCALS[@]}"; do
 	want_component "${c%%|*}" && build_local "${c%%|*}" "${c#*|}"
+done
+for c in "${ON_REQUEST[@]}"; do
+	[[ " ${SELECTED[*]} " == *" ${c%%|*} "* ]] && build_local "${c%%|*}" "${c#*|}"
 done
 say all "done in $((SECONDS - total))s"

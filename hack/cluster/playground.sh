@@ -10,6 +10,7 @@
 #     Fluid/ECI status simulator for both namespaces (hack/cluster/playground).
 set -euo pipefail
 HERE_=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+"$HERE_/build.sh" playground
 "$HERE_/up.sh"
 source "$HERE_/lib.sh"
 lock_cluster

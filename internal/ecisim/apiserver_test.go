@@ -2,9 +2,6 @@ package ecisim
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,33 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/internal/fixture"
 )
-
-// apiserverAssets finds kube-apiserver and etcd: $KUBEBUILDER_ASSETS, else the repository's
-// .cache/bin (hack/cluster/build.sh) and etcd on PATH, linked into a temporary directory.
-func apiserverAssets(t *testing.T) string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	etcd, err := exec.LookPath("etcd")
-	if err != nil {
-		return ""
-	}
-	for dir, _ := os.Getwd(); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		api := filepath.Join(dir, ".cache", "bin", "kube-apiserver")
-		if _, err := os.Stat(api); err != nil {
-			continue
-		}
-		assets := t.TempDir()
-		for name, target := range map[string]string{"kube-apiserver": api, "etcd": etcd} {
-			if err := os.Symlink(target, filepath.Join(assets, name)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return assets
-	}
-	return ""
-}
 
 // TestAgainstAPIServer runs the simulator against a real kube-apiserver and etcd started on random
 // 127.0.0.1 ports (controller-runtime's envtest), so the apiserver's own pod status validation,
@@ -51,10 +23,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a kube-apiserver")
 	}
-	assets := apiserverAssets(t)
-	if assets == "" {
-		t.Skip("no kube-apiserver and etcd: set KUBEBUILDER_ASSETS or build .cache/bin with hack/cluster/build.sh")
-	}
+	assets := fixture.APIServerAssets(t)
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	cfg, err := env.Start()
 	if err != nil {
@@ -147,17 +116,31 @@ func TestAgainstAPIServer(t *testing.T) {
 	if c := condition(p, "DisruptionTarget"); c == nil || c.Reason != "EvictionByEvictionAPI" {
 		t.Errorf("evict: conditions %+v", p.Status.Conditions)
 	}
-	events, err := kube.CoreV1().Events(testNS).List(ctx, metav1.ListOptions{FieldSelector: "source=eci-simulator"})
-	if err != nil {
-		t.Fatal(err)
+	// The simulator records an event after the write it reports (the eviction, the failure): poll.
+	want := []string{EventInstanceCreated, eci.ReasonNoStock, EventProviderFailed, EventOOMKilled, eci.EventSpotToBeReleased, eci.ReasonBidFailed, EventSpotEvicted}
+	var reasons map[string]int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		events, err := kube.CoreV1().Events(testNS).List(ctx, metav1.ListOptions{FieldSelector: "source=eci-simulator"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons = map[string]int{}
+		for _, e := range events.Items {
+			reasons[e.Reason]++
+		}
+		missing := 0
+		for _, w := range want {
+			if reasons[w] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
 	}
-	reasons := map[string]int{}
-	for _, e := range events.Items {
-		reasons[e.Reason]++
-	}
-	for _, want := range []string{EventInstanceCreated, eci.ReasonNoStock, EventProviderFailed, EventOOMKilled, eci.EventSpotToBeReleased, eci.ReasonBidFailed, EventSpotEvicted} {
-		if reasons[want] == 0 {
-			t.Errorf("no %s event (events: %v)", want, reasons)
+	for _, w := range want {
+		if reasons[w] == 0 {
+			t.Errorf("no %s event (events: %v)", w, reasons)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/argo-eci/argo-eci/internal/fixture"
 )
 
 // FreePort returns a 127.0.0.1 port nothing listens on right now.
@@ -26,13 +28,11 @@ func FreePort(t testing.TB) int {
 
 // Start backfills openMetrics (which must end with "# EOF") into a new TSDB and starts prometheus
 // on it; it returns the base URL and stops the server when the test ends (its log is printed when
-// the test failed). The test is skipped when prometheus or promtool is not installed.
+// the test failed). A missing prometheus or promtool is reported with fixture.Missing.
 func Start(t testing.TB, openMetrics string) string {
 	t.Helper()
 	for _, bin := range []string{"prometheus", "promtool"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (Debian package prometheus): %v", bin, err)
-		}
+		fixture.Program(t, bin, "prometheus")
 	}
 	dir := t.TempDir()
 	input := filepath.Join(dir, "input.om")

@@ -41,14 +41,22 @@ func smallResources() corev1.ResourceRequirements {
 	}
 }
 
-// podLog returns the log of one container of a pod on the kubelet node.
+// podLog returns what the program in one container of a pod on the kubelet node printed: its
+// log without the lines of Argo's emissary (logfmt lines starting "time="), which share the
+// container's output.
 func podLog(t *testing.T, c *cluster.Cluster, ns, pod, container string) string {
 	t.Helper()
 	raw, err := c.Kube.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(context.Background())
 	if err != nil {
 		t.Fatalf("logs of %s/%s %s: %v", ns, pod, container, err)
 	}
-	return string(raw)
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(string(raw), "\n") {
+		if line != "" && !strings.HasPrefix(line, "time=") {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
 }
 
 // assertOnKubelet checks that every pod of wf (agent pod included) ran on the kubelet node and
@@ -115,7 +123,7 @@ func TestRealNodeShapedPod(t *testing.T) {
 	}
 	var consumer string
 	for _, p := range pods {
-		if strings.HasSuffix(p.Annotations[common.AnnotationKeyNodeName], ".consume") {
+		if strings.Contains(p.Annotations[common.AnnotationKeyNodeName], ".consume") {
 			consumer = p.Name
 		}
 	}
@@ -126,7 +134,7 @@ func TestRealNodeShapedPod(t *testing.T) {
 		t.Errorf("consume step printed %q, want %q: the output parameter did not pass", got, "got "+word)
 	}
 	for _, n := range done.Status.Nodes {
-		if n.Type == wfv1.NodeTypePod && strings.HasSuffix(n.Name, ".produce") && (n.Outputs == nil || outputParam(n.Outputs, "word") != word) {
+		if n.Type == wfv1.NodeTypePod && strings.Contains(n.Name, ".produce") && (n.Outputs == nil || outputParam(n.Outputs, "word") != word) {
 			t.Errorf("produce node outputs %+v, want word=%s (written by the real wait container)", n.Outputs, word)
 		}
 	}
@@ -203,12 +211,17 @@ func ossRepository(t *testing.T, c *cluster.Cluster, ns, bucket string) (*osstes
 // (init container for inputs, sidecar for outputs) the OSS credentials.
 func pluginEnvPatch(t *testing.T, env []corev1.EnvVar, init, sidecar bool) string {
 	t.Helper()
-	spec := corev1.PodSpec{}
+	// A map, not a PodSpec: a PodSpec would marshal "containers": null, which the patch applies.
+	type named struct {
+		Name string          `json:"name"`
+		Env  []corev1.EnvVar `json:"env"`
+	}
+	spec := map[string][]named{}
 	if init {
-		spec.InitContainers = []corev1.Container{{Name: "init-artifact-argo-eci-oss", Env: env}}
+		spec["initContainers"] = []named{{Name: "init-artifact-argo-eci-oss", Env: env}}
 	}
 	if sidecar {
-		spec.Containers = []corev1.Container{{Name: "artifact-plugin-argo-eci-oss", Env: env}}
+		spec["containers"] = []named{{Name: "artifact-plugin-argo-eci-oss", Env: env}}
 	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
@@ -393,7 +406,7 @@ func TestRealNodeWarmUp(t *testing.T) {
 		t.Fatalf("warm step output dataload %q: not a DataLoad the simulator completed", dataload)
 	}
 	for _, p := range pods {
-		if strings.HasSuffix(p.Annotations[common.AnnotationKeyNodeName], ".read") {
+		if strings.Contains(p.Annotations[common.AnnotationKeyNodeName], ".read") {
 			if got := strings.TrimSpace(podLog(t, c, ns, p.Name, common.MainContainerName)); got != "warmed by "+dataload {
 				t.Errorf("read step printed %q, want %q", got, "warmed by "+dataload)
 			}
@@ -506,7 +519,7 @@ func TestRealNodeArtifactsDirectoryOptionalGC(t *testing.T) {
 		t.Fatalf("objects %v, want exactly the directory's files a.txt and sub/b.txt stored unarchived", keys)
 	}
 	for _, p := range pods {
-		if strings.HasSuffix(p.Annotations[common.AnnotationKeyNodeName], ".consume") {
+		if strings.Contains(p.Annotations[common.AnnotationKeyNodeName], ".consume") {
 			if got := podLog(t, c, ns, p.Name, common.MainContainerName); got != "alpha\nbeta\nno-missing\n" {
 				t.Errorf("consumer printed %q, want both files and no optional input", got)
 			}
