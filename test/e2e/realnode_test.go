@@ -10,8 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,6 +361,75 @@ spec:
         limits: {cpu: 500m, memory: 128Mi}
 `
 
+// watchAgent polls the agent pod of workflow wf until the returned function is called, which
+// returns the last state seen and the plugin sidecar's last log (the previous run's after a crash).
+func watchAgent(t *testing.T, c *cluster.Cluster, ns, wf string) func() (*corev1.Pod, string) {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		last *corev1.Pod
+		log  string
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx := context.Background()
+		for {
+			pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: common.LabelKeyWorkflow + "=" + wf + "," + common.LabelKeyComponent + "=agent"})
+			if err == nil && len(pods.Items) > 0 {
+				p := pods.Items[0]
+				var text string
+				for _, previous := range []bool{false, true} {
+					raw, err := c.Kube.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: "argo-eci-plugin", Previous: previous}).DoRaw(ctx)
+					if err == nil && len(raw) > 0 && !strings.HasPrefix(string(raw), "unable to retrieve container logs") {
+						text = string(raw)
+						break
+					}
+				}
+				mu.Lock()
+				last = &p
+				if text != "" {
+					log = text
+				}
+				mu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	var once sync.Once
+	get := func() (*corev1.Pod, string) {
+		once.Do(func() { close(stop); <-done })
+		mu.Lock()
+		defer mu.Unlock()
+		return last, log
+	}
+	t.Cleanup(func() { get() })
+	return get
+}
+
+// sidecarState describes the argo-eci-plugin container's status in p.
+func sidecarState(p *corev1.Pod) string {
+	for _, s := range p.Status.ContainerStatuses {
+		if s.Name != "argo-eci-plugin" {
+			continue
+		}
+		desc := fmt.Sprintf("restarts=%d", s.RestartCount)
+		if term := s.LastTerminationState.Terminated; term != nil {
+			desc += fmt.Sprintf(" last exit=%d %s", term.ExitCode, term.Reason)
+		}
+		if w := s.State.Waiting; w != nil {
+			desc += " waiting " + w.Reason
+		}
+		return desc
+	}
+	return "absent"
+}
+
 // TestRealNodeWarmUp installs manifests/plugin as a user does and runs a warm-up step on the
 // kubelet node: the controller starts the agent pod with argo-eci's plugin sidecar (its image,
 // port, securityContext and ServiceAccount token from the plugin ConfigMap), Argo's agent init
@@ -384,18 +453,21 @@ func TestRealNodeWarmUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	wf = c.CreateWorkflow(t, ns, wf)
+	// Argo deletes the agent pod when the workflow ends: record it and its sidecar's log meanwhile.
+	agent := watchAgent(t, c, ns, wf.Name)
 	done := c.WaitWorkflow(t, ns, wf.Name, 4*time.Minute)
-	pods := c.WorkflowPods(t, ns, wf.Name)
-	agent := slices.IndexFunc(pods, func(p corev1.Pod) bool { return p.Labels[common.LabelKeyComponent] == "agent" })
-	if agent < 0 {
+	pod, sidecarLog := agent()
+	if pod == nil {
 		t.Fatalf("workflow %s (%s): no agent pod", wf.Name, done.Status.Phase)
 	}
-	if pods[agent].Spec.NodeName != cluster.RealNodeName {
-		t.Errorf("agent pod %s ran on %q, want the kubelet node", pods[agent].Name, pods[agent].Spec.NodeName)
+	if pod.Spec.NodeName != cluster.RealNodeName {
+		t.Errorf("agent pod %s ran on %q, want the kubelet node", pod.Name, pod.Spec.NodeName)
 	}
 	if done.Status.Phase != wfv1.WorkflowSucceeded {
-		t.Fatalf("workflow %s: %s (%s), want Succeeded", wf.Name, done.Status.Phase, done.Status.Message)
+		t.Fatalf("workflow %s: %s (%s), want Succeeded\nagent pod %s, plugin sidecar %s\nlast plugin sidecar log:\n%s",
+			wf.Name, done.Status.Phase, done.Status.Message, pod.Name, sidecarState(pod), sidecarLog)
 	}
+	pods := c.WorkflowPods(t, ns, wf.Name)
 	var dataload string
 	for _, n := range done.Status.Nodes {
 		if n.Type == wfv1.NodeTypePlugin && n.Outputs != nil {
