@@ -1,11 +1,16 @@
 package artifacts
 
 // Benchmarks against Argo v4.0.7's built-in OSS driver (workflow/artifacts/oss, old SDK),
-// same process, same test server, same input. Each benchmark iteration runs both drivers
-// (and, with the remote emulation off, a raw single-stream SDK PUT/GET) and reports:
+// same process, same test server, same input. Each benchmark iteration runs both drivers, the
+// order alternating between iterations so that neither always meets a warm or a cold machine
+// (use -benchtime 2x or more), and with the remote emulation off also a raw single-stream SDK
+// PUT/GET. It reports:
 //
 //	argo-eci-MB/s, argo-MB/s, speedup-x     throughput and the ratio argo-eci / Argo
-//	peak-MiB, argo-peak-MiB                 peak RSS of this process during each driver's run
+//	heap-MiB, argo-heap-MiB                 peak growth of the Go heap during each driver's run
+//	rss-MiB, argo-rss-MiB                   peak RSS of this process during each driver's run
+//	of-link                                 (remote) argo-eci's throughput as a fraction of
+//	                                        the emulated link's aggregate capacity
 //	raw-MB/s, fraction-of-raw               (emulation off) single-stream SDK throughput and
 //	                                        argo-eci's throughput as a fraction of it
 //
@@ -16,7 +21,10 @@ package artifacts
 // ARGO_ECI_BENCH_FILES (default 2000 files of 64 KiB). Run:
 //
 //	go test ./artifacts/ -run '^$' -bench . -benchtime 2x
-//	ARGO_ECI_BENCH_FILE=1Gi go test ./artifacts/ -run '^$' -bench 'File/remote' -benchtime 1x -timeout 30m
+//	ARGO_ECI_BENCH_FILE=1Gi go test ./artifacts/ -run '^$' -bench 'File/remote' -benchtime 2x -timeout 30m
+//
+// The remote emulation caps each connection at 100 MB/s and all of them together at 250 MB/s
+// (a pod's network interface is shared by all its connections), with 10 ms before each reply.
 
 import (
 	"bufio"
@@ -29,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,7 +52,7 @@ import (
 	argooss "github.com/argoproj/argo-workflows/v4/workflow/artifacts/oss"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 const childEnv = "ARGO_ECI_OSSTEST_CHILD"
@@ -52,6 +61,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		runChildServer(mode)
 		return
+	}
+	if socket := os.Getenv(dialEnv); socket != "" {
+		dialAndExit(socket)
 	}
 	code := m.Run()
 	inputMu.Lock()
@@ -142,11 +154,28 @@ func rssMiB() float64 {
 	return pages * float64(os.Getpagesize()) / (1 << 20)
 }
 
-// measure runs fn and returns its duration and the peak RSS sampled every 5 ms.
-func measure(b *testing.B, fn func() error) (time.Duration, float64) {
+// heapMiB reads the bytes of heap objects, live or not yet swept.
+func heapMiB() float64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64()) / (1 << 20)
+}
+
+// usage is what one measured run took.
+type usage struct {
+	d          time.Duration
+	heap, rss  float64 // peaks, MiB
+	heapBefore float64
+}
+
+// measure runs fn and returns its duration and the peaks of heap and RSS sampled every 5 ms.
+// The heap figure is the driver's (the heap before the run is subtracted); RSS is the whole
+// process's, reported apart because the Go runtime returns freed memory to the OS lazily.
+func measure(b *testing.B, fn func() error) usage {
 	b.Helper()
 	debug.FreeOSMemory()
-	var peak atomic.Uint64
+	u := usage{heapBefore: heapMiB()}
+	var heapPeak, rssPeak atomic.Uint64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -155,8 +184,11 @@ func measure(b *testing.B, fn func() error) (time.Duration, float64) {
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if v := uint64(rssMiB() * 1024); v > peak.Load() {
-				peak.Store(v)
+			if v := uint64(rssMiB() * 1024); v > rssPeak.Load() {
+				rssPeak.Store(v)
+			}
+			if v := uint64(heapMiB() * 1024); v > heapPeak.Load() {
+				heapPeak.Store(v)
 			}
 			select {
 			case <-stop:
@@ -167,13 +199,15 @@ func measure(b *testing.B, fn func() error) (time.Duration, float64) {
 	}()
 	start := time.Now()
 	err := fn()
-	d := time.Since(start)
+	u.d = time.Since(start)
 	close(stop)
 	wg.Wait()
 	if err != nil {
 		b.Fatal(err)
 	}
-	return d, float64(peak.Load()) / 1024
+	u.heap = max(0, float64(heapPeak.Load())/1024-u.heapBefore)
+	u.rss = float64(rssPeak.Load()) / 1024
+	return u
 }
 
 var (
@@ -253,7 +287,7 @@ type peers struct {
 
 func newPeers(b *testing.B, url string) *peers {
 	env := map[string]string{testIDEnv: osstest.DefaultAccessKeyID, testSecretEnv: osstest.DefaultAccessKeySecret}
-	d := &Driver{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	d := mapDriver(env)
 	cfg := fmt.Sprintf("endpoint: %s\nbucket: %s\nregion: %s\npathStyle: true\ncredentials: {accessKeyIdEnv: %s, accessKeySecretEnv: %s}\n",
 		url, osstest.DefaultBucket, osstest.DefaultRegion, testIDEnv, testSecretEnv)
 	ours, err := d.Bucket(cfg)
@@ -300,43 +334,58 @@ func (p *peers) rawGet(key string) error {
 	return err
 }
 
-func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
-
 // pair measures both drivers once each, alternating which goes first between iterations so
 // that drifting background load does not favour one of them, and accumulates the totals.
 type pair struct {
-	bytes             int64
-	ours, argo, raw   time.Duration
-	ourPeak, argoPeak float64
+	bytes           int64
+	ours, argo, raw time.Duration
+	ourHeap, ourRSS float64
+	argoHeap        float64
+	argoRSS         float64
+	// link is the emulated link's aggregate capacity in MB/s (0: no cap).
+	link float64
 }
 
 func (p *pair) run(b *testing.B, i int, ours, argo func() error) {
-	var od, ad time.Duration
-	var op, ap float64
+	var o, a usage
 	if i%2 == 0 {
-		od, op = measure(b, ours)
-		ad, ap = measure(b, argo)
+		o = measure(b, ours)
+		a = measure(b, argo)
 	} else {
-		ad, ap = measure(b, argo)
-		od, op = measure(b, ours)
+		a = measure(b, argo)
+		o = measure(b, ours)
 	}
-	p.ours += od
-	p.argo += ad
-	p.ourPeak = max(p.ourPeak, op)
-	p.argoPeak = max(p.argoPeak, ap)
+	p.ours += o.d
+	p.argo += a.d
+	p.ourHeap, p.ourRSS = max(p.ourHeap, o.heap), max(p.ourRSS, o.rss)
+	p.argoHeap, p.argoRSS = max(p.argoHeap, a.heap), max(p.argoRSS, a.rss)
 }
 
 func (p *pair) report(b *testing.B) {
 	n := float64(b.N)
-	b.ReportMetric(float64(p.bytes)*n/1e6/p.ours.Seconds(), "argo-eci-MB/s")
+	ours := float64(p.bytes) * n / 1e6 / p.ours.Seconds()
+	b.ReportMetric(ours, "argo-eci-MB/s")
 	b.ReportMetric(float64(p.bytes)*n/1e6/p.argo.Seconds(), "argo-MB/s")
 	b.ReportMetric(p.argo.Seconds()/p.ours.Seconds(), "speedup-x")
-	b.ReportMetric(p.ourPeak, "peak-MiB")
-	b.ReportMetric(p.argoPeak, "argo-peak-MiB")
+	b.ReportMetric(p.ourHeap, "heap-MiB")
+	b.ReportMetric(p.argoHeap, "argo-heap-MiB")
+	b.ReportMetric(p.ourRSS, "rss-MiB")
+	b.ReportMetric(p.argoRSS, "argo-rss-MiB")
+	if p.link > 0 {
+		b.ReportMetric(ours/p.link, "of-link")
+	}
 	if p.raw > 0 {
 		b.ReportMetric(float64(p.bytes)*n/1e6/p.raw.Seconds(), "raw-MB/s")
 		b.ReportMetric(p.raw.Seconds()/p.ours.Seconds(), "fraction-of-raw")
 	}
+}
+
+// linkMBps is the aggregate capacity of the emulated link in a mode, MB/s.
+func linkMBps(remote bool) float64 {
+	if !remote {
+		return 0
+	}
+	return float64(osstest.Remote{}.AggregateRate()) / 1e6
 }
 
 func modes() []struct {
@@ -359,7 +408,7 @@ func BenchmarkFile(b *testing.B) {
 			out := b.TempDir()
 			b.Run("save", func(b *testing.B) {
 				b.SetBytes(size)
-				res := &pair{bytes: size}
+				res := &pair{bytes: size, link: linkMBps(m.remote)}
 				for i := range b.N {
 					ok, ak := fmt.Sprintf("save/ours-%d", i), fmt.Sprintf("save/argo-%d", i)
 					res.run(b, i,
@@ -368,8 +417,7 @@ func BenchmarkFile(b *testing.B) {
 					_ = p.ours.Delete(p.ctx, ok)
 					_ = p.ours.Delete(p.ctx, ak)
 					if !m.remote {
-						d, _ := measure(b, func() error { return p.rawPut(in, "save/raw") })
-						res.raw += d
+						res.raw += measure(b, func() error { return p.rawPut(in, "save/raw") }).d
 						_ = p.ours.Delete(p.ctx, "save/raw")
 					}
 				}
@@ -380,14 +428,13 @@ func BenchmarkFile(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.SetBytes(size)
-				res := &pair{bytes: size}
+				res := &pair{bytes: size, link: linkMBps(m.remote)}
 				for i := range b.N {
 					res.run(b, i,
 						func() error { return p.ours.Load(p.ctx, "load/input", filepath.Join(out, "ours")) },
 						func() error { return p.argo.Load(p.ctx, p.argoArtifact("load/input"), filepath.Join(out, "argo")) })
 					if !m.remote {
-						d, _ := measure(b, func() error { return p.rawGet("load/input") })
-						res.raw += d
+						res.raw += measure(b, func() error { return p.rawGet("load/input") }).d
 					}
 					_ = os.Remove(filepath.Join(out, "ours"))
 					_ = os.Remove(filepath.Join(out, "argo"))
@@ -410,7 +457,7 @@ func BenchmarkDirectory(b *testing.B) {
 			out := b.TempDir()
 			b.Run("save", func(b *testing.B) {
 				b.SetBytes(total)
-				res := &pair{bytes: total}
+				res := &pair{bytes: total, link: linkMBps(m.remote)}
 				for i := range b.N {
 					ok, ak := fmt.Sprintf("dsave/ours-%d", i), fmt.Sprintf("dsave/argo-%d", i)
 					res.run(b, i,
@@ -420,8 +467,7 @@ func BenchmarkDirectory(b *testing.B) {
 					_ = p.ours.Delete(p.ctx, ak)
 					if !m.remote {
 						blob := inputFile(b, total)
-						d, _ := measure(b, func() error { return p.rawPut(blob, "dsave/raw") })
-						res.raw += d
+						res.raw += measure(b, func() error { return p.rawPut(blob, "dsave/raw") }).d
 						_ = p.ours.Delete(p.ctx, "dsave/raw")
 					}
 				}
@@ -437,14 +483,13 @@ func BenchmarkDirectory(b *testing.B) {
 					}
 				}
 				b.SetBytes(total)
-				res := &pair{bytes: total}
+				res := &pair{bytes: total, link: linkMBps(m.remote)}
 				for i := range b.N {
 					res.run(b, i,
 						func() error { return p.ours.Load(p.ctx, "dload/input", filepath.Join(out, "ours")) },
 						func() error { return p.argo.Load(p.ctx, p.argoArtifact("dload/input"), filepath.Join(out, "argo")) })
 					if !m.remote {
-						d, _ := measure(b, func() error { return p.rawGet("dload/raw") })
-						res.raw += d
+						res.raw += measure(b, func() error { return p.rawGet("dload/raw") }).d
 					}
 					_ = os.RemoveAll(filepath.Join(out, "ours"))
 					_ = os.RemoveAll(filepath.Join(out, "argo"))
@@ -453,4 +498,11 @@ func BenchmarkDirectory(b *testing.B) {
 			})
 		})
 	}
+}
+
+// registerInputDir removes dir when the test binary exits.
+func registerInputDir(dir string) {
+	inputMu.Lock()
+	defer inputMu.Unlock()
+	inputDirs = append(inputDirs, dir)
 }

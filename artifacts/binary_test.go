@@ -9,13 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/argoproj/argo-workflows/v4/workflow/artifacts/plugin"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 // TestArtifactServerBinary builds the real argo-eci binary, runs `argo-eci artifact-server
@@ -30,7 +31,7 @@ func TestArtifactServerBinary(t *testing.T) {
 	bin := buildArgoECI(t, dir)
 	s := startOSS(t, osstest.Options{Remote: osstest.Remote{BytesPerSecond: 4 << 20, FirstByteLatency: -1}})
 	socket := filepath.Join(dir, "socket")
-	cmd := exec.Command(bin, "artifact-server", socket)
+	cmd := exec.Command(bin, "artifact-server", "--allowed-endpoints=127.0.0.1", "--allow-http", socket)
 	cmd.Env = append(os.Environ(), EnvAccessKeyID+"="+s.AccessKeyID(), EnvAccessKeySecret+"="+s.AccessKeySecret())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -109,7 +110,7 @@ type artifactServer struct {
 
 func startArtifactServer(t *testing.T, bin, socket string, s *osstest.Server) *artifactServer {
 	t.Helper()
-	cmd := exec.Command(bin, "artifact-server", socket)
+	cmd := exec.Command(bin, "artifact-server", "--allowed-endpoints=127.0.0.1", "--allow-http", socket)
 	cmd.Env = append(os.Environ(), EnvAccessKeyID+"="+s.AccessKeyID(), EnvAccessKeySecret+"="+s.AccessKeySecret())
 	a := &artifactServer{cmd: cmd, stderr: &bytes.Buffer{}}
 	cmd.Stderr = a.stderr
@@ -230,14 +231,32 @@ func TestResumeDownloadAfterCrash(t *testing.T) {
 	}
 }
 
-// buildArgoECI builds the argo-eci binary into dir.
-func buildArgoECI(t *testing.T, dir string) string {
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildArgoECI builds the argo-eci binary once per test process (the directory is removed
+// when the process exits) and returns its path.
+func buildArgoECI(t *testing.T, _ string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "argo-eci")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/argo-eci/argo-eci/cmd/argo-eci").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("/tmp", "aeci-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		registerInputDir(dir)
+		builtBin = filepath.Join(dir, "argo-eci")
+		if out, err := exec.Command("go", "build", "-o", builtBin, "github.com/argo-eci/argo-eci/cmd/argo-eci").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return builtBin
 }
 
 // killAtCheckpoint SIGKILLs cmd at a moment when every checkpoint file under dir is complete JSON.

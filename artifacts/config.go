@@ -11,26 +11,29 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
 // Defaults and limits of the configuration.
 const (
 	DefaultPartSize    = 8 << 20
-	MinPartSize        = 100 << 10 // OSS's smallest multipart part
+	MinPartSize        = 100 << 10 // OSS's smallest multipart part (all but the last)
 	MaxPartSize        = 5 << 30
 	DefaultParallel    = 16
 	MaxParallel        = 64
 	DefaultMaxAttempts = 5
 	MaxMaxAttempts     = 20
+	// MaxParts is OSS's limit on the parts of one multipart upload.
+	MaxParts = 10000
 )
 
-// Config is an artifact's `configuration` (YAML). Fields follow DESIGN.md; pathStyle,
-// checkpointDir and maxAttempts are additions for self-hosted OSS-compatible endpoints,
-// resumable transfers and the retry budget.
+// Config is an artifact's `configuration` (YAML), written by workflow authors and therefore
+// untrusted: what it may reach and read is further limited by the administrator's Policy.
 type Config struct {
-	// Endpoint is the OSS endpoint: "oss-cn-hangzhou-internal.aliyuncs.com" or a URL with a
-	// scheme ("http://127.0.0.1:9000"). Required.
+	// Endpoint is the OSS endpoint: "oss-cn-hangzhou-internal.aliyuncs.com" (https) or a URL
+	// with a scheme ("https://oss-cn-hangzhou.aliyuncs.com"). Required.
 	Endpoint string `json:"endpoint"`
 	// Bucket is the bucket name. Required.
 	Bucket string `json:"bucket"`
@@ -38,7 +41,7 @@ type Config struct {
 	// "oss-<region>[-internal].aliyuncs.com" endpoint when empty.
 	Region string `json:"region,omitempty"`
 	// Credentials names the environment variables holding an access key. Optional: without
-	// it the default chain applies (see Credentials).
+	// it the default chain applies.
 	Credentials *CredentialsConfig `json:"credentials,omitempty"`
 	// PartSize is the multipart part size: bytes or a quantity such as "16Mi". Default 8Mi.
 	PartSize Size `json:"partSize,omitempty"`
@@ -51,10 +54,11 @@ type Config struct {
 	StorageClass string `json:"storageClass,omitempty"`
 	// PathStyle addresses the bucket in the path instead of the host name.
 	PathStyle bool `json:"pathStyle,omitempty"`
-	// CheckpointDir enables resumable transfers: a transfer interrupted by a crash resumes
-	// from its checkpoint on the next call. Empty disables checkpoints.
+	// CheckpointDir enables resumable transfers: a transfer interrupted by a crash of the
+	// plugin resumes from its checkpoint on the next call that sees the same directory.
 	CheckpointDir string `json:"checkpointDir,omitempty"`
-	// MaxAttempts is the SDK retryer's attempt budget per request. Default 5.
+	// MaxAttempts is the retry budget per request, and per range of a download that makes no
+	// progress. Default 5.
 	MaxAttempts int `json:"maxAttempts,omitempty"`
 }
 
@@ -66,200 +70,277 @@ type CredentialsConfig struct {
 	SessionTokenEnv string `json:"sessionTokenEnv,omitempty"`
 }
 
-const errNotASize = "is not a size (want a whole number of bytes or a quantity like 16Mi)"
+// Size is a byte count given as an integer or a Kubernetes quantity ("16Mi"). Decoding never
+// fails; a value that is not a size is kept and reported by Config.Validate with its field.
+type Size struct {
+	// Bytes is the decoded size.
+	Bytes int64
+	bad   string
+}
 
-// Size is a byte count given as an integer or a Kubernetes quantity ("16Mi").
-type Size int64
+// Int64 returns the size in bytes.
+func (s Size) Int64() int64 { return s.Bytes }
 
 // UnmarshalJSON accepts a number or a quantity string.
 func (s *Size) UnmarshalJSON(b []byte) error {
+	*s = Size{}
 	if bytes.Equal(b, []byte("null")) {
 		return nil
 	}
+	text := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return err
+		if err := json.Unmarshal(b, &text); err != nil {
+			s.bad = string(b)
+			return nil
 		}
-		q, err := resource.ParseQuantity(str)
-		if err != nil {
-			return fmt.Errorf("%q %s", str, errNotASize)
+		if q, err := resource.ParseQuantity(text); err == nil {
+			if v, ok := q.AsInt64(); ok {
+				s.Bytes = v
+				return nil
+			}
 		}
-		v, ok := q.AsInt64()
-		if !ok {
-			return fmt.Errorf("%q %s", str, errNotASize)
-		}
-		*s = Size(v)
+		s.bad = text
 		return nil
 	}
-	v, err := strconv.ParseInt(string(b), 10, 64)
+	v, err := strconv.ParseInt(text, 10, 64)
 	if err != nil {
-		return fmt.Errorf("%s %s", b, errNotASize)
+		s.bad = text
+		return nil
 	}
-	*s = Size(v)
+	s.Bytes = v
 	return nil
 }
 
-// ConfigError is an invalid configuration: Field is its path ("partSize",
-// "credentials.accessKeyIdEnv") and Reason says what was expected.
+// String prints the byte count.
+func (s Size) String() string { return strconv.FormatInt(s.Bytes, 10) }
+
+// MarshalJSON writes the byte count.
+func (s Size) MarshalJSON() ([]byte, error) { return []byte(strconv.FormatInt(s.Bytes, 10)), nil }
+
+// ConfigError is an invalid configuration: every problem with the field it concerns and what
+// was expected.
 type ConfigError struct {
-	Field  string
-	Reason string
+	Errs field.ErrorList
 }
 
 func (e *ConfigError) Error() string {
-	if e.Field == "" {
-		return "configuration: " + e.Reason
+	msgs := make([]string, len(e.Errs))
+	for i, fe := range e.Errs {
+		if fe.Field == "" {
+			msgs[i] = fe.ErrorBody()
+		} else {
+			msgs[i] = fe.Field + ": " + fe.ErrorBody()
+		}
 	}
-	return "configuration: " + e.Field + ": " + e.Reason
+	return "configuration: " + strings.Join(msgs, "; ")
+}
+
+// rootError is a problem with the configuration as a whole.
+func rootError(t field.ErrorType, detail string) *field.Error {
+	return &field.Error{Type: t, BadValue: field.OmitValueType{}, Detail: detail}
+}
+
+// Fields returns the paths of the invalid fields ("partSize", "credentials.accessKeyIdEnv").
+func (e *ConfigError) Fields() []string {
+	out := make([]string, len(e.Errs))
+	for i, fe := range e.Errs {
+		out[i] = fe.Field
+	}
+	return out
 }
 
 var (
-	bucketRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
-	regionRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	endpointRE    = regexp.MustCompile(`^oss-([a-z0-9-]+?)(-internal)?\.aliyuncs\.com$`)
-	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	unknownField  = regexp.MustCompile(`unknown field "([^"]*)"`)
-	typeMismatch  = regexp.MustCompile(`Go struct field [A-Za-z]+\.([A-Za-z.]+) of type`)
-	sizeFieldFail = regexp.MustCompile(`into Go struct field [A-Za-z]+\.([A-Za-z.]+)`)
+	bucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	regionRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	endpointRE = regexp.MustCompile(`^oss-([a-z0-9-]+?)(-internal)?\.aliyuncs\.com$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 var storageClasses = map[string]bool{"": true, "Standard": true, "IA": true, "Archive": true, "ColdArchive": true, "DeepColdArchive": true}
 var encryptions = map[string]bool{"": true, "AES256": true, "KMS": true, "SM4": true}
 
-// ParseConfig parses an artifact's configuration strictly: unknown fields, wrong types and bad
-// values are errors (*ConfigError) naming the field. Defaults are filled in.
+// ParseConfig decodes an artifact's configuration strictly (unknown and duplicate fields and
+// wrong types are errors), validates it and fills in defaults. Errors are *ConfigError.
 func ParseConfig(text string) (*Config, error) {
 	if strings.TrimSpace(text) == "" {
-		return nil, &ConfigError{Reason: "empty; need at least endpoint and bucket"}
+		return nil, &ConfigError{Errs: field.ErrorList{rootError(field.ErrorTypeRequired, "the configuration is empty; need at least endpoint and bucket")}}
 	}
 	var c Config
-	if err := yaml.UnmarshalStrict([]byte(text), &c); err != nil {
-		return nil, decodeError(err)
+	if errs := decodeConfig([]byte(text), &c); len(errs) > 0 {
+		return nil, &ConfigError{Errs: errs}
 	}
-	if err := c.validate(); err != nil {
-		return nil, err
+	if errs := c.Validate(nil); len(errs) > 0 {
+		return nil, &ConfigError{Errs: errs}
 	}
+	c.defaults()
 	return &c, nil
 }
 
-// decodeError turns a YAML/JSON decoding error into a ConfigError naming the field.
-func decodeError(err error) error {
-	msg := err.Error()
-	if m := unknownField.FindStringSubmatch(msg); m != nil {
-		return &ConfigError{Field: m[1], Reason: "unknown field (known: endpoint, bucket, region, credentials, partSize, parallel, serverSideEncryption, storageClass, pathStyle, checkpointDir, maxAttempts)"}
+// decodeConfig decodes YAML into c: unknown or duplicate fields and wrong types are field
+// errors, classified by the decoders' error types.
+func decodeConfig(text []byte, c *Config) field.ErrorList {
+	raw, err := yaml.YAMLToJSON(text)
+	if err != nil {
+		return field.ErrorList{rootError(field.ErrorTypeInvalid, "not valid YAML: "+err.Error())}
 	}
-	if strings.Contains(msg, errNotASize) {
-		return &ConfigError{Field: "partSize", Reason: lastClause(msg)}
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		raw = []byte("{}")
 	}
-	field := ""
-	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
-		field = m[1]
-	} else if m := sizeFieldFail.FindStringSubmatch(msg); m != nil {
-		field = m[1]
-	}
-	if field != "" {
-		return &ConfigError{Field: jsonFieldName(field), Reason: "wrong type: " + lastClause(msg)}
-	}
-	return &ConfigError{Reason: "not valid YAML: " + lastClause(msg)}
-}
-
-func lastClause(msg string) string {
-	if i := strings.LastIndex(msg, "JSON: "); i >= 0 {
-		msg = msg[i+len("JSON: "):]
-	}
-	if i := strings.LastIndex(msg, "json: "); i >= 0 {
-		msg = msg[i+len("json: "):]
-	}
-	return msg
-}
-
-// jsonFieldName maps a Go field path ("Credentials.AccessKeyIDEnv") to the YAML name.
-func jsonFieldName(goPath string) string {
-	names := map[string]string{
-		"Endpoint": "endpoint", "Bucket": "bucket", "Region": "region", "Credentials": "credentials",
-		"PartSize": "partSize", "Parallel": "parallel", "ServerSideEncryption": "serverSideEncryption",
-		"StorageClass": "storageClass", "PathStyle": "pathStyle", "CheckpointDir": "checkpointDir",
-		"MaxAttempts": "maxAttempts", "AccessKeyIDEnv": "accessKeyIdEnv",
-		"AccessKeySecretEnv": "accessKeySecretEnv", "SessionTokenEnv": "sessionTokenEnv",
-	}
-	parts := strings.Split(goPath, ".")
-	for i, p := range parts {
-		if n, ok := names[p]; ok {
-			parts[i] = n
-		}
-	}
-	return strings.Join(parts, ".")
-}
-
-func (c *Config) validate() error {
-	if c.Endpoint == "" {
-		return &ConfigError{Field: "endpoint", Reason: "required (e.g. oss-cn-hangzhou-internal.aliyuncs.com)"}
-	}
-	host := c.Endpoint
-	if strings.Contains(c.Endpoint, "://") {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return &ConfigError{Field: "endpoint", Reason: "want host[:port] or http(s)://host[:port] with no path, query or user info"}
-		}
-		host = u.Hostname()
-	} else if strings.ContainsAny(c.Endpoint, "/?#@ ") {
-		return &ConfigError{Field: "endpoint", Reason: "want host[:port] or http(s)://host[:port]"}
-	}
-	if c.Bucket == "" {
-		return &ConfigError{Field: "bucket", Reason: "required"}
-	}
-	if !bucketRE.MatchString(c.Bucket) {
-		return &ConfigError{Field: "bucket", Reason: "want 3-63 lower-case letters, digits and hyphens, not starting or ending with a hyphen"}
-	}
-	if c.Region == "" {
-		if m := endpointRE.FindStringSubmatch(host); m != nil {
-			c.Region = m[1]
-		} else {
-			return &ConfigError{Field: "region", Reason: "required when the endpoint is not oss-<region>.aliyuncs.com (V4 signatures are scoped to a region)"}
-		}
-	}
-	if !regionRE.MatchString(c.Region) {
-		return &ConfigError{Field: "region", Reason: "want a region ID such as cn-hangzhou"}
-	}
-	if cr := c.Credentials; cr != nil {
-		if cr.AccessKeyIDEnv == "" || cr.AccessKeySecretEnv == "" {
-			return &ConfigError{Field: "credentials", Reason: "accessKeyIdEnv and accessKeySecretEnv must both be set"}
-		}
-		for field, name := range map[string]string{"credentials.accessKeyIdEnv": cr.AccessKeyIDEnv, "credentials.accessKeySecretEnv": cr.AccessKeySecretEnv, "credentials.sessionTokenEnv": cr.SessionTokenEnv} {
-			if name != "" && !envNameRE.MatchString(name) {
-				return &ConfigError{Field: field, Reason: "want an environment variable name"}
+	strict, err := sigsjson.UnmarshalStrict(raw, c)
+	if err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			p := fieldPath(ute.Field)
+			if ute.Field == "" {
+				return field.ErrorList{rootError(field.ErrorTypeTypeInvalid, "expected a mapping of fields")}
 			}
+			return field.ErrorList{field.TypeInvalid(p, field.OmitValueType{}, fmt.Sprintf("expected %s, got %s", ute.Type.Kind(), ute.Value))}
+		}
+		return field.ErrorList{rootError(field.ErrorTypeInvalid, "not a valid configuration: "+err.Error())}
+	}
+	var errs field.ErrorList
+	for _, e := range strict {
+		var fe sigsjson.FieldError
+		if errors.As(e, &fe) {
+			errs = append(errs, field.Forbidden(fieldPath(fe.FieldPath()), "unknown or duplicate field (see the artifact plugin's configuration reference)"))
+			continue
+		}
+		errs = append(errs, rootError(field.ErrorTypeInvalid, e.Error()))
+	}
+	return errs
+}
+
+// fieldPath turns a dotted decoder path ("credentials.accessKeyIdEnv") into a field.Path.
+func fieldPath(dotted string) *field.Path {
+	var p *field.Path
+	for _, part := range strings.Split(dotted, ".") {
+		if part == "" {
+			continue
+		}
+		if p == nil {
+			p = field.NewPath(part)
+		} else {
+			p = p.Child(part)
 		}
 	}
+	return p
+}
+
+func child(p *field.Path, name string) *field.Path {
+	if p == nil {
+		return field.NewPath(name)
+	}
+	return p.Child(name)
+}
+
+// endpointHost returns the host name and scheme of an endpoint ("https" without one).
+func endpointHost(endpoint string) (host, scheme string, ok bool) {
+	if !strings.Contains(endpoint, "://") {
+		if strings.ContainsAny(endpoint, "/?#@ \t\r\n") || endpoint == "" {
+			return "", "", false
+		}
+		u, err := url.Parse("https://" + endpoint)
+		if err != nil || u.Hostname() == "" {
+			return "", "", false
+		}
+		return strings.ToLower(u.Hostname()), "https", true
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || (u.Path != "" && u.Path != "/") ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ContainsAny(endpoint, " \t\r\n") {
+		return "", "", false
+	}
+	return strings.ToLower(u.Hostname()), u.Scheme, true
+}
+
+// Validate checks every field (not the administrator's Policy: see Policy.Check); p is the path
+// of the configuration itself (nil at the top).
+func (c *Config) Validate(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	host, _, ok := endpointHost(c.Endpoint)
 	switch {
-	case c.PartSize == 0:
-		c.PartSize = DefaultPartSize
-	case c.PartSize < MinPartSize || c.PartSize > MaxPartSize:
-		return &ConfigError{Field: "partSize", Reason: "want between 100Ki and 5Gi"}
+	case c.Endpoint == "":
+		errs = append(errs, field.Required(child(p, "endpoint"), "e.g. oss-cn-hangzhou-internal.aliyuncs.com"))
+	case !ok:
+		errs = append(errs, field.Invalid(child(p, "endpoint"), c.Endpoint, "want host[:port] or http(s)://host[:port] with no path, query or user info"))
 	}
 	switch {
-	case c.Parallel == 0:
-		c.Parallel = DefaultParallel
-	case c.Parallel < 1 || c.Parallel > MaxParallel:
-		return &ConfigError{Field: "parallel", Reason: fmt.Sprintf("want between 1 and %d", MaxParallel)}
+	case c.Bucket == "":
+		errs = append(errs, field.Required(child(p, "bucket"), ""))
+	case !bucketRE.MatchString(c.Bucket):
+		errs = append(errs, field.Invalid(child(p, "bucket"), c.Bucket, "want 3-63 lower-case letters, digits and hyphens, not starting or ending with a hyphen"))
 	}
-	switch {
-	case c.MaxAttempts == 0:
-		c.MaxAttempts = DefaultMaxAttempts
-	case c.MaxAttempts < 1 || c.MaxAttempts > MaxMaxAttempts:
-		return &ConfigError{Field: "maxAttempts", Reason: fmt.Sprintf("want between 1 and %d", MaxMaxAttempts)}
+	if c.Region == "" && ok && !endpointRE.MatchString(host) {
+		errs = append(errs, field.Required(child(p, "region"), "needed when the endpoint is not oss-<region>[-internal].aliyuncs.com (V4 signatures are scoped to a region)"))
+	} else if c.Region != "" && !regionRE.MatchString(c.Region) {
+		errs = append(errs, field.Invalid(child(p, "region"), c.Region, "want a region ID such as cn-hangzhou"))
 	}
+	errs = append(errs, c.Credentials.validate(child(p, "credentials"))...)
+	errs = append(errs, c.validateTuning(p)...)
 	if !encryptions[c.ServerSideEncryption] {
-		return &ConfigError{Field: "serverSideEncryption", Reason: "want AES256, KMS or SM4"}
+		errs = append(errs, field.NotSupported(child(p, "serverSideEncryption"), c.ServerSideEncryption, []string{"AES256", "KMS", "SM4"}))
 	}
 	if !storageClasses[c.StorageClass] {
-		return &ConfigError{Field: "storageClass", Reason: "want Standard, IA, Archive, ColdArchive or DeepColdArchive"}
+		errs = append(errs, field.NotSupported(child(p, "storageClass"), c.StorageClass, []string{"Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"}))
 	}
 	if c.CheckpointDir != "" && !strings.HasPrefix(c.CheckpointDir, "/") {
-		return &ConfigError{Field: "checkpointDir", Reason: "want an absolute path"}
+		errs = append(errs, field.Invalid(child(p, "checkpointDir"), c.CheckpointDir, "want an absolute path"))
 	}
-	return nil
+	return errs
+}
+
+func (c *Config) validateTuning(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case c.PartSize.bad != "":
+		errs = append(errs, field.Invalid(child(p, "partSize"), c.PartSize.bad, "not a size: want a whole number of bytes or a quantity like 16Mi"))
+	case c.PartSize.Bytes != 0 && (c.PartSize.Bytes < MinPartSize || c.PartSize.Bytes > MaxPartSize):
+		errs = append(errs, field.Invalid(child(p, "partSize"), c.PartSize.Bytes, "want between 100Ki and 5Gi"))
+	}
+	if c.Parallel < 0 || c.Parallel > MaxParallel {
+		errs = append(errs, field.Invalid(child(p, "parallel"), c.Parallel, fmt.Sprintf("want between 1 and %d", MaxParallel)))
+	}
+	if c.MaxAttempts < 0 || c.MaxAttempts > MaxMaxAttempts {
+		errs = append(errs, field.Invalid(child(p, "maxAttempts"), c.MaxAttempts, fmt.Sprintf("want between 1 and %d", MaxMaxAttempts)))
+	}
+	return errs
+}
+
+func (cr *CredentialsConfig) validate(p *field.Path) field.ErrorList {
+	if cr == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if cr.AccessKeyIDEnv == "" || cr.AccessKeySecretEnv == "" {
+		errs = append(errs, field.Required(p, "accessKeyIdEnv and accessKeySecretEnv must both be set"))
+	}
+	for _, f := range []struct{ name, value string }{
+		{"accessKeyIdEnv", cr.AccessKeyIDEnv}, {"accessKeySecretEnv", cr.AccessKeySecretEnv}, {"sessionTokenEnv", cr.SessionTokenEnv},
+	} {
+		if f.value != "" && !envNameRE.MatchString(f.value) {
+			errs = append(errs, field.Invalid(p.Child(f.name), f.value, "want an environment variable name"))
+		}
+	}
+	return errs
+}
+
+// defaults fills in the defaults of a valid configuration.
+func (c *Config) defaults() {
+	if c.Region == "" {
+		host, _, _ := endpointHost(c.Endpoint)
+		if m := endpointRE.FindStringSubmatch(host); m != nil {
+			c.Region = m[1]
+		}
+	}
+	if c.PartSize.Bytes == 0 {
+		c.PartSize = Size{Bytes: DefaultPartSize}
+	}
+	if c.Parallel == 0 {
+		c.Parallel = DefaultParallel
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
 }
 
 // IsConfigError reports whether err is an invalid configuration.

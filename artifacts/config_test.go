@@ -2,8 +2,11 @@ package artifacts
 
 import (
 	"errors"
+
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -13,12 +16,14 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"minimal with derived region", "endpoint: oss-cn-beijing-internal.aliyuncs.com\nbucket: my-bucket\n",
 			func(c *Config) bool {
-				return c.Region == "cn-beijing" && c.PartSize == DefaultPartSize && c.Parallel == DefaultParallel && c.MaxAttempts == DefaultMaxAttempts
+				return c.Region == "cn-beijing" && c.PartSize.Bytes == DefaultPartSize && c.Parallel == DefaultParallel && c.MaxAttempts == DefaultMaxAttempts
 			}},
 		{"quantity part size", "endpoint: https://oss-cn-hangzhou.aliyuncs.com\nbucket: b-1\npartSize: 64Mi\nparallel: 16\n",
-			func(c *Config) bool { return c.PartSize == 64<<20 && c.Parallel == 16 && c.Region == "cn-hangzhou" }},
+			func(c *Config) bool {
+				return c.PartSize.Bytes == 64<<20 && c.Parallel == 16 && c.Region == "cn-hangzhou"
+			}},
 		{"integer part size", "endpoint: http://127.0.0.1:9000\nbucket: abc\nregion: cn-shanghai\npartSize: 1048576\n",
-			func(c *Config) bool { return c.PartSize == 1<<20 }},
+			func(c *Config) bool { return c.PartSize.Bytes == 1<<20 }},
 		{"everything", `endpoint: oss-cn-hangzhou.aliyuncs.com
 bucket: data-bucket
 region: cn-hangzhou
@@ -63,7 +68,7 @@ maxAttempts: 7
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\nstorageClass: Cold\n", "storageClass"},
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncredentials: {accessKeyIdEnv: A}\n", "credentials"},
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncredentials: {accessKeyIdEnv: A, accessKeySecretEnv: 'bad name'}\n", "credentials.accessKeySecretEnv"},
-		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncredentials: {accessKeyId: A, accessKeySecretEnv: B}\n", "accessKeyId"},
+		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncredentials: {accessKeyId: A, accessKeySecretEnv: B}\n", "credentials.accessKeyId"},
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncheckpointDir: relative\n", "checkpointDir"},
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\nmaxAttempts: 0.5\n", "maxAttempts"},
 		{"endpoint: [unclosed\n", ""},
@@ -75,8 +80,8 @@ maxAttempts: 7
 			t.Errorf("%q: error %v, want *ConfigError", tc.text, err)
 			continue
 		}
-		if ce.Field != tc.field {
-			t.Errorf("%q: field %q, want %q (%v)", tc.text, ce.Field, tc.field, err)
+		if got := ce.Fields(); len(got) == 0 || got[0] != tc.field {
+			t.Errorf("%q: fields %q, want %q first (%v)", tc.text, got, tc.field, err)
 		}
 	}
 }
@@ -93,7 +98,7 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		// A parsed configuration is valid and complete.
 		if c.Endpoint == "" || !bucketRE.MatchString(c.Bucket) || c.Region == "" ||
-			c.PartSize < MinPartSize || c.PartSize > MaxPartSize || c.Parallel < 1 || c.Parallel > MaxParallel ||
+			c.PartSize.Bytes < MinPartSize || c.PartSize.Bytes > MaxPartSize || c.Parallel < 1 || c.Parallel > MaxParallel ||
 			c.MaxAttempts < 1 || !storageClasses[c.StorageClass] || !encryptions[c.ServerSideEncryption] {
 			t.Fatalf("invalid config accepted: %+v", c)
 		}
@@ -195,7 +200,7 @@ func TestCredentialsOrder(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, src, err := credentialsProvider(tc.cfg, tc.env)
+			p, src, err := credentialsProvider(tc.cfg, tc.env, "")
 			if tc.fails {
 				if !IsConfigError(err) || !strings.Contains(err.Error(), "MY_SECRET") {
 					t.Fatalf("want a configuration error naming MY_SECRET, got %v", err)
@@ -221,7 +226,7 @@ func TestReplyError(t *testing.T) {
 		want string
 	}{
 		{nil, ""},
-		{&ConfigError{Field: "bucket", Reason: "required"}, "argo-eci-oss save invalid artifact configuration: configuration: bucket: required"},
+		{&ConfigError{Errs: field.ErrorList{field.Required(field.NewPath("bucket"), "")}}, "argo-eci-oss save invalid artifact configuration: configuration: bucket: Required value"},
 		{errors.Join(ErrNotFound), "argo-eci-oss save not found"},
 		{ErrUnsafeKey, "argo-eci-oss save unsafe object key"},
 		{ErrCRCMismatch, "argo-eci-oss save integrity check failed"},

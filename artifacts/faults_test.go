@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 func (f *fixture) bucket(t *testing.T, cfg string) *Bucket {
 	t.Helper()
-	b, err := (&Driver{Env: func(k string) (string, bool) { v, ok := f.env[k]; return v, ok }}).Bucket(cfg)
+	b, err := mapDriver(f.env).Bucket(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

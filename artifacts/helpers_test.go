@@ -17,13 +17,21 @@ import (
 	"github.com/argoproj/argo-workflows/v4/util/logging"
 	"github.com/argoproj/argo-workflows/v4/workflow/artifacts/plugin"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 const (
 	testIDEnv     = "TEST_OSS_ID"
 	testSecretEnv = "TEST_OSS_SECRET"
 )
+
+// testPolicy admits the test server: plain http on 127.0.0.1, credentials named TEST_OSS_*.
+var testPolicy = Policy{AllowedEndpoints: []string{"127.0.0.1"}, AllowHTTP: true, CredentialEnvPrefix: "TEST_OSS_"}
+
+// mapDriver is a driver reading credentials from env, under testPolicy.
+func mapDriver(env map[string]string) *Driver {
+	return &Driver{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Policy: testPolicy}
+}
 
 // fixture is an OSS test server, an artifact plugin server on a real unix socket and Argo's
 // own plugin client connected to it.
@@ -55,7 +63,7 @@ func newFixture(t *testing.T, opts osstest.Options) *fixture {
 	}
 	s := startOSS(t, opts)
 	env := map[string]string{testIDEnv: s.AccessKeyID(), testSecretEnv: s.AccessKeySecret()}
-	srv := &Server{Driver: &Driver{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}}
+	srv := &Server{Driver: mapDriver(env)}
 	socket := filepath.Join(shortTempDir(t), "plugin.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -66,6 +74,7 @@ func newFixture(t *testing.T, opts osstest.Options) *fixture {
 			t.Errorf("serve: %v", err)
 		}
 	})
+	waitForSocket(t, socket)
 	actx := argoContext()
 	client, err := plugin.NewDriver(actx, "argo-eci-oss", socket, 10*time.Second)
 	if err != nil {
@@ -73,6 +82,18 @@ func newFixture(t *testing.T, opts osstest.Options) *fixture {
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	return &fixture{oss: s, client: client, env: env, ctx: actx}
+}
+
+// waitForSocket waits until the socket exists: Argo's client otherwise sleeps a whole second
+// before its next look.
+func waitForSocket(t testing.TB, socket string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if _, err := os.Stat(socket); err == nil {
+			return
+		}
+	}
+	t.Fatalf("socket %s did not appear", socket)
 }
 
 // shortTempDir is a temporary directory with a path short enough for a unix socket.

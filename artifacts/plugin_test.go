@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
 // TestPluginFiles drives every RPC for single files through Argo's own plugin client.
@@ -232,7 +232,7 @@ func TestPluginManyFilesDeleteBatches(t *testing.T) {
 func TestPluginRejectsEscapingKeys(t *testing.T) {
 	f := newFixture(t, osstest.Options{})
 	cfg := configFor(f.oss, "")
-	b, err := (&Driver{Env: func(k string) (string, bool) { v, ok := f.env[k]; return v, ok }}).Bucket(cfg)
+	b, err := mapDriver(f.env).Bucket(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

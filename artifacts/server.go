@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/argoproj/argo-workflows/v4/pkg/apiclient/artifact"
 	"google.golang.org/grpc"
 )
@@ -23,7 +25,14 @@ type Server struct {
 	artifact.UnimplementedArtifactServiceServer
 	Driver *Driver
 	Logger *slog.Logger
+	// SocketMode is the permission of the socket file; zero means DefaultSocketMode.
+	SocketMode os.FileMode
 }
+
+// DefaultSocketMode lets every user of the pod connect: argo-server (uid 8737) and the
+// executor reach the plugin through a socket on a volume only their pod mounts, while the
+// plugin itself may run as another uid.
+const DefaultSocketMode os.FileMode = 0o666
 
 var _ artifact.ArtifactServiceServer = (*Server)(nil)
 
@@ -61,8 +70,14 @@ func replyError(op string, err error) string {
 		class = "not found"
 	case errors.Is(err, ErrUnsafeKey):
 		class = "unsafe object key"
-	case errors.Is(err, ErrMissingCRC), errors.Is(err, ErrCRCMismatch):
+	case errors.Is(err, ErrMissingCRC), errors.Is(err, ErrCRCMismatch), isInvalidDigest(err):
 		class = "integrity check failed"
+	case errors.Is(err, ErrNoProgress):
+		class = "no progress"
+	case errors.Is(err, ErrTooLarge):
+		class = "too large"
+	case errors.Is(err, ErrUnsupportedFile):
+		class = "unsupported file"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		class = "cancelled"
 	default:
@@ -189,14 +204,12 @@ func (s *Server) OpenStream(req *artifact.OpenStreamRequest, srv artifact.Artifa
 }
 
 // Serve serves the artifact service on the unix socket at path until ctx is done, then stops
-// gracefully: in-flight calls finish, new ones are refused. A stale socket file is replaced.
+// gracefully: in-flight calls finish, new ones are refused. The socket's directory is created
+// when missing, a stale socket file is replaced, and the socket gets srv.SocketMode.
 func Serve(ctx context.Context, path string, srv *Server) error {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-		_ = os.Remove(path)
-	}
-	ln, err := net.Listen("unix", path)
+	ln, err := listen(path, srv.SocketMode)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", path, err)
+		return err
 	}
 	g := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
 	artifact.RegisterArtifactServiceServer(g, srv)
@@ -213,4 +226,53 @@ func Serve(ctx context.Context, path string, srv *Server) error {
 	<-errc
 	_ = os.Remove(path)
 	return nil
+}
+
+// listen creates the unix socket at path with mode (DefaultSocketMode when zero). The mode is
+// set with chmod after bind, so the process umask does not narrow it.
+func listen(path string, mode os.FileMode) (net.Listener, error) {
+	if mode == 0 {
+		mode = DefaultSocketMode
+	}
+	if err := mkdirAllReadable(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("socket mode: %w", err)
+	}
+	return ln, nil
+}
+
+// isInvalidDigest reports OSS's refusal of a body whose Content-MD5 does not match.
+func isInvalidDigest(err error) bool {
+	var se *oss.ServiceError
+	return errors.As(err, &se) && (se.Code == "InvalidDigest" || se.Code == "BadDigest")
+}
+
+// mkdirAllReadable creates dir and its missing parents with mode 0755 whatever the umask, so
+// that other users of the pod can reach a socket inside. Existing directories are left alone.
+func mkdirAllReadable(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAllReadable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }

@@ -1,18 +1,23 @@
 // Package dataset warms Fluid dataset caches for the argo-eci executor plugin.
 //
 // A `dataset` template names a Fluid Dataset in the workflow's namespace. On each template.execute
-// call the Manager creates the Dataset and its JindoRuntime when the template describes them and they
-// do not exist (existing objects are never changed; differences are reported as findings), waits for
-// the Dataset to be Bound and for Fluid's one-DataLoad-per-dataset lock (status.operationRef), then
-// creates exactly one DataLoad per (workflow UID, template content) and follows it to the end.
+// call the Manager creates the Dataset and its JindoRuntime (from an allow-listed part of the
+// runtime spec) when the template describes them and they do not exist; existing objects are never
+// changed, and differences or another workflow's ownership are reported as findings. Then:
 //
-// The node succeeds when the DataLoad is Complete AND the Dataset reports at least
-// minCachedPercentage cached (Fluid can report Complete for a partial load, fluid#633); it fails
-// when the DataLoad fails, when the cache stays below the minimum, or on timeout, measured from the
-// DataLoad's creationTimestamp so restarts of the plugin do not reset it.
+//   - a Bound Dataset already cached at or above the minimum succeeds at once, without a DataLoad;
+//   - a Pending or Executing DataLoad covering the same paths is followed (Fluid v1.0.8 has no
+//     per-dataset lock: status.operationRef is a comma list);
+//   - otherwise the attempt's own DataLoad is created at once, with ttlSecondsAfterFinished and the
+//     loader's placement (ECI by default), and followed to the end.
 //
-// Cost: once the DataLoad exists every call makes two GETs (DataLoad, Dataset). Calls come at the
-// adaptive Requeue interval (default every 1 s for the first 10 s, then age/10, at most 15 s), so a
-// warm-up costs about 20 GETs in its first minute and 8 per minute after 150 s, and completion is seen
-// within one requeue interval.
+// Fluid re-checks DataLoads about every 20 s, copies the loader Job's finish time into Complete, and
+// refreshes the Dataset's cache states only in its periodic runtime sync, so a Complete load whose
+// cache looks short is judged only after a refresh newer than the moment the plugin first saw
+// Complete (or a settle window): short of minCachedPercentage is a warning unless onCacheShort is
+// "fail". The agent's request carries no node ID; an answered attempt marks its DataLoad, so a
+// retried node gets a new DataLoad and a new timeout.
+//
+// Cost: 2 GETs per poll (Dataset, DataLoad) at polls every 1–2 s (internal/requeue), so the end of a
+// load is seen within 2 s.
 package dataset

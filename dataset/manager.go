@@ -7,19 +7,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/argo-eci/argo-eci/internal/firstseen"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
+	"github.com/fluid-cloudnative/fluid/pkg/common"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/argo-eci/argo-eci/internal/requeue"
 )
 
 // Labels and annotations on the objects the plugin creates.
@@ -31,66 +35,76 @@ const (
 	// AnnotationFindings keeps the differences found between the template and existing objects, so
 	// every later reply (even after a plugin restart) can still report them.
 	AnnotationFindings = "argo-eci.io/findings"
-	managedBy          = "argo-eci"
+	// AnnotationAttemptEnded marks a DataLoad whose node attempt has been answered Succeeded or
+	// Failed: a later call with the same template is a retry and gets a new DataLoad.
+	AnnotationAttemptEnded = "argo-eci.io/attempt-ended"
+	managedBy              = "argo-eci"
 )
 
+// DefaultRequeue polls a warm-up every second at first and at least every 2 s: the step after it
+// starts within about 2 s of Fluid reporting the load Complete.
+var DefaultRequeue = requeue.Policy{Min: time.Second, Max: 2 * time.Second}
+
+// DefaultSettle covers one periodic cache-state sync of Fluid's runtime controller (about 90 s,
+// throttled to 15 s) after the plugin first sees a DataLoad Complete.
+const DefaultSettle = 2 * time.Minute
+
+// DefaultStuck is three of Fluid's 20 s DataLoad checks: a load that finished is marked Complete
+// within one.
+const DefaultStuck = time.Minute
+
+func (m *Manager) stuck() time.Duration {
+	if m.Stuck <= 0 {
+		return DefaultStuck
+	}
+	return m.Stuck
+}
+
+// maxAttempts bounds the look-up of earlier attempts after a plugin restart.
+const maxAttempts = 64
+
 // Manager runs dataset warm-ups: it creates the Dataset, JindoRuntime and DataLoad and reports on them.
-// It keeps no state that matters across restarts: the DataLoad's name is derived from the workflow
-// UID and the template content, so any replica or restart finds the same object.
+//
+// The agent's request carries no node ID, so a retried node (retryStrategy, `argo retry`) sends the
+// same template as the attempt that failed. What tells the attempts apart is that the failed one was
+// answered: when the plugin answers Succeeded or Failed for its DataLoad it marks that DataLoad
+// (AnnotationAttemptEnded), and the next call with the same template starts attempt n+1 with a new
+// DataLoad (name suffix -n) and a new timeout. The marks live in the apiserver, so a restarted plugin
+// finds the current attempt again.
 type Manager struct {
-	// Client talks to the apiserver directly (no cache): each execute costs 2 GETs once the DataLoad exists.
+	// Client talks to the apiserver directly (no cache): a poll costs 2 GETs (Dataset, DataLoad).
 	Client client.Client
-	// Requeue is the polling policy; zero values mean 1s and 15s.
-	Requeue Requeue
-	// Settle is how long a Complete DataLoad below minCachedPercentage waits for Fluid to refresh the
-	// Dataset's cache states before the node fails; zero means 30s.
+	// Requeue is the polling policy; zero fields take DefaultRequeue's.
+	Requeue requeue.Policy
+	// Settle is how long a Complete DataLoad whose cache looks short waits for Fluid's next cache-state
+	// refresh, counted from when the plugin first sees Complete; zero means DefaultSettle.
 	Settle time.Duration
+	// Stuck is how long an Executing DataLoad whose cache already meets the minimum may stay
+	// Executing before the plugin takes the load as done (fluid#4287); zero means DefaultStuck.
+	Stuck time.Duration
+	// Placement is the loader pods' default placement; nil means ECIPlacement().
+	Placement *Placement
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
+	mu       sync.Mutex
+	attempts map[string]*attempt
+}
+
+// attempt is what the plugin remembers about the current attempt of one warm-up.
+type attempt struct {
 	mu        sync.Mutex
-	firstSeen firstseen.Tracker
-	// waiting holds the findings of warm-ups whose Dataset and runtime this process has already
-	// ensured and whose DataLoad it has not created yet: their polls cost one GET (the Dataset).
-	waiting map[string][]string
-}
-
-// remember records a warm-up that waits before its DataLoad (Dataset not Bound or lock held).
-func (m *Manager) remember(key string, findings []string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.waiting == nil {
-		m.waiting = map[string][]string{}
-	}
-	m.waiting[key] = append([]string{}, findings...)
-}
-
-// forget drops a remembered warm-up.
-func (m *Manager) forget(key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.waiting, key)
-}
-
-// waitingDataset returns the Dataset of a warm-up this process already saw waiting (ok true), with
-// one GET and no DataLoad or runtime look-up: a DataLoad made meanwhile by another process is found
-// when the Create reports AlreadyExists.
-func (m *Manager) waitingDataset(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec, key string) (*fluidv1.Dataset, []string, bool, error) {
-	m.mu.Lock()
-	findings, ok := m.waiting[key]
-	m.mu.Unlock()
-	if !ok {
-		return nil, nil, false, nil
-	}
-	ds := &fluidv1.Dataset{}
-	if err := m.Client.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: spec.Name}, ds); err != nil {
-		if apierrors.IsNotFound(err) {
-			m.forget(key)
-			return nil, nil, false, nil
-		}
-		return nil, nil, false, fmt.Errorf("get Dataset %s/%s: %w", wf.Namespace, spec.Name, err)
-	}
-	return ds, findings, true, nil
+	n         int       // 0 until found; attempt n's own DataLoad is DataLoadName(...)+suffix(n)
+	firstSeen time.Time // first call of this attempt
+	ensured   bool      // Dataset and runtime checked in this attempt
+	findings  []string
+	followed  string    // a DataLoad started by someone else that this attempt follows
+	own       int       // 1 once the attempt's own DataLoad exists
+	created   time.Time // its creationTimestamp
+	// completeSeen and cacheAtComplete anchor the settle window of a Complete DataLoad.
+	completeSeen    time.Time
+	fullSince       time.Time // cache at the minimum while the DataLoad is still Executing
+	cacheAtComplete string
 }
 
 func (m *Manager) now() time.Time {
@@ -100,25 +114,50 @@ func (m *Manager) now() time.Time {
 	return time.Now()
 }
 
-func (m *Manager) requeue() Requeue {
-	r := m.Requeue
-	if r.Min <= 0 {
-		r.Min = time.Second
-	}
-	if r.Max <= 0 {
-		r.Max = 15 * time.Second
-	}
-	if r.Max < r.Min {
-		r.Max = r.Min
-	}
-	return r
-}
-
 func (m *Manager) settle() time.Duration {
 	if m.Settle <= 0 {
-		return 30 * time.Second
+		return DefaultSettle
 	}
 	return m.Settle
+}
+
+// lockAttempt returns the locked attempt of key, dropping attempts idle for a day.
+func (m *Manager) lockAttempt(key string, now time.Time) *attempt {
+	m.mu.Lock()
+	if m.attempts == nil {
+		m.attempts = map[string]*attempt{}
+	}
+	a, ok := m.attempts[key]
+	if !ok {
+		for k, old := range m.attempts {
+			if old.mu.TryLock() {
+				if !old.firstSeen.IsZero() && now.Sub(old.firstSeen) > 24*time.Hour {
+					delete(m.attempts, k)
+				}
+				old.mu.Unlock()
+			}
+		}
+		a = &attempt{}
+		m.attempts[key] = a
+	}
+	m.mu.Unlock()
+	a.mu.Lock()
+	return a
+}
+
+// start anchors the attempt's timeout: its DataLoad's creation (durable across restarts), else
+// the attempt's first call.
+func (a *attempt) start() time.Time {
+	if !a.created.IsZero() {
+		return a.created
+	}
+	return a.firstSeen
+}
+
+// next forgets the ended attempt and prepares attempt n.
+func (a *attempt) next(n int) {
+	a.n, a.firstSeen, a.ensured, a.findings, a.followed, a.own, a.created = n, time.Time{}, false, nil, "", 0, time.Time{}
+	a.completeSeen, a.cacheAtComplete, a.fullSince = time.Time{}, "", time.Time{}
 }
 
 // Key is the idempotency key of a warm-up: the workflow UID plus the template content. The agent's
@@ -132,106 +171,255 @@ func Key(workflowUID string, spec *Spec) string {
 	return hex.EncodeToString(h.Sum(nil))[:40]
 }
 
-// DataLoadName is the deterministic DataLoad name for a key: short enough for the Jobs and Helm
-// releases Fluid derives from it.
-func DataLoadName(dataset, key string) string {
+// DataLoadName is the deterministic DataLoad name of attempt n (1-based) for a key: short enough for
+// the Jobs and Helm releases Fluid derives from it.
+func DataLoadName(dataset, key string, n int) string {
 	prefix := dataset
 	if len(prefix) > 28 {
 		prefix = strings.TrimRight(prefix[:28], "-")
 	}
-	return prefix + "-warm-" + key[:10]
+	name := prefix + "-warm-" + key[:10]
+	if n > 1 {
+		name += "-" + strconv.Itoa(n)
+	}
+	return name
 }
 
 // ErrForeignDataLoad means a DataLoad with the deterministic name exists but was not made for this warm-up.
 var ErrForeignDataLoad = errors.New("a DataLoad with this name exists but was not created for this workflow and template")
 
 // Warm runs one step of the warm-up described by spec for workflow wf and returns the node's reply.
-// Validate spec first. Errors are Kubernetes errors (wrapped) for the caller to classify.
+// Validate spec first. After an attempt's first call, transient Kubernetes errors become a Running
+// reply that retries (the load goes on without the plugin); other errors are returned wrapped.
 func (m *Manager) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec) (executorplugins.ExecuteTemplateReply, error) {
 	now := m.now()
 	key := Key(wf.UID, spec)
-	name := DataLoadName(spec.Name, key)
-	st := &state{now: now, spec: spec, requeue: m.requeue(), settle: m.settle()}
+	a := m.lockAttempt(key, now)
+	defer a.mu.Unlock()
+	first := a.firstSeen.IsZero()
+	if first {
+		a.firstSeen = now
+	}
+	reply, err := m.step(ctx, wf, spec, key, a, now)
+	switch {
+	case err == nil || (first && requeue.IsTransient(err)):
+		return reply, err // on a first call the agent itself retries a 503
+	case !requeue.IsTransient(err):
+		a.next(a.n) // the node fails: a retry starts afresh
+		return reply, err
+	}
+	o := &observation{now: now, spec: spec, start: a.start(), requeue: m.Requeue.OrDefault(DefaultRequeue)}
+	if o.timedOut() {
+		// The DataLoad cannot be marked now: remember in memory that this attempt is over.
+		a.next(a.n + a.own)
+		return o.failed(fmt.Sprintf("timed out after %s; the last Kubernetes API call failed: %v", spec.TimeoutDuration(), err)), nil
+	}
+	return o.running(fmt.Sprintf("retrying after a Kubernetes API error (the load goes on meanwhile): %v", err)), nil
+}
 
-	ds, findings, ok, err := m.waitingDataset(ctx, wf, spec, key)
+// step is one call: find or start the attempt's DataLoad, judge it, and end the attempt when the
+// reply is final.
+func (m *Manager) step(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec, key string, a *attempt, now time.Time) (executorplugins.ExecuteTemplateReply, error) {
+	ds, err := m.dataset(ctx, wf, spec, a)
 	if err != nil {
 		return executorplugins.ExecuteTemplateReply{}, err
 	}
-	if !ok {
-		dl := &fluidv1.DataLoad{}
-		err := m.Client.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: name}, dl)
-		switch {
-		case err == nil:
-			return m.assessExisting(ctx, st, wf, key, dl)
-		case !apierrors.IsNotFound(err):
-			return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("get DataLoad %s/%s: %w", wf.Namespace, name, err)
+	o := &observation{now: now, spec: spec, dataset: ds, start: a.firstSeen, settle: m.settle(),
+		findings: a.findings, requeue: m.Requeue.OrDefault(DefaultRequeue)}
+	if ds == nil {
+		a.next(a.n)
+		return o.failed(fmt.Sprintf("Dataset %s not found in namespace %s; give dataset.mounts (and dataset.runtime) to create it", spec.Name, wf.Namespace)), nil
+	}
+	dl, reply, err := m.dataLoad(ctx, wf, spec, key, a, o)
+	if err != nil || reply.Node != nil {
+		return reply, err
+	}
+	o.dataLoad, o.followed = dl, a.followed != ""
+	if !o.followed {
+		a.own, a.created = 1, dl.CreationTimestamp.Time
+		o.start = a.start()
+	}
+	if f := dl.Annotations[AnnotationFindings]; f != "" && !o.followed && len(o.findings) == 0 {
+		o.findings = strings.Split(f, "\n")
+	}
+	if dl.Status.Phase == common.PhaseComplete {
+		if a.completeSeen.IsZero() {
+			a.completeSeen, a.cacheAtComplete = now, cacheFingerprint(ds)
 		}
-		if ds, findings, err = m.ensureDataset(ctx, wf, spec); err != nil {
+		o.completeSeen, o.refreshed = a.completeSeen, cacheFingerprint(ds) != a.cacheAtComplete
+	}
+	if dl.Status.Phase == common.PhaseExecuting && alreadyWarm(spec, ds) {
+		if a.fullSince.IsZero() {
+			a.fullSince = now
+		}
+	} else {
+		a.fullSince = time.Time{}
+	}
+	o.fullSince, o.stuck = a.fullSince, m.stuck()
+	reply = o.assess()
+	if reply.Node.Phase.Completed() {
+		if err := m.endAttempt(ctx, a, dl, reply.Node.Phase); err != nil {
 			return executorplugins.ExecuteTemplateReply{}, err
 		}
 	}
-	if ds == nil {
-		return st.failed(fmt.Sprintf("Dataset %s not found in namespace %s; give dataset.mounts (and dataset.runtime) to create it", spec.Name, wf.Namespace), 0), nil
-	}
-	st.dataset, st.findings = ds, findings
-	st.start = m.firstSeen.Seen(key, now)
-	// A Dataset this workflow created anchors the timeout durably (it survives plugin restarts).
-	if ds.Labels[LabelWorkflowUID] == wf.UID && !ds.CreationTimestamp.IsZero() && ds.CreationTimestamp.Time.Before(st.start) {
-		st.start = ds.CreationTimestamp.Time
-	}
-	if reply, ok := st.assessWaiting(); !ok {
-		m.remember(key, findings)
-		return reply, nil
-	}
-	m.forget(key)
-
-	dl := m.newDataLoad(wf, spec, key, name, findings)
-	if err := m.Client.Create(ctx, dl); err != nil {
-		if !apierrors.IsAlreadyExists(err) {
-			return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("create DataLoad %s/%s: %w", wf.Namespace, name, err)
-		}
-		// A concurrent call (or another replica) won the race: reuse its DataLoad.
-		dl = &fluidv1.DataLoad{}
-		if err := m.Client.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: name}, dl); err != nil {
-			return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("get DataLoad %s/%s: %w", wf.Namespace, name, err)
-		}
-		if dl.Labels[LabelWarmKey] != key {
-			return st.failed(fmt.Sprintf("DataLoad %s/%s: %v", wf.Namespace, name, ErrForeignDataLoad), 0), nil
-		}
-	}
-	st.dataLoad = dl
-	st.start = dl.CreationTimestamp.Time
-	if st.start.IsZero() {
-		st.start = m.firstSeen.Seen(key, now)
-	}
-	return st.assessLoad(), nil
+	return reply, nil
 }
 
-func (m *Manager) assessExisting(ctx context.Context, st *state, wf executorplugins.ObjectMeta, key string, dl *fluidv1.DataLoad) (executorplugins.ExecuteTemplateReply, error) {
+// dataLoad finds the attempt's DataLoad: the one it follows, its own, or a new one. It answers
+// directly (reply.Node set) when no DataLoad is needed or allowed.
+func (m *Manager) dataLoad(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec, key string, a *attempt, o *observation) (*fluidv1.DataLoad, executorplugins.ExecuteTemplateReply, error) {
+	var none executorplugins.ExecuteTemplateReply
+	if a.followed != "" {
+		dl, err := m.getDataLoad(ctx, wf.Namespace, a.followed)
+		if dl != nil || err != nil {
+			return dl, none, err
+		}
+		a.followed = "" // gone (TTL or deleted): decide again below
+	}
+	if a.n == 0 {
+		n, dl, err := m.findAttempt(ctx, wf.Namespace, spec, key)
+		if err != nil {
+			return nil, none, err
+		}
+		a.n = n
+		if dl != nil {
+			return m.checkOwn(dl, key, a, o)
+		}
+	} else if dl, err := m.getDataLoad(ctx, wf.Namespace, DataLoadName(spec.Name, key, a.n)); dl != nil || err != nil {
+		if err != nil {
+			return nil, none, err
+		}
+		return m.checkOwn(dl, key, a, o)
+	}
+	ds := o.dataset
+	if alreadyWarm(spec, ds) {
+		a.next(a.n)
+		return nil, succeededReply(o.withFindings(fmt.Sprintf("Dataset %s is already warm: %s cached (minimum %g%%), no DataLoad needed (set load.force to reload)",
+			ds.Name, percent(ds), spec.MinCached())), ds, nil), nil
+	}
+	if msg := capacityShort(spec, ds); msg != "" {
+		a.next(a.n)
+		return nil, o.failed(msg), nil
+	}
+	running, err := m.findRunning(ctx, wf.Namespace, spec, key)
+	if err != nil || running != nil {
+		if running != nil {
+			a.followed = running.Name
+		}
+		return running, none, err
+	}
+	dl, err := m.createDataLoad(ctx, wf, spec, key, a)
+	if err != nil {
+		return nil, none, err
+	}
+	return m.checkOwn(dl, key, a, o)
+}
+
+// checkOwn refuses a DataLoad that has the attempt's name but was made for something else.
+func (m *Manager) checkOwn(dl *fluidv1.DataLoad, key string, a *attempt, o *observation) (*fluidv1.DataLoad, executorplugins.ExecuteTemplateReply, error) {
 	if dl.Labels[LabelWarmKey] != key {
-		return st.failed(fmt.Sprintf("DataLoad %s/%s: %v", dl.Namespace, dl.Name, ErrForeignDataLoad), 0), nil
+		a.next(a.n)
+		return nil, o.failed(fmt.Sprintf("DataLoad %s/%s: %v", dl.Namespace, dl.Name, ErrForeignDataLoad)), nil
 	}
-	ds := &fluidv1.Dataset{}
-	if err := m.Client.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: st.spec.Name}, ds); err != nil {
-		if apierrors.IsNotFound(err) {
-			return st.failed(fmt.Sprintf("Dataset %s was deleted while DataLoad %s was running", st.spec.Name, dl.Name), 0), nil
-		}
-		return executorplugins.ExecuteTemplateReply{}, fmt.Errorf("get Dataset %s/%s: %w", wf.Namespace, st.spec.Name, err)
-	}
-	st.dataLoad, st.dataset = dl, ds
-	st.start = dl.CreationTimestamp.Time
-	if st.start.IsZero() {
-		st.start = m.firstSeen.Seen(key, st.now)
-	}
-	if f := dl.Annotations[AnnotationFindings]; f != "" {
-		st.findings = strings.Split(f, "\n")
-	}
-	return st.assessLoad(), nil
+	return dl, executorplugins.ExecuteTemplateReply{}, nil
 }
 
-// ownerRefs returns the Workflow owner reference when cleanup is onWorkflowDeletion.
+func (m *Manager) getDataLoad(ctx context.Context, ns, name string) (*fluidv1.DataLoad, error) {
+	dl := &fluidv1.DataLoad{}
+	if err := m.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, dl); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get DataLoad %s/%s: %w", ns, name, err)
+	}
+	return dl, nil
+}
+
+// findAttempt finds the current attempt after a restart: the first attempt whose DataLoad is
+// missing or not marked ended.
+func (m *Manager) findAttempt(ctx context.Context, ns string, spec *Spec, key string) (int, *fluidv1.DataLoad, error) {
+	for n := 1; n <= maxAttempts; n++ {
+		dl, err := m.getDataLoad(ctx, ns, DataLoadName(spec.Name, key, n))
+		if err != nil {
+			return 0, nil, err
+		}
+		if dl == nil || dl.Labels[LabelWarmKey] != key || dl.Annotations[AnnotationAttemptEnded] == "" {
+			return n, dl, nil
+		}
+	}
+	return maxAttempts, nil, fmt.Errorf("DataLoads of %d attempts of this template exist; delete them to start again", maxAttempts)
+}
+
+// findRunning returns a Pending or Executing DataLoad of the same Dataset whose targets cover every
+// path of the template: following it avoids loading the same data twice. Fluid v1.0.8 does not
+// serialise DataLoads (status.operationRef is a list), so nothing else is waited for.
+func (m *Manager) findRunning(ctx context.Context, ns string, spec *Spec, key string) (*fluidv1.DataLoad, error) {
+	var list fluidv1.DataLoadList
+	if err := m.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("list DataLoads in %s: %w", ns, err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool {
+		return list.Items[i].CreationTimestamp.Before(&list.Items[j].CreationTimestamp)
+	})
+	for i := range list.Items {
+		dl := &list.Items[i]
+		if dl.Spec.Dataset.Name != spec.Name || dl.Annotations[AnnotationAttemptEnded] != "" || !dl.DeletionTimestamp.IsZero() ||
+			dl.Labels[LabelWarmKey] == key { // this warm-up's own: met by name, never followed
+			continue
+		}
+		if dl.Status.Phase != common.PhasePending && dl.Status.Phase != common.PhaseExecuting {
+			continue
+		}
+		if covers(dl.Spec.Target, spec.Load.Paths) {
+			return dl, nil
+		}
+	}
+	return nil, nil
+}
+
+// covers reports whether loading targets also loads every path in paths.
+func covers(targets []fluidv1.TargetPath, paths []string) bool {
+	if len(paths) == 0 {
+		paths = []string{"/"}
+	}
+	if len(targets) == 0 {
+		targets = []fluidv1.TargetPath{{Path: "/"}}
+	}
+	for _, p := range paths {
+		p = "/" + strings.Trim(p, "/")
+		ok := false
+		for _, t := range targets {
+			tp := "/" + strings.Trim(t.Path, "/")
+			if tp == "/" || p == tp || strings.HasPrefix(p, tp+"/") {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// endAttempt records that the attempt was answered, so the next call is a new attempt.
+func (m *Manager) endAttempt(ctx context.Context, a *attempt, dl *fluidv1.DataLoad, phase wfv1.NodePhase) error {
+	if a.followed != "" || dl == nil {
+		a.next(a.n)
+		return nil
+	}
+	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationAttemptEnded: string(phase)}}}
+	raw, _ := json.Marshal(patch)
+	if err := m.Client.Patch(ctx, dl, client.RawPatch(types.MergePatchType, raw)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("mark DataLoad %s/%s as answered: %w", dl.Namespace, dl.Name, err)
+	}
+	a.next(a.n + 1)
+	return nil
+}
+
+// ownerRefs returns the Workflow owner reference unless cleanup is keep.
 func ownerRefs(wf executorplugins.ObjectMeta, spec *Spec) []metav1.OwnerReference {
-	if spec.Cleanup != CleanupOnWorkflowDeletion {
+	if spec.CleanupPolicy() != CleanupOnWorkflowDeletion {
 		return nil
 	}
 	return []metav1.OwnerReference{{
@@ -254,135 +442,4 @@ func labels(wf executorplugins.ObjectMeta, key string) map[string]string {
 		l[LabelWarmKey] = key
 	}
 	return l
-}
-
-// ensureDataset gets the Dataset, creating it and its JindoRuntime when the template describes them.
-// It never changes existing objects: differences become findings. ds is nil when the Dataset does
-// not exist and cannot be created.
-func (m *Manager) ensureDataset(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec) (ds *fluidv1.Dataset, findings []string, err error) {
-	nn := types.NamespacedName{Namespace: wf.Namespace, Name: spec.Name}
-	ds = &fluidv1.Dataset{}
-	err = m.Client.Get(ctx, nn, ds)
-	switch {
-	case err == nil:
-		if len(spec.Mounts) > 0 {
-			if diff := subsetDiff("spec.mounts", spec.Mounts, ds.Spec.Mounts); len(diff) > 0 {
-				findings = append(findings, fmt.Sprintf("existing Dataset %s differs from the template at %s and was left unchanged",
-					spec.Name, strings.Join(diff, ", ")))
-			}
-		}
-	case apierrors.IsNotFound(err):
-		if len(spec.Mounts) == 0 {
-			return nil, nil, nil
-		}
-		ds = &fluidv1.Dataset{
-			ObjectMeta: metav1.ObjectMeta{Name: spec.Name, Namespace: wf.Namespace, Labels: labels(wf, ""), OwnerReferences: ownerRefs(wf, spec)},
-			Spec:       fluidv1.DatasetSpec{Mounts: spec.Mounts},
-		}
-		if err := m.Client.Create(ctx, ds); err != nil {
-			if !apierrors.IsAlreadyExists(err) {
-				return nil, nil, fmt.Errorf("create Dataset %s: %w", nn, err)
-			}
-			if err := m.Client.Get(ctx, nn, ds); err != nil {
-				return nil, nil, fmt.Errorf("get Dataset %s: %w", nn, err)
-			}
-		}
-	default:
-		return nil, nil, fmt.Errorf("get Dataset %s: %w", nn, err)
-	}
-
-	if spec.Runtime == nil {
-		return ds, findings, nil
-	}
-	rt := &fluidv1.JindoRuntime{}
-	err = m.Client.Get(ctx, nn, rt)
-	switch {
-	case err == nil:
-		if diff := subsetDiff("spec", spec.Runtime, rt.Spec); len(diff) > 0 {
-			findings = append(findings, fmt.Sprintf("existing JindoRuntime %s differs from the template at %s and was left unchanged",
-				spec.Name, strings.Join(diff, ", ")))
-		}
-	case apierrors.IsNotFound(err):
-		rt = &fluidv1.JindoRuntime{
-			ObjectMeta: metav1.ObjectMeta{Name: spec.Name, Namespace: wf.Namespace, Labels: labels(wf, ""), OwnerReferences: ownerRefs(wf, spec)},
-			Spec:       *spec.Runtime,
-		}
-		if err := m.Client.Create(ctx, rt); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, nil, fmt.Errorf("create JindoRuntime %s: %w", nn, err)
-		}
-	default:
-		return nil, nil, fmt.Errorf("get JindoRuntime %s: %w", nn, err)
-	}
-	return ds, findings, nil
-}
-
-func (m *Manager) newDataLoad(wf executorplugins.ObjectMeta, spec *Spec, key, name string, findings []string) *fluidv1.DataLoad {
-	paths := spec.Load.Paths
-	if len(paths) == 0 {
-		paths = []string{"/"}
-	}
-	targets := make([]fluidv1.TargetPath, 0, len(paths))
-	for _, p := range paths {
-		targets = append(targets, fluidv1.TargetPath{Path: p, Replicas: spec.Load.Replicas})
-	}
-	dl := &fluidv1.DataLoad{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:            name,
-			Namespace:       wf.Namespace,
-			Labels:          labels(wf, key),
-			OwnerReferences: ownerRefs(wf, spec),
-		},
-		Spec: fluidv1.DataLoadSpec{
-			Dataset:      fluidv1.TargetDataset{Name: spec.Name, Namespace: wf.Namespace},
-			LoadMetadata: spec.Load.LoadMetadata,
-			Target:       targets,
-			Options:      spec.Load.Options,
-			Policy:       fluidv1.Once,
-		},
-	}
-	if len(findings) > 0 {
-		dl.Annotations = map[string]string{AnnotationFindings: strings.Join(findings, "\n")}
-	}
-	return dl
-}
-
-// subsetDiff lists the JSON paths where want (what the template asked for) is not matched by have
-// (what exists). Fields the template leaves out are not compared, so apiserver defaults are no finding.
-func subsetDiff(root string, want, have any) []string {
-	var w, h any
-	wb, _ := json.Marshal(want)
-	hb, _ := json.Marshal(have)
-	_ = json.Unmarshal(wb, &w)
-	_ = json.Unmarshal(hb, &h)
-	var out []string
-	walkDiff(root, w, h, &out)
-	sort.Strings(out)
-	return out
-}
-
-func walkDiff(path string, w, h any, out *[]string) {
-	switch wv := w.(type) {
-	case map[string]any:
-		hv, ok := h.(map[string]any)
-		if !ok {
-			*out = append(*out, path)
-			return
-		}
-		for k, x := range wv {
-			walkDiff(path+"."+k, x, hv[k], out)
-		}
-	case []any:
-		hv, ok := h.([]any)
-		if !ok || len(hv) != len(wv) {
-			*out = append(*out, path)
-			return
-		}
-		for i := range wv {
-			walkDiff(fmt.Sprintf("%s[%d]", path, i), wv[i], hv[i], out)
-		}
-	default:
-		if fmt.Sprint(w) != fmt.Sprint(h) {
-			*out = append(*out, path)
-		}
-	}
 }

@@ -134,6 +134,18 @@ func RoundUp(milliCPU, memMiB int64) (Spec, bool) {
 	return Spec{}, false
 }
 
+// Cheapest returns the cheapest catalog spec (by HourlyPrice; ties: fewer vCPU) that covers both
+// milliCPU and memMiB. It is the spec to ask for in eci-use-specs: RoundUp, ECI's own vCPU-first
+// rounding, can land on a dearer spec. ok is false when nothing in the catalog is large enough.
+func Cheapest(milliCPU, memMiB int64) (Spec, bool) {
+	for _, c := range byPrice {
+		if c.Covers(milliCPU, memMiB) {
+			return c, true
+		}
+	}
+	return Spec{}, false
+}
+
 // Fallbacks returns up to n specs to try after chosen when it is out of stock: the next cheapest
 // catalog specs that are larger than chosen in vCPU or memory and no smaller in either.
 func Fallbacks(chosen Spec, n int) []Spec {

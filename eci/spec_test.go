@@ -114,3 +114,42 @@ func TestIsGPUType(t *testing.T) {
 		}
 	}
 }
+
+// Over the whole catalog grid (every catalog vCPU and memory, and the points just above them):
+// Cheapest covers the need, no cheaper covering spec exists, and the fallbacks cover the chosen
+// spec and are ordered by price.
+func TestCheapestGrid(t *testing.T) {
+	var cpus, mems []int64
+	for _, c := range Catalog() {
+		cpus = append(cpus, c.MilliCPU, c.MilliCPU+1)
+		mems = append(mems, c.MemoryMiB, c.MemoryMiB+1)
+	}
+	price := func(s Spec) float64 { p, _ := s.HourlyPrice(); return p }
+	for _, cpu := range cpus {
+		for _, mem := range mems {
+			chosen, ok := Cheapest(cpu, mem)
+			if !ok {
+				for _, c := range Catalog() {
+					if c.Covers(cpu, mem) {
+						t.Fatalf("%d/%d: nothing chosen but %s covers it", cpu, mem, c)
+					}
+				}
+				continue
+			}
+			if !chosen.Covers(cpu, mem) {
+				t.Fatalf("%d/%d: %s does not cover it", cpu, mem, chosen)
+			}
+			for _, c := range Catalog() {
+				if c.Covers(cpu, mem) && price(c) < price(chosen) {
+					t.Fatalf("%d/%d: chose %s, but %s is cheaper", cpu, mem, chosen, c)
+				}
+			}
+			fb := Fallbacks(chosen, 4)
+			for i, f := range fb {
+				if !f.Covers(chosen.MilliCPU, chosen.MemoryMiB) || f == chosen || (i > 0 && price(f) < price(fb[i-1])) {
+					t.Fatalf("%d/%d: fallbacks %v of %s not covering or not ordered by price", cpu, mem, fb, chosen)
+				}
+			}
+		}
+	}
+}

@@ -59,7 +59,7 @@ func BenchmarkShapePodJSON(b *testing.B) {
 	}
 }
 
-// BenchmarkShapeWorkflow renders seed 001's 100-way Fluid fan-out.
+// BenchmarkShapeWorkflow renders a 100-way Fluid fan-out (warm a dataset, then 100 readers).
 func BenchmarkShapeWorkflow(b *testing.B) {
 	obj := decodeFile(b, "fluid-fanout.yaml")
 	e := NewEngine(DefaultProfiles())

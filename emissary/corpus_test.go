@@ -111,7 +111,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatal("input mutated")
 			}
 			if res.Outcome != OutcomeShaped {
-				if argoPodKind(c.pod) != "" && res.Outcome == OutcomeSkipped && hasCode(res.Findings, CodeAgentStays) == nil &&
+				if IsArgoPod(c.pod) && res.Outcome == OutcomeSkipped && hasCode(res.Findings, CodeAgentStays) == nil &&
 					hasCode(res.Findings, CodeHostPath) == nil && hasCode(res.Findings, CodeHostNetwork) == nil && hasCode(res.Findings, CodePrivileged) == nil {
 					t.Errorf("Argo pod skipped: %s", res.Reason)
 				}

@@ -3,7 +3,6 @@ package emissary
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -85,24 +84,6 @@ func countDocuments(data []byte) int {
 		n++
 	}
 	return n
-}
-
-// EncodeYAML renders an object as YAML for `argo submit -`, without the status and the null
-// creationTimestamp that typed Go objects carry.
-func EncodeYAML(obj runtime.Object) ([]byte, error) {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
-	}
-	if meta, ok := m["metadata"].(map[string]any); ok && meta["creationTimestamp"] == nil {
-		delete(meta, "creationTimestamp")
-	}
-	delete(m, "status") // a rendered object is input for the API server, never a status report
-	return yaml.Marshal(m)
 }
 
 // NewWorkflowObject returns an empty Argo object of kind (Workflow, CronWorkflow, WorkflowTemplate

@@ -9,6 +9,11 @@
 // and owner references. The same engine renders whole Workflows, CronWorkflows and
 // WorkflowTemplates so that a cluster without the webhook gets the same pods, and lints them.
 //
+// What the engine wrote is recorded in argo-eci.io/decision (profile, keys, digest of their values),
+// so a later pass decides those keys again instead of taking them for the user's; see
+// AnnotationDecision. Render edits the user's document (ParseStream, Stream.Update) so that
+// everything argo-eci does not own stays as written.
+//
 // The package is pure: no I/O, no clocks, no globals that change. Inputs are never mutated.
 //
 // Precedence, strongest first: the pod's own k8s.aliyun.com/* annotations (never overwritten),
@@ -20,10 +25,10 @@
 // The spec is computed the way ECI bills: per container the limit, else the request, summed over
 // the regular containers; each init container runs alone, so the pod needs the larger of the
 // biggest init phase and the sum; containers carrying __ECI_RESOURCE_IGNORE__=TRUE are left out
-// (with executorResources: ignore that is Argo's wait and artifact-plugin sidecars). The result is
-// rounded up to the smallest catalog vCPU, then memory, covering both (eci.RoundUp), and followed
-// by fallbackSpecs more: the next cheapest catalog specs that still cover it (eci.Fallbacks), so a
-// stock-out costs as little extra as possible. Pods whose own containers state no CPU or memory
+// (with executorResources: ignore that is Argo's wait, v4.1's supervisor and the artifact-plugin
+// sidecars). The spec asked for is the cheapest catalog spec covering both CPU and memory
+// (eci.Cheapest), followed by fallbackSpecs more: the next cheapest catalog specs that still cover
+// it (eci.Fallbacks), so a stock-out costs as little extra as possible. Pods whose own containers state no CPU or memory
 // get ECI's 2-4Gi default (and a finding); GPU pods get no computed spec (ECI cannot pick a GPU
 // from vCPU/memory) but an error finding asking for GPU instance types.
 //

@@ -73,8 +73,10 @@ func ExampleEngine_ShapePod() {
 	// [{__ECI_RESOURCE_IGNORE__ TRUE nil}]
 }
 
+// Render the way `argo-eci render` does: parse the stream, shape each Argo object, write only
+// what changed into the user's document.
 func ExampleEngine_ShapeWorkflow() {
-	obj, err := emissary.DecodeObject([]byte(`
+	stream, err := emissary.ParseStream([]byte(`# CI build
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {generateName: build-, annotations: {argo-eci.io/spot: "true"}}
@@ -90,41 +92,38 @@ spec:
 	if err != nil {
 		panic(err)
 	}
-	shaped, findings, err := emissary.NewEngine(emissary.DefaultProfiles()).ShapeWorkflow(obj)
-	if err != nil {
-		panic(err)
+	engine := emissary.NewEngine(emissary.DefaultProfiles())
+	for _, o := range stream.Objects {
+		shaped, findings, err := engine.ShapeWorkflow(o.Object)
+		if err != nil {
+			panic(err)
+		}
+		if err := stream.Update(o, shaped); err != nil {
+			panic(err)
+		}
+		fmt.Println(len(findings), "findings")
 	}
-	out, _ := emissary.EncodeYAML(shaped)
+	out, _ := stream.Encode()
 	fmt.Print(string(out))
-	fmt.Println(len(findings), "findings")
 	// Output:
+	// 0 findings
+	// # CI build
 	// apiVersion: argoproj.io/v1alpha1
 	// kind: Workflow
-	// metadata:
-	//   annotations:
-	//     argo-eci.io/spot: "true"
-	//   generateName: build-
+	// metadata: {generateName: build-, annotations: {argo-eci.io/spot: "true"}}
 	// spec:
-	//   arguments: {}
 	//   entrypoint: compile
 	//   templates:
-	//   - container:
-	//       command:
-	//       - go
-	//       - build
-	//       - ./...
+	//   - name: compile
+	//     container:
 	//       image: golang:1.25
-	//       name: ""
-	//       resources:
-	//         limits:
-	//           cpu: "2"
-	//           memory: 4Gi
-	//     inputs: {}
+	//       command: [go, build, ./...]
+	//       resources: {limits: {cpu: "2", memory: 4Gi}}
 	//     metadata:
 	//       annotations:
+	//         argo-eci.io/decision: standard;shaped-by,spec-reason,eci-auto-imc,eci-custom-tags,eci-fail-strategy,eci-spot-fallback,eci-spot-strategy,eci-use-specs;5e8cce8665241d50
 	//         argo-eci.io/shaped-by: standard
-	//         argo-eci.io/spec-reason: sum of limits 2 vCPU/4Gi (wait ignored) → 2-4Gi;
-	//           fallbacks 2-8Gi,2-16Gi
+	//         argo-eci.io/spec-reason: sum of limits 2 vCPU/4Gi (wait ignored) → 2-4Gi; fallbacks 2-8Gi,2-16Gi
 	//         k8s.aliyun.com/eci-auto-imc: "true"
 	//         k8s.aliyun.com/eci-custom-tags: workflow:build,template:compile
 	//         k8s.aliyun.com/eci-fail-strategy: fail-fast
@@ -133,12 +132,9 @@ spec:
 	//         k8s.aliyun.com/eci-use-specs: 2-4Gi,2-8Gi,2-16Gi
 	//       labels:
 	//         alibabacloud.com/eci: "true"
-	//     name: compile
-	//     outputs: {}
 	//     podSpecPatch: '{"containers":[{"env":[{"name":"__ECI_RESOURCE_IGNORE__","value":"TRUE"}],"name":"wait"}]}'
 	//     retryStrategy:
 	//       limit: 3
 	//       retryPolicy: Always
 	//     schedulerName: eci-scheduler
-	// 0 findings
 }

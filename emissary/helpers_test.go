@@ -58,6 +58,10 @@ func argoPod(wfName string, tmpl *wfv1.Template) *corev1.Pod {
 		c := *tmpl.Container.DeepCopy()
 		c.Name = common.MainContainerName
 		mains = append(mains, c)
+	case tmpl.Script != nil:
+		c := *tmpl.Script.Container.DeepCopy()
+		c.Name = common.MainContainerName
+		mains = append(mains, c)
 	case tmpl.ContainerSet != nil:
 		for _, n := range tmpl.ContainerSet.Containers {
 			mains = append(mains, *n.Container.DeepCopy())
@@ -75,6 +79,10 @@ func argoPod(wfName string, tmpl *wfv1.Template) *corev1.Pod {
 		containers = append(containers, *s.Container.DeepCopy())
 	}
 	containers = append(containers, mains...)
+	// Argo v4.0.7 adds an artifact-plugin sidecar per plugin of an output artifact only.
+	for _, name := range tmpl.Outputs.Artifacts.GetPluginNames(quietCtx, nil, wfv1.IncludeLogs, tmpl.ArchiveLocation) {
+		containers = append(containers, exec(common.ArtifactPluginSidecarPrefix+string(name), "artifact-plugin"))
+	}
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -92,7 +100,7 @@ func argoPod(wfName string, tmpl *wfv1.Template) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			RestartPolicy:  corev1.RestartPolicyNever,
 			Volumes:        append([]corev1.Volume{{Name: "var-run-argo", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, {Name: "tmp-dir-argo", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, tmpl.Volumes...),
-			InitContainers: []corev1.Container{exec(common.InitContainerName, "init", "--loglevel", "info")},
+			InitContainers: append([]corev1.Container{exec(common.InitContainerName, "init", "--loglevel", "info")}, userInits(tmpl)...),
 			Containers:     containers,
 			NodeSelector:   tmpl.NodeSelector,
 			Tolerations:    tmpl.Tolerations,
@@ -152,4 +160,13 @@ func hasCode(fs []Finding, code string) *Finding {
 func mustQuantity(s string) *resource.Quantity {
 	q := resource.MustParse(s)
 	return &q
+}
+
+// userInits are the template's own init containers, which the controller adds after init.
+func userInits(tmpl *wfv1.Template) []corev1.Container {
+	var out []corev1.Container
+	for _, c := range tmpl.InitContainers {
+		out = append(out, *c.Container.DeepCopy())
+	}
+	return out
 }

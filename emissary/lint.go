@@ -45,83 +45,104 @@ func (e *Engine) Lint(obj runtime.Object) ([]Finding, error) {
 
 func (e *Engine) lintDoc(doc *wfDoc) []Finding {
 	var out []Finding
+	datasets := fluidDatasets(doc)
+	for _, at := range allTemplates(doc) {
+		if isPod, _ := podTemplate(at.t); isPod {
+			out = append(out, e.lintTemplate(doc, at.t, at.path, datasets)...)
+		}
+	}
+	return append(out, lintFanOuts(doc)...)
+}
+
+// podAnn is an annotation the template's pods will carry (template metadata over podMetadata).
+func (doc *wfDoc) podAnn(t *wfv1.Template, key string) string {
+	if v, ok := t.Metadata.Annotations[key]; ok {
+		return v
+	}
+	if doc.spec.PodMetadata != nil {
+		return doc.spec.PodMetadata.Annotations[key]
+	}
+	return ""
+}
+
+// podLabel is a label the template's pods will carry.
+func (doc *wfDoc) podLabel(t *wfv1.Template, key string) string {
+	if v, ok := t.Metadata.Labels[key]; ok {
+		return v
+	}
+	if doc.spec.PodMetadata != nil {
+		return doc.spec.PodMetadata.Labels[key]
+	}
+	return ""
+}
+
+// onECI reports whether the (shaped) template's pods go to ECI.
+func (doc *wfDoc) onECI(t *wfv1.Template) bool {
+	return doc.podLabel(t, eci.LabelECI) == "true" || t.SchedulerName == eci.SchedulerName ||
+		(t.SchedulerName == "" && doc.spec.SchedulerName == eci.SchedulerName) || t.NodeSelector[eci.NodeLabelType] == eci.NodeTypeVirtualKubelet
+}
+
+// lintCommands reports main and user sidecars without command: emissary must know the entrypoint.
+func lintCommands(t *wfv1.Template, path string) []Finding {
+	var out []Finding
+	check := func(c *corev1.Container, field string) {
+		if len(c.Command) == 0 {
+			out = append(out, Finding{Code: CodeNoCommand, Severity: SeverityWarning, Template: t.Name, Path: path + field + ".command",
+				Message: fmt.Sprintf("no command for image %q: the controller looks its entrypoint up in the registry on every pod", c.Image),
+				Hint:    "set command explicitly, or list the image in the controller ConfigMap's images index"})
+		}
+	}
+	switch {
+	case t.Container != nil:
+		check(t.Container, ".container")
+	case t.Script != nil:
+		check(&t.Script.Container, ".script")
+	case t.ContainerSet != nil:
+		for j := range t.ContainerSet.Containers {
+			check(&t.ContainerSet.Containers[j].Container, fmt.Sprintf(".containerSet.containers[%d]", j))
+		}
+	}
+	for j := range t.Sidecars {
+		check(&t.Sidecars[j].Container, fmt.Sprintf(".sidecars[%d]", j))
+	}
+	return out
+}
+
+// lintTemplate checks one pod template of the shaped workflow. Cost findings (ECI020) are made
+// only for templates whose pods go to ECI: a template left on normal nodes is not billed by ECI.
+func (e *Engine) lintTemplate(doc *wfDoc, t *wfv1.Template, path string, datasets map[string]bool) []Finding {
+	spec := doc.spec
+	out := lintCommands(t, path)
+	if doc.podAnn(t, eci.AnnotationSpotStrategy) != "" && t.RetryStrategy == nil && spec.RetryStrategy == nil {
+		out = append(out, Finding{Code: CodeSpotNoRetry, Severity: SeverityWarning, Template: t.Name, Path: path + ".retryStrategy",
+			Message: "runs on spot instances without retryStrategy: a reclaimed instance fails the workflow",
+			Hint:    "add retryStrategy {limit: 3, retryPolicy: Always}, or a retry block in the profile"})
+	}
+	if !doc.onECI(t) {
+		return out
+	}
+	if mountsDataset(t, spec, datasets) && doc.podLabel(t, eci.LabelFluidSidecarTarget) == "" && doc.podLabel(t, eci.LabelFluidServerlessInject) == "" {
+		out = append(out, Finding{Code: CodeFluidNoSidecar, Severity: SeverityError, Template: t.Name, Path: path + ".volumes",
+			Message: "mounts a Fluid dataset PVC on ECI without serverless sidecar injection: the mount will not work",
+			Hint:    "add podMetadata label alibabacloud.com/fluid-sidecar-target: eci (ack-fluid) or serverless.fluid.io/inject: \"true\""})
+	}
+	// ShapeWorkflow has already refused invalid settings, so errors cannot occur here.
+	if p, _ := e.selectProfile(doc.namespace, doc.templateSettings(t, path)); p != nil && p.ExecutorResources == ExecutorResourcesCount {
+		if f, ok := lintWaitBump(t, path); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// lintFanOuts reports fan-outs over pod templates without a pinned image cache.
+func lintFanOuts(doc *wfDoc) []Finding {
 	spec := doc.spec
 	byName := map[string]*wfv1.Template{}
 	for i := range spec.Templates {
 		byName[spec.Templates[i].Name] = &spec.Templates[i]
 	}
-	datasets := fluidDatasets(doc)
-	podAnn := func(t *wfv1.Template, key string) string {
-		if v, ok := t.Metadata.Annotations[key]; ok {
-			return v
-		}
-		if spec.PodMetadata != nil {
-			return spec.PodMetadata.Annotations[key]
-		}
-		return ""
-	}
-	podLabel := func(t *wfv1.Template, key string) string {
-		if v, ok := t.Metadata.Labels[key]; ok {
-			return v
-		}
-		if spec.PodMetadata != nil {
-			return spec.PodMetadata.Labels[key]
-		}
-		return ""
-	}
-	onECI := func(t *wfv1.Template) bool {
-		return podLabel(t, eci.LabelECI) == "true" || t.SchedulerName == eci.SchedulerName ||
-			(t.SchedulerName == "" && spec.SchedulerName == eci.SchedulerName) || t.NodeSelector[eci.NodeLabelType] == eci.NodeTypeVirtualKubelet
-	}
-
-	for i := range spec.Templates {
-		t := &spec.Templates[i]
-		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
-		isPod, _ := podTemplate(t)
-		if !isPod {
-			continue
-		}
-		// Commands: emissary must know the entrypoint of main and of user sidecars.
-		check := func(c *corev1.Container, field string) {
-			if len(c.Command) == 0 {
-				out = append(out, Finding{Code: CodeNoCommand, Severity: SeverityWarning, Template: t.Name, Path: path + field + ".command",
-					Message: fmt.Sprintf("no command for image %q: the controller looks its entrypoint up in the registry on every pod", c.Image),
-					Hint:    "set command explicitly, or list the image in the controller ConfigMap's images index"})
-			}
-		}
-		switch {
-		case t.Container != nil:
-			check(t.Container, ".container")
-		case t.Script != nil:
-			check(&t.Script.Container, ".script")
-		case t.ContainerSet != nil:
-			for j := range t.ContainerSet.Containers {
-				check(&t.ContainerSet.Containers[j].Container, fmt.Sprintf(".containerSet.containers[%d]", j))
-			}
-		}
-		for j := range t.Sidecars {
-			check(&t.Sidecars[j].Container, fmt.Sprintf(".sidecars[%d]", j))
-		}
-
-		if podAnn(t, eci.AnnotationSpotStrategy) != "" && t.RetryStrategy == nil && spec.RetryStrategy == nil {
-			out = append(out, Finding{Code: CodeSpotNoRetry, Severity: SeverityWarning, Template: t.Name, Path: path + ".retryStrategy",
-				Message: "runs on spot instances without retryStrategy: a reclaimed instance fails the workflow",
-				Hint:    "add retryStrategy {limit: 3, retryPolicy: Always}, or a retry block in the profile"})
-		}
-		if onECI(t) && mountsDataset(t, spec, datasets) && podLabel(t, eci.LabelFluidSidecarTarget) == "" && podLabel(t, eci.LabelFluidServerlessInject) == "" {
-			out = append(out, Finding{Code: CodeFluidNoSidecar, Severity: SeverityError, Template: t.Name, Path: path + ".volumes",
-				Message: "mounts a Fluid dataset PVC on ECI without serverless sidecar injection: the mount will not work",
-				Hint:    "add podMetadata label alibabacloud.com/fluid-sidecar-target: eci (ack-fluid) or serverless.fluid.io/inject: \"true\""})
-		}
-		// ShapeWorkflow has already refused invalid settings, so errors cannot occur here.
-		if p, _ := e.selectProfile(doc.namespace, doc.templateSettings(i)); p != nil && p.ExecutorResources == ExecutorResourcesCount {
-			if f, ok := lintWaitBump(t, path); ok {
-				out = append(out, f)
-			}
-		}
-	}
-
-	// Fan-out without a pinned image cache.
+	var out []Finding
 	fanOut := func(tmplName, path string, items []wfv1.Item, param string, seq *wfv1.Sequence) {
 		t := byName[tmplName]
 		if t == nil {
@@ -130,24 +151,11 @@ func (e *Engine) lintDoc(doc *wfDoc) []Finding {
 		if isPod, _ := podTemplate(t); !isPod {
 			return
 		}
-		if podAnn(t, eci.AnnotationIMCID) != "" || podAnn(t, eci.AnnotationImageSnapshotID) != "" {
+		if doc.podAnn(t, eci.AnnotationIMCID) != "" || doc.podAnn(t, eci.AnnotationImageSnapshotID) != "" {
 			return
 		}
-		n, known := len(items), true
-		switch {
-		case seq != nil:
-			n, known = sequenceLen(seq)
-		case param != "":
-			n, known = 0, false
-		}
-		hint := "create an image cache first (argo-eci imageCache plugin step) and pin it with k8s.aliyun.com/eci-imc-id, or set imageCache: <imc-id> in the profile"
-		switch {
-		case !known:
-			out = append(out, Finding{Code: CodeFanOutNoIMC, Severity: SeverityInfo, Template: tmplName, Path: path,
-				Message: "fan-out of unknown size (withParam or parameterised withSequence) without a pinned image cache", Hint: hint})
-		case n > FanOutThreshold:
-			out = append(out, Finding{Code: CodeFanOutNoIMC, Severity: SeverityWarning, Template: tmplName, Path: path,
-				Message: fmt.Sprintf("fan-out of %d pods without a pinned image cache: every pod pulls the image", n), Hint: hint})
+		if f, ok := fanOutFinding(tmplName, path, items, param, seq); ok {
+			out = append(out, f)
 		}
 	}
 	for i := range spec.Templates {
@@ -170,6 +178,27 @@ func (e *Engine) lintDoc(doc *wfDoc) []Finding {
 		}
 	}
 	return out
+}
+
+// fanOutFinding reports a fan-out of more than FanOutThreshold pods, or of unknown size.
+func fanOutFinding(tmplName, path string, items []wfv1.Item, param string, seq *wfv1.Sequence) (Finding, bool) {
+	n, known := len(items), true
+	switch {
+	case seq != nil:
+		n, known = sequenceLen(seq)
+	case param != "":
+		n, known = 0, false
+	}
+	hint := "create an image cache first (argo-eci imageCache plugin step) and pin it with k8s.aliyun.com/eci-imc-id, or set imageCache: <imc-id> in the profile"
+	switch {
+	case !known:
+		return Finding{Code: CodeFanOutNoIMC, Severity: SeverityInfo, Template: tmplName, Path: path,
+			Message: "fan-out of unknown size (withParam or parameterised withSequence) without a pinned image cache", Hint: hint}, true
+	case n > FanOutThreshold:
+		return Finding{Code: CodeFanOutNoIMC, Severity: SeverityWarning, Template: tmplName, Path: path,
+			Message: fmt.Sprintf("fan-out of %d pods without a pinned image cache: every pod pulls the image", n), Hint: hint}, true
+	}
+	return Finding{}, false
 }
 
 // Resources assumed for Argo's wait sidecar when linting a workflow file, which does not show the

@@ -75,7 +75,7 @@ func TestLintSpotWithoutRetries(t *testing.T) {
 }
 
 func TestLintFluidWithoutSidecar(t *testing.T) {
-	// Seed 001's workflow placed on ECI by hand, with no profile to add the Fluid label.
+	// A Fluid fan-out placed on ECI by hand, with no profile to add the Fluid label.
 	obj, err := DecodeObject([]byte(`
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow

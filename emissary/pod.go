@@ -3,6 +3,8 @@ package emissary
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -37,31 +39,6 @@ type PodResult struct {
 	Findings []Finding
 }
 
-// Kinds of pods the Argo controller creates.
-const (
-	podKindWorkflow   = "workflow"
-	podKindAgent      = "agent"
-	podKindArtifactGC = "artifact-gc"
-)
-
-// argoPodKind classifies a pod by the labels the Argo controller sets; "" = not an Argo pod.
-func argoPodKind(pod *corev1.Pod) string {
-	if pod.Labels[common.LabelKeyWorkflow] == "" {
-		return ""
-	}
-	switch pod.Labels[common.LabelKeyComponent] {
-	case "agent":
-		return podKindAgent
-	case "artifact-gc":
-		return podKindArtifactGC
-	case "":
-		if pod.Annotations[common.AnnotationKeyNodeID] != "" || pod.Annotations[common.AnnotationKeyNodeName] != "" {
-			return podKindWorkflow
-		}
-	}
-	return ""
-}
-
 // ShapePod decides for one pod created by the Argo controller (workflow pod, agent pod, artifact-GC
 // pod). wf is the owning Workflow when known (nil: only the pod's own labels and annotations count).
 // It never mutates its inputs; Pod in the result is a shaped deep copy (an unchanged copy when
@@ -72,8 +49,8 @@ func argoPodKind(pod *corev1.Pod) string {
 func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
 	out := pod.DeepCopy()
 	res := &PodResult{Pod: out, Outcome: OutcomeSkipped}
-	kind := argoPodKind(out)
-	if kind == "" {
+	kind := ArgoPodKind(out)
+	if kind == PodKindNone {
 		res.Reason = "not a pod of an Argo workflow"
 		return res, nil
 	}
@@ -96,9 +73,14 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		return res, nil
 	}
 	res.Profile = p.Name
-	tmplName := podTemplateName(out, kind)
+	return e.shapeSelectedPod(res, kind, p, s, wf)
+}
 
-	if kind == podKindAgent && p.AgentPod == AgentPodStay {
+// shapeSelectedPod shapes res.Pod (a copy the caller owns) under the selected profile p.
+func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow) (*PodResult, error) {
+	out := res.Pod
+	tmplName := podTemplateName(out, kind)
+	if kind == PodKindAgent && p.AgentPod == AgentPodStay {
 		res.Reason = "agent pod stays on normal nodes (agentPod: stay)"
 		res.Findings = append(res.Findings, Finding{Code: CodeAgentStays, Severity: SeverityInfo, Template: tmplName, Message: res.Reason})
 		return res, nil
@@ -115,98 +97,93 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 			return res, nil
 		}
 	}
-
-	// Executor sidecars: mark them so ECI leaves them out of the spec.
-	if p.ExecutorResources == ExecutorResourcesIgnore {
-		for i := range out.Spec.Containers {
-			c := &out.Spec.Containers[i]
-			if common.IsArgoSidecar(c.Name) && !hasEnv(c, eci.EnvResourceIgnore) {
-				c.Env = append(c.Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
-			}
-		}
-	}
-	n := computeNeed(out.Spec.InitContainers, out.Spec.Containers)
+	n, executorOnly := podNeed(out, kind, p)
 	if p.ExecutorResources == ExecutorResourcesCount {
 		if f, ok := waitBump(out.Spec.InitContainers, out.Spec.Containers, tmplName, "spec.containers"); ok {
 			res.Findings = append(res.Findings, f)
 		}
 	}
-
 	// One allocation for the annotations decide adds (at most about 16).
 	ann := make(map[string]string, len(out.Annotations)+16)
 	for k, v := range out.Annotations {
 		ann[k] = v
 	}
 	out.Annotations = ann
+	before := maps.Clone(ann)
+	forgetDecision(ann) // what argo-eci wrote before (render, an earlier pass) is decided again
 	s[0].ann = ann
-	findings, err := e.decide(p, s, target{
-		existing: ann,
-		dst:      ann,
-		need:     n,
-		tags:     podTags(out, wf, tmplName),
-		template: tmplName,
-		path:     "pod " + out.Name,
-	})
+	findings, err := e.decide(p, s, target{existing: ann, dst: ann, need: n, tags: podTags(out, wf, tmplName),
+		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly})
 	if err != nil {
 		return nil, err
 	}
 	res.Findings = append(res.Findings, findings...)
-	if f, ok := applyPlacement(out, p, tmplName); ok {
-		res.Findings = append(res.Findings, f)
+	keepSameDecision(before, ann)
+	if f := place(p, podPlaceable(out), tmplName); f != nil {
+		f.Path = "spec.schedulerName"
+		res.Findings = append(res.Findings, *f)
+	}
+	if f := nodeSelectorFinding(out.Spec.NodeSelector, tmplName, "spec.nodeSelector"); f != nil {
+		res.Findings = append(res.Findings, *f)
 	}
 	res.Outcome = OutcomeShaped
 	res.Reason = out.Annotations[AnnotationSpecReason]
 	return res, nil
 }
 
-// applyPlacement sends the pod to ECI per the profile, adding only what is missing.
-func applyPlacement(pod *corev1.Pod, p *Profile, tmpl string) (Finding, bool) {
-	var f Finding
-	var kept bool
-	for _, pl := range p.Placement {
-		switch pl {
-		case PlacementLabel:
-			if pod.Labels == nil {
-				pod.Labels = map[string]string{}
-			}
-			if _, ok := pod.Labels[eci.LabelECI]; !ok {
-				pod.Labels[eci.LabelECI] = "true"
-			}
-		case PlacementScheduler:
-			switch pod.Spec.SchedulerName {
-			case "", corev1.DefaultSchedulerName:
-				pod.Spec.SchedulerName = eci.SchedulerName
-			case eci.SchedulerName:
-			default:
-				f, kept = Finding{Code: CodeSchedulerKept, Severity: SeverityInfo, Template: tmpl, Path: "spec.schedulerName",
-					Message: fmt.Sprintf("schedulerName %q set by the workflow was kept instead of %s", pod.Spec.SchedulerName, eci.SchedulerName)}, true
-			}
-		case PlacementNodeSelector:
-			if pod.Spec.NodeSelector == nil {
-				pod.Spec.NodeSelector = map[string]string{}
-			}
-			if _, ok := pod.Spec.NodeSelector[eci.NodeLabelType]; !ok {
-				pod.Spec.NodeSelector[eci.NodeLabelType] = eci.NodeTypeVirtualKubelet
-			}
-			if !hasECIToleration(pod.Spec.Tolerations) {
-				pod.Spec.Tolerations = append(pod.Spec.Tolerations, eciToleration())
+// podNeed marks the executor sidecars left out of the spec (executorResources: ignore) and
+// returns what ECI bills for the pod; executorOnly for pods that run only argoexec.
+func podNeed(out *corev1.Pod, kind PodKind, p *Profile) (need, bool) {
+	if p.ExecutorResources == ExecutorResourcesIgnore {
+		for i := range out.Spec.Containers {
+			c := &out.Spec.Containers[i]
+			if IsExecutorSidecar(c.Name) && !hasEnv(c, eci.EnvResourceIgnore) {
+				c.Env = append(c.Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
 			}
 		}
 	}
-	return f, kept
+	n := withPodLevel(computeNeed(out.Spec.InitContainers, out.Spec.Containers), out.Spec.Resources)
+	executorOnly := kind == PodKindWorkflow && runsOnlyArgoexec(out)
+	if executorOnly {
+		n.declared = false // argoexec's own resources, not the user's
+	}
+	return n, executorOnly
 }
 
-func eciToleration() corev1.Toleration {
-	return corev1.Toleration{Key: eci.TaintKeyProvider, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
-}
-
-func hasECIToleration(ts []corev1.Toleration) bool {
-	for _, t := range ts {
-		if t.Key == eci.TaintKeyProvider || (t.Key == "" && t.Operator == corev1.TolerationOpExists) {
-			return true
+// keepSameDecision restores the earlier record and spec-reason when deciding again wrote the same
+// annotations: the pod of a rendered template counts Argo's init container, which the workflow
+// file does not show, so the reason may read differently for the same decision.
+func keepSameDecision(before, after map[string]string) {
+	if _, had := before[AnnotationDecision]; !had {
+		return
+	}
+	_, oldKeys, ok1 := DecisionKeys(before)
+	_, newKeys, ok2 := DecisionKeys(after)
+	if !ok1 || !ok2 || !reflect.DeepEqual(oldKeys, newKeys) {
+		return
+	}
+	for _, k := range newKeys {
+		if k != AnnotationSpecReason && before[k] != after[k] {
+			return
 		}
 	}
-	return false
+	after[AnnotationSpecReason], after[AnnotationDecision] = before[AnnotationSpecReason], before[AnnotationDecision]
+}
+
+// runsOnlyArgoexec reports a pod of a resource or data template: its main container runs
+// "argoexec resource" or "argoexec data" (workflow/controller/operator.go in Argo v4.0.7).
+func runsOnlyArgoexec(pod *corev1.Pod) bool {
+	found := false
+	for _, c := range pod.Spec.Containers {
+		if IsExecutorSidecar(c.Name) {
+			continue
+		}
+		if len(c.Command) < 2 || c.Command[0] != "argoexec" || (c.Command[1] != "resource" && c.Command[1] != "data") {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 func hasEnv(c *corev1.Container, name string) bool {
@@ -307,9 +284,9 @@ func (v *podView) incompatibilities() []incompatibility {
 
 // podTemplateName finds the template that made a workflow pod (from ARGO_TEMPLATE, which the
 // controller sets on the init and wait containers), or names the agent/artifact-GC pod's role.
-func podTemplateName(pod *corev1.Pod, kind string) string {
-	if kind != podKindWorkflow {
-		return kind
+func podTemplateName(pod *corev1.Pod, kind PodKind) string {
+	if kind != PodKindWorkflow {
+		return string(kind)
 	}
 	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range list {

@@ -6,8 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/argoproj/argo-workflows/v4/workflow/common"
-
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -18,6 +16,7 @@ type need struct {
 	declared         bool     // some counted container declares CPU or memory
 	limits, requests bool     // which of the two the sum used
 	ignored          []string // containers left out (__ECI_RESOURCE_IGNORE__=TRUE)
+	podLevel         bool     // pod-level resources (pod.spec.resources) decided the sum
 }
 
 // isIgnored reports whether c carries __ECI_RESOURCE_IGNORE__=TRUE.
@@ -71,11 +70,6 @@ func quantityValue(name corev1.ResourceName, milli, value int64) int64 {
 	return value
 }
 
-// isExecutor reports whether a container is one of Argo's own (init, wait, artifact plugins).
-func isExecutor(name string) bool {
-	return name == common.InitContainerName || common.IsArgoSidecar(name) || common.IsArtifactPluginInit(name)
-}
-
 // computeNeed sums the containers the way ECI bills them: regular containers (and restartable init
 // sidecars) add up; each ordinary init container runs alone, so the pod needs the larger of the
 // biggest init phase and the sum. Containers with __ECI_RESOURCE_IGNORE__=TRUE are left out.
@@ -90,7 +84,7 @@ func computeNeed(inits, containers []corev1.Container) need {
 			return amount{}, false
 		}
 		a, declared := containerAmount(c)
-		if declared && !isExecutor(c.Name) {
+		if declared && !IsExecutorContainer(c.Name) {
 			n.declared = true
 		}
 		return a, true
@@ -135,7 +129,11 @@ func (n need) describe() string {
 	case n.requests:
 		src = "requests"
 	}
-	s := fmt.Sprintf("sum of %s %s vCPU/%s", src, trimFloat(float64(n.milliCPU)/1000), formatMiB(n.memMiB))
+	what := "sum of " + src
+	if n.podLevel {
+		what = "pod-level resources"
+	}
+	s := fmt.Sprintf("%s %s vCPU/%s", what, trimFloat(float64(n.milliCPU)/1000), formatMiB(n.memMiB))
 	if len(n.ignored) > 0 {
 		s += " (" + strings.Join(n.ignored, ",") + " ignored)"
 	}
@@ -153,4 +151,30 @@ func formatMiB(m int64) string {
 		return fmt.Sprintf("%dMi", m)
 	}
 	return trimFloat(float64(m)/1024) + "Gi"
+}
+
+// withPodLevel applies pod-level resources (pod.spec.resources, set by Argo v4.1's podResources)
+// to the summed need. ECI's documentation does not say how it bills them; argo-eci sizes the pod
+// to the pod-level limit where one is set (the cap every container shares), else to the larger of
+// the pod-level request and the containers' sum.
+func withPodLevel(n need, r *corev1.ResourceRequirements) need {
+	if r == nil {
+		return n
+	}
+	pick := func(name corev1.ResourceName, sum int64) (int64, bool) {
+		if q, ok := r.Limits[name]; ok {
+			return quantityValue(name, q.MilliValue(), q.Value()), true
+		}
+		if q, ok := r.Requests[name]; ok {
+			return max(sum, quantityValue(name, q.MilliValue(), q.Value())), true
+		}
+		return sum, false
+	}
+	var okC, okM bool
+	n.milliCPU, okC = pick(corev1.ResourceCPU, n.milliCPU)
+	n.memMiB, okM = pick(corev1.ResourceMemory, n.memMiB)
+	if okC || okM {
+		n.declared, n.podLevel = true, true
+	}
+	return n
 }

@@ -1,16 +1,22 @@
 package emissary
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"slices"
+	"sort"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v4/util/logging"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/eci"
@@ -99,16 +105,19 @@ func (e *Engine) ShapeWorkflow(obj runtime.Object) (runtime.Object, []Finding, e
 	return out, findings, nil
 }
 
-// templateSettings are the argo-eci.io/* settings for template i, strongest first: its own
+// templateSettings are the argo-eci.io/* settings for template t at path, strongest first: its own
 // metadata, the workflow's podMetadata (both reach its pods as pod annotations), the workflow's.
-func (doc *wfDoc) templateSettings(i int) settings {
+func (doc *wfDoc) templateSettings(t *wfv1.Template, path string) settings {
 	var podMeta map[string]string
 	if doc.spec.PodMetadata != nil {
 		podMeta = doc.spec.PodMetadata.Annotations
 	}
-	s := make(settings, 0, 2+len(doc.settings))
-	s = append(s, layer{ann: doc.spec.Templates[i].Metadata.Annotations, path: fmt.Sprintf("%s.templates[%d].metadata.annotations", doc.specPath, i)},
-		layer{ann: podMeta, path: doc.specPath + ".podMetadata.annotations"})
+	s := make(settings, 0, 3+len(doc.settings))
+	s = append(s, layer{ann: t.Metadata.Annotations, path: path + ".metadata.annotations"})
+	if d := doc.spec.TemplateDefaults; d != nil {
+		s = append(s, layer{ann: d.Metadata.Annotations, path: doc.specPath + ".templateDefaults.metadata.annotations"})
+	}
+	s = append(s, layer{ann: podMeta, path: doc.specPath + ".podMetadata.annotations"})
 	return append(s, doc.settings...)
 }
 
@@ -150,28 +159,37 @@ func templateContainers(t *wfv1.Template) (inits, containers []corev1.Container)
 	return inits, containers
 }
 
-// pluginSidecars names the artifact-plugin-<name> sidecars the controller adds for t's artifacts.
-func pluginSidecars(t *wfv1.Template) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(arts wfv1.Artifacts) {
-		for _, a := range arts {
-			if a.Plugin != nil && a.Plugin.Name != "" {
-				n := common.ArtifactPluginSidecarPrefix + string(a.Plugin.Name)
-				if !seen[n] {
-					seen[n] = true
-					out = append(out, n)
-				}
-			}
-		}
+// pluginSidecars names the artifact-plugin-<name> sidecars the Argo v4.0.7 controller adds to t's
+// pod: one per plugin of an *output* artifact, including key-only artifacts that use the
+// template's archiveLocation plugin, found with Argo's own Artifacts.GetPluginNames exactly as
+// workflow/controller/workflowpod.go addArtifactPlugins calls it. Input-only plugins get an
+// init-artifact-<name> init container and no sidecar. The controller's default artifact repository
+// is not visible in a workflow file (only through --controller-config), so without it its plugin is
+// not named: a podSpecPatch naming a container
+// the controller does not create adds a container without an image, which the apiserver refuses.
+func pluginSidecars(t *wfv1.Template, defaultRepo *wfv1.ArtifactRepository) []string {
+	names := t.Outputs.Artifacts.GetPluginNames(quietCtx, defaultRepo, wfv1.IncludeLogs, t.ArchiveLocation)
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, common.ArtifactPluginSidecarPrefix+string(n))
 	}
-	add(t.Outputs.Artifacts)
-	add(t.Inputs.Artifacts)
+	sort.Strings(out)
 	return out
 }
 
+// quietCtx carries the logger Argo's helpers require, discarding what they log.
+var quietCtx = logging.WithLogger(context.Background(), logging.NewSlogLoggerCustom(logging.Error, logging.Text, io.Discard))
+
+// docState is what shapeDoc learns across templates.
+type docState struct {
+	profile           *Profile // the workflow-level profile (nil: none)
+	workflowPlacement bool     // agent pod goes to ECI: placement at workflow level, opt-outs per template
+	datasets          map[string]bool
+	usesFluid         bool
+	shaped            int
+}
+
 func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
-	spec := doc.spec
 	// Workflow-level choices; a template's own argo-eci.io/* annotations may still override them,
 	// exactly as they do on its pods.
 	docSkip, err := doc.settings.skipped()
@@ -182,113 +200,98 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := &docState{profile: p, datasets: fluidDatasets(doc),
+		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasAgentTemplates(doc)}
 	var findings []Finding
-	var podMetaAnn map[string]string
-	if spec.PodMetadata != nil {
-		podMetaAnn = spec.PodMetadata.Annotations
-	}
-	datasets := fluidDatasets(doc)
-	usesFluid, shaped := false, 0
-	workflowPlacement := !docSkip && p != nil && p.AgentPod == AgentPodECI && hasPluginTemplates(spec)
-
-	for i := range spec.Templates {
-		t := &spec.Templates[i]
-		isPod, hasWait := podTemplate(t)
-		if !isPod {
-			continue
-		}
-		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
-		tmplSettings := doc.templateSettings(i)
-
-		tskip, err := tmplSettings.skipped()
-		if err != nil {
-			return nil, err
-		}
-		if tskip {
-			optOut(t, p, workflowPlacement)
-			continue
-		}
-		tp, err := e.selectProfile(doc.namespace, tmplSettings) // a template may name another profile
-		if err != nil {
-			return nil, err
-		}
-		if tp == nil {
-			continue
-		}
-		shaped++
-		if mountsDataset(t, spec, datasets) {
-			usesFluid = true
-		}
-
-		if inc := templatePodView(t, spec, path, doc.specPath).incompatibilities(); len(inc) > 0 {
-			findings = append(findings, incompatibleFindings(inc, tp.Incompatible, t.Name, true)...)
-			if tp.Incompatible != IncompatibleWarn {
-				optOut(t, tp, workflowPlacement)
-				continue
-			}
-		}
-
-		// Wait and artifact-plugin sidecars.
-		inits, containers := templateContainers(t)
-		var ignoredNames []string
-		if hasWait {
-			names := append([]string{common.WaitContainerName}, pluginSidecars(t)...)
-			if tp.ExecutorResources == ExecutorResourcesIgnore {
-				patched, err := addIgnoreEnvPatch(t.PodSpecPatch, names)
-				if err != nil {
-					findings = append(findings, Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: path + ".podSpecPatch",
-						Message: "cannot extend podSpecPatch to mark wait as ignored: " + err.Error(),
-						Hint:    "write podSpecPatch as JSON or YAML without unquoted {{...}}, or set executor.env in the controller ConfigMap"})
-				} else {
-					t.PodSpecPatch = patched
-					ignoredNames = names
-				}
-			}
-		}
-		if t.Metadata.Annotations == nil {
-			t.Metadata.Annotations = map[string]string{}
-		}
-		existing := make(map[string]string, len(podMetaAnn)+len(t.Metadata.Annotations))
-		for k, v := range podMetaAnn {
-			existing[k] = v
-		}
-		for k, v := range t.Metadata.Annotations {
-			existing[k] = v
-		}
-		n := computeNeed(inits, containers)
-		n.ignored = append(n.ignored, ignoredNames...)
-		// Resources set by podSpecPatch depend on parameters: the pod webhook computes the spec.
-		deferSpec := patchSetsResources(t.PodSpecPatch) || patchSetsResources(spec.PodSpecPatch)
-		var tags []string
-		if doc.tagName != "" {
-			tags = append(tags, "workflow:"+tagValue(doc.tagName))
-		}
-		tags = append(tags, "template:"+tagValue(t.Name))
-		fs, err := e.decide(tp, tmplSettings, target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
-			template: t.Name, path: path, deferSpec: deferSpec})
+	for _, at := range allTemplates(doc) {
+		fs, err := e.shapeTemplate(doc, at.t, at.path, st)
 		if err != nil {
 			return nil, err
 		}
 		findings = append(findings, fs...)
-		if f := templatePlacement(t, tp, spec); f != nil {
-			f.Path = path + ".schedulerName"
-			findings = append(findings, *f)
-		}
-		if t.RetryStrategy == nil && tp.Retry != nil {
-			limit := intstr.FromInt32(int32(tp.Retry.Limit))
-			t.RetryStrategy = &wfv1.RetryStrategy{Limit: &limit, RetryPolicy: wfv1.RetryPolicy(tp.Retry.Policy)}
-		}
 	}
-
-	if shaped == 0 {
+	findings = append(findings, referenceFindings(doc)...)
+	if st.shaped == 0 {
 		msg := "no profile selected and no default profile: workflow left alone"
 		if docSkip {
 			msg = "argo-eci.io/skip is true: workflow left alone"
 		}
 		findings = append(findings, Finding{Code: CodeNotShaped, Severity: SeverityInfo, Message: msg})
 	}
-	if workflowPlacement {
-		for _, pl := range p.Placement {
+	return append(findings, shapeWorkflowLevel(doc, st)...), nil
+}
+
+// templateAt is a template and its field path.
+type templateAt struct {
+	t    *wfv1.Template
+	path string
+}
+
+// allTemplates lists the workflow's templates and the inline templates of its steps and DAG tasks
+// (which the controller runs like any other), with their paths.
+func allTemplates(doc *wfDoc) []templateAt {
+	var out []templateAt
+	for i := range doc.spec.Templates {
+		t := &doc.spec.Templates[i]
+		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
+		out = append(out, templateAt{t, path})
+		for si := range t.Steps {
+			for sj := range t.Steps[si].Steps {
+				if in := t.Steps[si].Steps[sj].Inline; in != nil {
+					out = append(out, templateAt{in, fmt.Sprintf("%s.steps[%d][%d].inline", path, si, sj)})
+				}
+			}
+		}
+		if t.DAG != nil {
+			for ti := range t.DAG.Tasks {
+				if in := t.DAG.Tasks[ti].Inline; in != nil {
+					out = append(out, templateAt{in, fmt.Sprintf("%s.dag.tasks[%d].inline", path, ti)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// referenceFindings says what render cannot see: templates reached through templateRef or a
+// workflowTemplateRef live in other objects. Render those objects too; the pod webhook shapes
+// their pods at creation in any case.
+func referenceFindings(doc *wfDoc) []Finding {
+	var out []Finding
+	hint := "render the WorkflowTemplate itself, or rely on the pod webhook, which shapes these pods when they are created"
+	if ref := doc.spec.WorkflowTemplateRef; ref != nil {
+		out = append(out, Finding{Code: CodeTemplateRef, Severity: SeverityInfo, Path: doc.specPath + ".workflowTemplateRef",
+			Message: fmt.Sprintf("templates come from WorkflowTemplate %q, which render cannot see", ref.Name), Hint: hint})
+	}
+	for i := range doc.spec.Templates {
+		t := &doc.spec.Templates[i]
+		path := fmt.Sprintf("%s.templates[%d]", doc.specPath, i)
+		add := func(ref *wfv1.TemplateRef, at string) {
+			if ref != nil {
+				out = append(out, Finding{Code: CodeTemplateRef, Severity: SeverityInfo, Template: t.Name, Path: at + ".templateRef",
+					Message: fmt.Sprintf("template %q of WorkflowTemplate %q is not shaped by render: it lives in that object", ref.Template, ref.Name), Hint: hint})
+			}
+		}
+		for si := range t.Steps {
+			for sj := range t.Steps[si].Steps {
+				add(t.Steps[si].Steps[sj].TemplateRef, fmt.Sprintf("%s.steps[%d][%d]", path, si, sj))
+			}
+		}
+		if t.DAG != nil {
+			for ti := range t.DAG.Tasks {
+				add(t.DAG.Tasks[ti].TemplateRef, fmt.Sprintf("%s.dag.tasks[%d]", path, ti))
+			}
+		}
+	}
+	return out
+}
+
+// shapeWorkflowLevel writes what only the workflow level can carry: the agent pod's placement and
+// the Fluid sidecar label and grace period.
+func shapeWorkflowLevel(doc *wfDoc, st *docState) []Finding {
+	spec := doc.spec
+	if st.workflowPlacement {
+		for _, pl := range st.profile.Placement {
 			switch pl {
 			case PlacementLabel:
 				setPodMetadataLabel(spec, eci.LabelECI, "true")
@@ -299,19 +302,208 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 			}
 		}
 	}
-	if usesFluid {
-		if !hasFluidLabel(spec) {
-			setPodMetadataLabel(spec, eci.LabelFluidSidecarTarget, "eci")
+	if !st.usesFluid {
+		return nil
+	}
+	if !hasFluidLabel(spec) {
+		setPodMetadataLabel(spec, eci.LabelFluidSidecarTarget, "eci")
+	}
+	patched, err := mergePatch(spec.PodSpecPatch, map[string]any{"terminationGracePeriodSeconds": 0})
+	if err != nil {
+		return []Finding{{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Path: doc.specPath + ".podSpecPatch",
+			Message: "cannot add terminationGracePeriodSeconds: 0 for the Fluid sidecar: " + err.Error()}}
+	}
+	spec.PodSpecPatch = patched
+	return nil
+}
+
+// shapeTemplate shapes template i when it makes a pod. It reads the template as the controller
+// will run it (spec.templateDefaults merged in) and writes only into the template itself.
+func (e *Engine) shapeTemplate(doc *wfDoc, t *wfv1.Template, path string, st *docState) ([]Finding, error) {
+	spec := doc.spec
+	isPod, hasWait := podTemplate(t)
+	if !isPod {
+		return nil, nil
+	}
+	forgetDecision(t.Metadata.Annotations) // what an earlier render wrote is decided again
+	view, err := withTemplateDefaults(t, spec.TemplateDefaults)
+	if err != nil {
+		return []Finding{{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: doc.specPath + ".templateDefaults",
+			Message: "cannot merge templateDefaults into the template: " + err.Error()}}, nil
+	}
+	tmplSettings := doc.templateSettings(t, path)
+	if skip, err := tmplSettings.skipped(); err != nil || skip {
+		if skip && st.workflowPlacement {
+			optOut(st.profile, templatePlaceable(t, spec))
 		}
-		patched, err := mergePatch(spec.PodSpecPatch, map[string]any{"terminationGracePeriodSeconds": 0})
-		if err != nil {
-			findings = append(findings, Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Path: doc.specPath + ".podSpecPatch",
-				Message: "cannot add terminationGracePeriodSeconds: 0 for the Fluid sidecar: " + err.Error()})
-		} else {
-			spec.PodSpecPatch = patched
+		return nil, err
+	}
+	tp, err := e.selectProfile(doc.namespace, tmplSettings) // a template may name another profile
+	if err != nil || tp == nil {
+		return nil, err
+	}
+	st.shaped++
+	if mountsDataset(view, spec, st.datasets) {
+		st.usesFluid = true
+	}
+	var findings []Finding
+	patches, f := templatePatches(view, spec, path, doc.specPath)
+	if f != nil {
+		findings = append(findings, *f)
+	}
+	inc := templatePodView(view, spec, path, doc.specPath).incompatibilities()
+	for _, p := range patches {
+		inc = append(inc, p.incompatibilities()...)
+	}
+	if len(inc) > 0 {
+		findings = append(findings, incompatibleFindings(inc, tp.Incompatible, t.Name, true)...)
+		if tp.Incompatible != IncompatibleWarn {
+			if st.workflowPlacement {
+				optOut(tp, templatePlaceable(t, spec))
+			}
+			return findings, nil
 		}
 	}
+	var ignored []string
+	if hasWait && tp.ExecutorResources == ExecutorResourcesIgnore {
+		var f *Finding
+		ignored, f = markExecutorIgnored(e.controller, t, path)
+		if f != nil {
+			findings = append(findings, *f)
+		}
+	}
+	fs, err := e.decideTemplate(doc, t, tp, view, ignored, patches, path)
+	if err != nil {
+		return nil, err
+	}
+	findings = append(findings, fs...)
+	if f := place(tp, templatePlaceable(t, spec), t.Name); f != nil {
+		f.Path = path + ".schedulerName"
+		findings = append(findings, *f)
+	}
+	sel, selPath := t.NodeSelector, path+".nodeSelector"
+	if len(sel) == 0 {
+		sel, selPath = spec.NodeSelector, doc.specPath+".nodeSelector"
+	}
+	if f := nodeSelectorFinding(sel, t.Name, selPath); f != nil {
+		findings = append(findings, *f)
+	}
+	if tp.Retry != nil && view.RetryStrategy == nil && spec.RetryStrategy == nil {
+		// Argo applies spec.retryStrategy to templates without their own: never replace it.
+		limit := intstr.FromInt32(int32(tp.Retry.Limit))
+		t.RetryStrategy = &wfv1.RetryStrategy{Limit: &limit, RetryPolicy: wfv1.RetryPolicy(tp.Retry.Policy)}
+	}
 	return findings, nil
+}
+
+// markExecutorIgnored extends the template's podSpecPatch so Argo's wait container and the
+// template's artifact-plugin sidecars get __ECI_RESOURCE_IGNORE__=TRUE. It returns the names it
+// marked, or a finding when the patch cannot be extended.
+func markExecutorIgnored(cc *ControllerConfig, t *wfv1.Template, path string) ([]string, *Finding) {
+	names := append([]string{cc.auxContainerName()}, cc.pluginSidecarsFor(t)...)
+	patched, err := addIgnoreEnvPatch(t.PodSpecPatch, names)
+	if err != nil {
+		return nil, &Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: path + ".podSpecPatch",
+			Message: "cannot extend podSpecPatch to mark wait as ignored: " + err.Error(),
+			Hint:    "write podSpecPatch as JSON or YAML without unquoted {{...}}, or set executor.env in the controller ConfigMap"}
+	}
+	t.PodSpecPatch = patched
+	return names, nil
+}
+
+// decideTemplate runs decide for template i (view: the template with templateDefaults merged).
+func (e *Engine) decideTemplate(doc *wfDoc, t *wfv1.Template, tp *Profile, view *wfv1.Template, ignored []string, patches []*specPatch, path string) ([]Finding, error) {
+	spec := doc.spec
+	if t.Metadata.Annotations == nil {
+		t.Metadata.Annotations = map[string]string{}
+	}
+	existing := map[string]string{}
+	if spec.PodMetadata != nil {
+		for k, v := range spec.PodMetadata.Annotations {
+			existing[k] = v
+		}
+	}
+	for k, v := range view.Metadata.Annotations {
+		existing[k] = v
+	}
+	for k, v := range t.Metadata.Annotations {
+		existing[k] = v
+	}
+	inits, containers := templateContainers(view)
+	if err := e.controller.mainDefaults(containers, mainCount(view)); err != nil {
+		return nil, err
+	}
+	if e.controller != nil { // the executor's own containers, as this controller adds them
+		_, hasAux := podTemplate(view)
+		ei, es := e.controller.executorContainers(hasAux)
+		for i := range es {
+			if slices.Contains(ignored, es[i].Name) {
+				es[i].Env = append(es[i].Env, corev1.EnvVar{Name: eci.EnvResourceIgnore, Value: "TRUE"})
+			}
+		}
+		inits, containers = append(ei, inits...), append(containers, es...)
+	}
+	deferSpec, deferPath := false, ""
+	for _, p := range patches { // workflow's, then the template's, as the controller applies them
+		p.applyResources(inits, containers)
+		if p.parameterised && p.setsResources() {
+			// Resources that depend on parameters are known only on the pod: the webhook decides.
+			deferSpec, deferPath = true, p.path
+		}
+	}
+	n := computeNeed(inits, containers)
+	for _, name := range ignored {
+		if !slices.Contains(n.ignored, name) {
+			n.ignored = append(n.ignored, name)
+		}
+	}
+	var tags []string
+	if doc.tagName != "" {
+		tags = append(tags, "workflow:"+tagValue(doc.tagName))
+	}
+	if t.Name != "" { // inline templates have none, and neither do their pods
+		tags = append(tags, "template:"+tagValue(t.Name))
+	}
+	return e.decide(tp, doc.templateSettings(t, path), target{existing: existing, dst: t.Metadata.Annotations, need: n, tags: tags,
+		template: t.Name, path: path, deferSpec: deferSpec, deferPath: deferPath, executorOnly: view.Resource != nil || view.Data != nil})
+}
+
+// withTemplateDefaults returns t as the controller runs it: spec.templateDefaults merged in with a
+// strategic merge, defaults of other template types left out (workflow/controller/operator.go
+// mergedTemplateDefaultsInto in Argo v4.0.7). Without defaults it returns t itself.
+func withTemplateDefaults(t *wfv1.Template, defaults *wfv1.Template) (*wfv1.Template, error) {
+	if defaults == nil {
+		return t, nil
+	}
+	d := defaults.DeepCopy()
+	typ := t.GetType()
+	if typ != wfv1.TemplateTypeContainer {
+		d.Container = nil
+	}
+	if typ != wfv1.TemplateTypeScript {
+		d.Script = nil
+	}
+	if typ != wfv1.TemplateTypeContainerSet {
+		d.ContainerSet = nil
+	}
+	d.Resource, d.Data, d.HTTP, d.Plugin, d.Suspend, d.DAG, d.Steps = nil, nil, nil, nil, nil, nil, nil
+	a, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := strategicpatch.StrategicMergePatch(a, b, wfv1.Template{})
+	if err != nil {
+		return nil, err
+	}
+	out := &wfv1.Template{}
+	if err := json.Unmarshal(merged, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // templatePodView is the part of the pod a template determines that matters for ECI: containers,
@@ -361,76 +553,11 @@ func templatePodView(t *wfv1.Template, spec *wfv1.WorkflowSpec, path, specPath s
 	return v
 }
 
-// optOut keeps a template's pods off ECI when workflow-level placement would send them there.
-func optOut(t *wfv1.Template, p *Profile, workflowPlacement bool) {
-	if !workflowPlacement {
-		return
-	}
-	for _, pl := range p.Placement {
-		switch pl {
-		case PlacementLabel:
-			if t.Metadata.Labels == nil {
-				t.Metadata.Labels = map[string]string{}
-			}
-			if _, ok := t.Metadata.Labels[eci.LabelECI]; !ok {
-				t.Metadata.Labels[eci.LabelECI] = "false"
-			}
-		case PlacementScheduler:
-			if t.SchedulerName == "" {
-				t.SchedulerName = corev1.DefaultSchedulerName
-			}
-		}
-	}
-}
-
-// templatePlacement places one template's pods on ECI, adding only what is missing. The
-// controller takes nodeSelector, tolerations and schedulerName from the template when it has them
-// and from the workflow otherwise (replacing, not merging), so the workflow's values are carried
-// into the template before ECI's are added, and a custom workflow scheduler is kept. (A steps/DAG
-// template's own nodeSelector, which Argo also passes to its children, is not carried over.)
-func templatePlacement(t *wfv1.Template, p *Profile, spec *wfv1.WorkflowSpec) *Finding {
-	var kept *Finding
-	for _, pl := range p.Placement {
-		switch pl {
-		case PlacementLabel:
-			if t.Metadata.Labels == nil {
-				t.Metadata.Labels = map[string]string{}
-			}
-			if _, ok := t.Metadata.Labels[eci.LabelECI]; !ok {
-				t.Metadata.Labels[eci.LabelECI] = "true"
-			}
-		case PlacementScheduler:
-			name := t.SchedulerName
-			if name == "" {
-				name = spec.SchedulerName
-			}
-			switch name {
-			case "", corev1.DefaultSchedulerName:
-				t.SchedulerName = eci.SchedulerName
-			case eci.SchedulerName:
-			default:
-				kept = &Finding{Code: CodeSchedulerKept, Severity: SeverityInfo, Template: t.Name,
-					Message: fmt.Sprintf("schedulerName %q set by the workflow was kept instead of %s", name, eci.SchedulerName)}
-			}
-		case PlacementNodeSelector:
-			if len(t.NodeSelector) == 0 {
-				t.NodeSelector = make(map[string]string, len(spec.NodeSelector)+1)
-				for k, v := range spec.NodeSelector {
-					t.NodeSelector[k] = v
-				}
-			}
-			if _, ok := t.NodeSelector[eci.NodeLabelType]; !ok {
-				t.NodeSelector[eci.NodeLabelType] = eci.NodeTypeVirtualKubelet
-			}
-			if len(t.Tolerations) == 0 {
-				t.Tolerations = append([]corev1.Toleration(nil), spec.Tolerations...)
-			}
-			if !hasECIToleration(t.Tolerations) {
-				t.Tolerations = append(t.Tolerations, eciToleration())
-			}
-		}
-	}
-	return kept
+// templatePlaceable views a template's placement fields, inheriting the workflow's.
+func templatePlaceable(t *wfv1.Template, spec *wfv1.WorkflowSpec) placeable {
+	return placeable{labels: &t.Metadata.Labels, schedulerName: &t.SchedulerName, inheritedScheduler: spec.SchedulerName,
+		nodeSelector: &t.NodeSelector, inheritedSelector: spec.NodeSelector,
+		tolerations: &t.Tolerations, inheritedTolerates: spec.Tolerations}
 }
 
 func setPodMetadataLabel(spec *wfv1.WorkflowSpec, k, v string) {
@@ -445,9 +572,12 @@ func setPodMetadataLabel(spec *wfv1.WorkflowSpec, k, v string) {
 	}
 }
 
-func hasPluginTemplates(spec *wfv1.WorkflowSpec) bool {
-	for i := range spec.Templates {
-		if spec.Templates[i].Plugin != nil {
+// hasAgentTemplates reports templates the agent pod runs: plugin and HTTP templates both go to the
+// WorkflowTaskSet the agent serves (workflow/controller/http_template.go, taskset.go in Argo v4.0.7),
+// including inline ones.
+func hasAgentTemplates(doc *wfDoc) bool {
+	for _, at := range allTemplates(doc) {
+		if at.t.Plugin != nil || at.t.HTTP != nil {
 			return true
 		}
 	}
@@ -505,9 +635,21 @@ func mountsDataset(t *wfv1.Template, spec *wfv1.WorkflowSpec, datasets map[strin
 	return false
 }
 
-// patchSetsResources reports whether a podSpecPatch touches container resources.
-func patchSetsResources(patch string) bool {
-	return strings.Contains(patch, "resources")
+// templatePatches reads the workflow's and the template's podSpecPatch, in the order the
+// controller applies them. A patch that cannot be read is a warning finding and is left out.
+func templatePatches(t *wfv1.Template, spec *wfv1.WorkflowSpec, path, specPath string) ([]*specPatch, *Finding) {
+	var out []*specPatch
+	for _, src := range []struct{ patch, path string }{{spec.PodSpecPatch, specPath + ".podSpecPatch"}, {t.PodSpecPatch, path + ".podSpecPatch"}} {
+		p, err := readPatch(src.patch, src.path)
+		if err != nil {
+			return out, &Finding{Code: CodePodSpecPatchBad, Severity: SeverityWarning, Template: t.Name, Path: src.path,
+				Message: "cannot read podSpecPatch: " + err.Error(), Hint: "write podSpecPatch as a JSON or YAML PodSpec"}
+		}
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // addIgnoreEnvPatch extends a template's podSpecPatch so the named containers get

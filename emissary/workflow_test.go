@@ -60,6 +60,12 @@ func tmplByName(spec *wfv1.WorkflowSpec, name string) *wfv1.Template {
 func controllerPod(t *testing.T, wf *wfv1.Workflow, name string) *corev1.Pod {
 	t.Helper()
 	tmpl := tmplByName(&wf.Spec, name).DeepCopy()
+	// The controller merges spec.templateDefaults into the template first (operator.go
+	// mergedTemplateDefaultsInto, a strategic merge; withTemplateDefaults does the same).
+	tmpl, err := withTemplateDefaults(tmpl, wf.Spec.TemplateDefaults)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pod := argoPod("wf-abcde", tmpl)
 	if m := wf.Spec.PodMetadata; m != nil {
 		for k, v := range m.Labels {
@@ -75,6 +81,18 @@ func controllerPod(t *testing.T, wf *wfv1.Workflow, name string) *corev1.Pod {
 	}
 	if pod.Spec.SchedulerName == "" {
 		pod.Spec.SchedulerName = wf.Spec.SchedulerName
+	}
+	// Workflow volumes that the containers mount (addVolumeReferences in workflowpod.go).
+	mounted := map[string]bool{}
+	for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, m := range c.VolumeMounts {
+			mounted[m.Name] = true
+		}
+	}
+	for _, v := range wf.Spec.Volumes {
+		if mounted[v.Name] {
+			pod.Spec.Volumes = append(pod.Spec.Volumes, v)
+		}
 	}
 	var patches []string
 	for _, p := range []string{wf.Spec.PodSpecPatch, tmpl.PodSpecPatch} {

@@ -1,4 +1,4 @@
-// Package examples holds the runnable workflows that mirror the seeds; this test keeps every one of
+// Package examples holds the runnable workflows of the README; this test keeps every one of
 // them free of argo-eci lint errors under the example profiles.
 package examples
 
@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/lint"
 )
 
 func TestExamplesLintClean(t *testing.T) {
@@ -57,7 +58,7 @@ func TestExamplesLintClean(t *testing.T) {
 				t.Fatalf("render: %v", err)
 			}
 			for name, o := range map[string]runtime.Object{"file": obj, "rendered": rendered} {
-				if f := emissary.ArgoValidation(o); f != nil {
+				if f := lint.ArgoValidation(o); f != nil {
 					t.Errorf("%s: %s %s", name, f.Code, f.Message)
 				}
 			}
@@ -65,6 +66,6 @@ func TestExamplesLintClean(t *testing.T) {
 		checked++
 	}
 	if checked < 5 {
-		t.Fatalf("checked %d examples, want the 5 seed workflows", checked)
+		t.Fatalf("checked %d examples, want the 5 example workflows", checked)
 	}
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make demo: build (cached) and start the local control plane unless it is already up, run seed
-# 001's Fluid fan-out with argo-eci's webhook and executor plugin, print the report, and stop what
+# make demo: build (cached) and start the local control plane unless it is already up, run
+# the Fluid fan-out example with argo-eci's webhook and executor plugin, print the report, and stop what
 # this script started — also when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -33,7 +33,7 @@ func BenchmarkExecuteTemplate(b *testing.B) {
 		b.Fatalf("decode: %v", err)
 	}
 	key := dataset.Key(req.Workflow.UID, req.Spec.Dataset)
-	name := dataset.DataLoadName("serverless-data", key)
+	name := dataset.DataLoadName("serverless-data", key, 1)
 	scheme := runtime.NewScheme()
 	if err := fluidv1.AddToScheme(scheme); err != nil {
 		b.Fatal(err)

@@ -1,17 +1,14 @@
 package plugin
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"syscall"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/argo-eci/argo-eci/internal/requeue"
 )
 
 // Response is what one template.execute call answers: an HTTP status and either the agent's reply
@@ -74,26 +71,5 @@ func failed(msg string) Response {
 	}}
 }
 
-// IsTransient reports errors that a later call is likely to get past: apiserver timeouts, throttling,
-// 5xx, optimistic-concurrency conflicts, network failures and our own per-call deadline.
-func IsTransient(err error) bool {
-	if err == nil {
-		return false
-	}
-	if apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsConflict(err) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
-		apierrors.IsUnexpectedServerError(err) {
-		return true
-	}
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		code := status.Status().Code
-		return code == http.StatusTooManyRequests || code >= 500
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
-		return true
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr)
-}
+// IsTransient reports errors that a later call is likely to get past (see requeue.IsTransient).
+func IsTransient(err error) bool { return requeue.IsTransient(err) }

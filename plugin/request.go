@@ -100,9 +100,10 @@ func DecodeRequest(body []byte) (req *Request, mine bool, err error) {
 }
 
 // decodeStrict decodes raw into v rejecting unknown and duplicate fields and wrong types, with errors
-// that name the field (root.dataset.timeout) and say what was expected.
+// that name the field (root.dataset.timeout) and say what was expected. Unknown and duplicate fields
+// are told apart by decoding once per strictness option, never by reading error text.
 func decodeStrict(raw []byte, v any, root *field.Path) field.ErrorList {
-	strict, err := sigsjson.UnmarshalStrict(raw, v)
+	unknown, err := sigsjson.UnmarshalStrict(raw, v, sigsjson.DisallowUnknownFields)
 	if err != nil {
 		// Decode again with encoding/json only to learn which field had the wrong type.
 		var ute *json.UnmarshalTypeError
@@ -115,18 +116,20 @@ func decodeStrict(raw []byte, v any, root *field.Path) field.ErrorList {
 		}
 		return field.ErrorList{invalid(root, field.ErrorTypeInvalid, strings.TrimPrefix(err.Error(), "json: "))}
 	}
+	duplicate, _ := sigsjson.UnmarshalStrict(raw, new(Spec), sigsjson.DisallowDuplicateFields)
 	var errs field.ErrorList
-	for _, e := range strict {
-		var fe sigsjson.FieldError
-		if errors.As(e, &fe) {
-			msg := "unknown field"
-			if strings.Contains(e.Error(), "duplicate") {
-				msg = "duplicate field"
+	for _, group := range []struct {
+		errs []error
+		msg  string
+	}{{unknown, "unknown field"}, {duplicate, "duplicate field"}} {
+		for _, e := range group.errs {
+			var fe sigsjson.FieldError
+			if errors.As(e, &fe) {
+				errs = append(errs, field.Forbidden(fieldPath(root, fe.FieldPath()), group.msg))
+				continue
 			}
-			errs = append(errs, field.Forbidden(fieldPath(root, fe.FieldPath()), msg))
-			continue
+			errs = append(errs, field.Invalid(root, "", e.Error()))
 		}
-		errs = append(errs, field.Invalid(root, "", e.Error()))
 	}
 	return errs
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -58,6 +59,45 @@ type Server struct {
 	MaxBodyBytes int64
 	// CallTimeout bounds the Kubernetes calls of one request, below the agent's 30 s HTTP timeout.
 	CallTimeout time.Duration
+	// ShutdownTimeout is how long Serve lets in-flight calls finish once its ctx ends (default 5 s).
+	ShutdownTimeout time.Duration
+}
+
+// DefaultShutdownTimeout applies when Server.ShutdownTimeout is zero.
+const DefaultShutdownTimeout = 5 * time.Second
+
+// Serve answers template.execute calls on ln until ctx ends, then stops accepting calls and lets
+// in-flight ones finish for ShutdownTimeout. It returns nil after a clean shutdown and the listener's
+// error otherwise; ln is closed either way.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	log := s.logger()
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      40 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	grace := s.ShutdownTimeout
+	if grace <= 0 {
+		grace = DefaultShutdownTimeout
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-errc
+	return nil
 }
 
 func (s *Server) logger() *slog.Logger {

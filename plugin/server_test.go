@@ -215,9 +215,14 @@ func TestBadInputFailsTheNodeNamingTheField(t *testing.T) {
 		{"cleanup", `{"argo-eci":{"dataset":{"name":"a","cleanup":"always"}}}`, "argo-eci.dataset.cleanup"},
 		{"runtime without mounts", `{"argo-eci":{"dataset":{"name":"a","runtime":{"replicas":1}}}}`, "argo-eci.dataset.mounts"},
 		{"bad quantity", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"tieredstore":{"levels":[{"mediumtype":"MEM","quota":"lots"}]}}}}}`, "argo-eci"},
+		{"runtime image is not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"fuse":{"image":"evil/fuse"}}}}}`, "argo-eci.dataset.runtime.fuse.image"},
+		{"runtime fuse args are not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"fuse":{"args":["--privileged"]}}}}}`, "argo-eci.dataset.runtime.fuse.args"},
+		{"runtime volumes are not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"volumes":[{"name":"root","hostPath":{"path":"/"}}]}}}}`, "argo-eci.dataset.runtime.volumes"},
+		{"runtime hostPath tier is not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"tieredstore":{"levels":[{"mediumtype":"SSD","volumeType":"hostPath","path":"/","quota":"1Gi"}]}}}}}`, "argo-eci.dataset.runtime.tieredstore.levels[0].volumeType"},
+		{"onCacheShort", `{"argo-eci":{"dataset":{"name":"a","onCacheShort":"ignore"}}}`, "argo-eci.dataset.onCacheShort"},
 		{"no images", `{"argo-eci":{"imageCache":{"name":"x"}}}`, "argo-eci.imageCache.images"},
 		{"cache size", `{"argo-eci":{"imageCache":{"images":["alpine"],"size":5}}}`, "argo-eci.imageCache.size"},
-		{"pull secret", `{"argo-eci":{"imageCache":{"images":["alpine"],"imagePullSecrets":["nocolon"]}}}`, "argo-eci.imageCache.imagePullSecrets[0]"},
+		{"pull secret", `{"argo-eci":{"imageCache":{"images":["alpine"],"imagePullSecrets":["Not_A_Secret"]}}}`, "argo-eci.imageCache.imagePullSecrets[0]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

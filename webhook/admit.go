@@ -4,30 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	json "github.com/goccy/go-json"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"log/slog"
+	"slices"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
+	json "github.com/goccy/go-json"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 )
 
-// IsArgoPod reports whether Argo's controller made the pod: workflow pods carry the
-// workflows.argoproj.io/workflow label, the agent and artifact-GC pods also
-// workflows.argoproj.io/component.
-func IsArgoPod(pod *corev1.Pod) bool {
-	_, wf := pod.Labels[common.LabelKeyWorkflow]
-	_, component := pod.Labels[common.LabelKeyComponent]
-	return wf || component
-}
-
 // admitPod shapes Argo pods at creation and lets every other pod through untouched.
-func (s *Server) admitPod(_ context.Context, log *slog.Logger, req *admissionv1.AdmissionRequest) verdict {
+func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest) verdict {
 	if req.Kind.Group != "" || req.Kind.Kind != "Pod" {
 		return wrongKind(PathPods, req, "core/v1 Pod")
 	}
@@ -36,30 +30,34 @@ func (s *Server) admitPod(_ context.Context, log *slog.Logger, req *admissionv1.
 		return verdict{outcome: outcomeIgnored}
 	}
 	pod := &corev1.Pod{}
-	if err := json.Unmarshal(req.Object.Raw, pod); err != nil {
+	if err := decodeObject(req.Object.Raw, pod); err != nil {
 		return verdict{outcome: outcomeInvalid, message: fmt.Sprintf("argo-eci: request.object is not a Pod: %v", err)}
 	}
-	if !IsArgoPod(pod) {
+	if !emissary.IsArgoPod(pod) {
 		return verdict{outcome: outcomeIgnored}
+	}
+	if err := checkQuantities(pod); err != nil {
+		return errorVerdict(err)
 	}
 	engine := s.Engines.Current()
 	if engine == nil {
 		return verdict{outcome: outcomeError, message: "argo-eci: " + ErrNoProfiles.Error()}
 	}
-	// Pods created with generateName may arrive without a namespace; the request has it.
-	namespace := pod.Namespace
-	if namespace == "" {
+	// Pods created with generateName may arrive without a namespace; the request has it. It is
+	// set on both sides of the comparison, so the patch never carries it.
+	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
 	}
-	var wf *wfv1.Workflow
-	if name := pod.Labels[common.LabelKeyWorkflow]; name != "" && s.Workflows != nil {
-		var ok bool
-		if wf, ok = s.Workflows.Workflow(pod.Namespace, name); !ok {
-			s.Metrics.workflowMisses.Inc()
-			log.Info("workflow not in cache; shaping from the pod alone", "workflow", name)
-		}
+	before, err := json.Marshal(pod)
+	if err != nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: encoding the pod: " + err.Error()}
 	}
-	res, err := engine.ShapePod(pod, wf)
+	wf, err := s.owningWorkflow(ctx, pod)
+	if err != nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
+	}
+	input := forgetOwnAnnotations(pod)
+	res, err := engine.ShapePod(input, wf)
 	if err != nil {
 		return errorVerdict(err)
 	}
@@ -70,22 +68,117 @@ func (s *Server) admitPod(_ context.Context, log *slog.Logger, req *admissionv1.
 	case emissary.OutcomeSkipped:
 		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}
-	shaped := res.Pod
-	if namespace == "" && shaped.Namespace == req.Namespace {
-		// Leave the namespace to the apiserver, as the client did.
-		copied := *shaped
-		copied.Namespace = ""
-		shaped = &copied
+	recordOwnAnnotations(input, res.Pod)
+	return patchVerdict(req.Object.Raw, before, res.Pod, warnings)
+}
+
+// AnnotationWebhookSet lists, comma-separated, the pod annotations the pods webhook added. The
+// webhook is registered with reinvocationPolicy IfNeeded: when a later webhook adds containers
+// (Fluid's FUSE sidecar, a service mesh), the apiserver calls it again, and it must then decide
+// afresh over every container rather than take its own earlier annotations for the user's.
+const AnnotationWebhookSet = emissary.AnnotationPrefix + "webhook-set"
+
+// forgetOwnAnnotations returns pod without the annotations an earlier pass of this webhook
+// added (pod itself when there are none), so shaping it again recomputes them.
+func forgetOwnAnnotations(pod *corev1.Pod) *corev1.Pod {
+	keys, ok := pod.Annotations[AnnotationWebhookSet]
+	if !ok {
+		return pod
 	}
-	patch, err := createPatch(req.Object.Raw, shaped)
+	out := pod.DeepCopy()
+	for _, k := range strings.Split(keys, ",") {
+		// Only what the engine writes: the list is on the pod, where a workflow author can set
+		// it too, and must never make the webhook drop Argo's own annotations.
+		if strings.HasPrefix(k, emissary.AnnotationPrefix) || strings.HasPrefix(k, eci.AnnotationPrefix) {
+			delete(out.Annotations, k)
+		}
+	}
+	delete(out.Annotations, AnnotationWebhookSet)
+	return out
+}
+
+// recordOwnAnnotations writes AnnotationWebhookSet on shaped: the annotations it has that input,
+// the pod as the webhook found it before any pass of its own, does not.
+func recordOwnAnnotations(input, shaped *corev1.Pod) {
+	var added []string
+	for k := range shaped.Annotations {
+		if _, ok := input.Annotations[k]; !ok && k != AnnotationWebhookSet {
+			added = append(added, k)
+		}
+	}
+	if len(added) == 0 {
+		return
+	}
+	slices.Sort(added)
+	shaped.Annotations[AnnotationWebhookSet] = strings.Join(added, ",")
+}
+
+// patchVerdict answers with the patch that carries the engine's changes (before → shaped) into
+// the object as the apiserver sent it (raw).
+func patchVerdict(raw, before []byte, shaped any, warnings []string) verdict {
+	after, err := json.Marshal(shaped)
+	if err != nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: encoding the shaped object: " + err.Error()}
+	}
+	patch, err := changePatch(raw, before, after)
 	if err != nil {
 		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
+	}
+	if len(patch) == 0 {
+		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}
 	return verdict{outcome: outcomeShaped, patch: patch, warnings: warnings}
 }
 
+// decodeObject decodes an object of a request the way the apiserver does: keys match case-sensitively
+// (encoding/json would also fill spec.templates from a "Templates" key that Argo never reads)
+// and fields the Go types do not know are ignored here and kept by the patch.
+func decodeObject(raw []byte, obj any) error {
+	return sigsjson.UnmarshalCaseSensitivePreserveInts(raw, obj)
+}
+
+// owningWorkflow finds the Workflow a pod belongs to: from the cache, and on a miss with one
+// direct read bounded by DirectReadTimeout, so that a pod created before the informer has seen
+// its Workflow is still shaped with the Workflow's profile. A Workflow that does not exist gives
+// nil (the pod is shaped from what it carries); a failed read is an error, and Argo's controller
+// retries the pod.
+func (s *Server) owningWorkflow(ctx context.Context, pod *corev1.Pod) (*wfv1.Workflow, error) {
+	log := Logger(ctx)
+	name := pod.Labels[common.LabelKeyWorkflow]
+	if name == "" || s.Workflows == nil {
+		return nil, nil
+	}
+	if wf, ok := s.Workflows.Workflow(pod.Namespace, name); ok {
+		return wf, nil
+	}
+	if s.WorkflowReader == nil {
+		s.Metrics.workflowMisses.WithLabelValues(missNoReader).Inc()
+		log.Info("workflow not in cache; shaping from the pod alone", "workflow", name)
+		return nil, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.directReadTimeout())
+	defer cancel()
+	wf, err := s.WorkflowReader.ReadWorkflow(rctx, pod.Namespace, name)
+	switch {
+	case err == nil:
+		s.Metrics.workflowMisses.WithLabelValues(missFound).Inc()
+		return wf, nil
+	case apierrors.IsNotFound(err):
+		s.Metrics.workflowMisses.WithLabelValues(missNotFound).Inc()
+		log.Info("workflow does not exist; shaping from the pod alone", "workflow", name)
+		return nil, nil
+	case errors.Is(err, ErrNamespaceNotServed):
+		s.Metrics.workflowMisses.WithLabelValues(missNoReader).Inc()
+		log.Warn("pod from a namespace this webhook does not serve; shaping from the pod alone", "workflow", name)
+		return nil, nil
+	default:
+		s.Metrics.workflowMisses.WithLabelValues(missError).Inc()
+		return nil, fmt.Errorf("reading Workflow %s/%s (not in the cache yet): %w", pod.Namespace, name, err)
+	}
+}
+
 // admitWorkflow shapes Workflows, CronWorkflows and WorkflowTemplates on create and update.
-func (s *Server) admitWorkflow(_ context.Context, _ *slog.Logger, req *admissionv1.AdmissionRequest) verdict {
+func (s *Server) admitWorkflow(_ context.Context, req *admissionv1.AdmissionRequest) verdict {
 	if req.Kind.Group != "argoproj.io" {
 		return wrongKind(PathWorkflows, req, "argoproj.io Workflow, CronWorkflow or WorkflowTemplate")
 	}
@@ -97,7 +190,7 @@ func (s *Server) admitWorkflow(_ context.Context, _ *slog.Logger, req *admission
 	if (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) || req.SubResource != "" {
 		return verdict{outcome: outcomeIgnored}
 	}
-	if err := json.Unmarshal(req.Object.Raw, obj); err != nil {
+	if err := decodeObject(req.Object.Raw, obj); err != nil {
 		return verdict{outcome: outcomeInvalid, message: fmt.Sprintf("argo-eci: request.object is not a %s: %v", req.Kind.Kind, err)}
 	}
 	// An object created without metadata.namespace arrives without one; the request says where it
@@ -114,6 +207,10 @@ func (s *Server) admitWorkflow(_ context.Context, _ *slog.Logger, req *admission
 	if engine == nil {
 		return verdict{outcome: outcomeError, message: "argo-eci: " + ErrNoProfiles.Error()}
 	}
+	before, err := json.Marshal(obj)
+	if err != nil {
+		return verdict{outcome: outcomeError, message: "argo-eci: encoding the object: " + err.Error()}
+	}
 	shaped, findings, err := engine.ShapeWorkflow(obj)
 	if err != nil {
 		return errorVerdict(err)
@@ -122,14 +219,7 @@ func (s *Server) admitWorkflow(_ context.Context, _ *slog.Logger, req *admission
 	if shaped == nil {
 		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}
-	patch, err := createPatch(req.Object.Raw, shaped)
-	if err != nil {
-		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
-	}
-	if len(patch) == 0 {
-		return verdict{outcome: outcomeSkipped, warnings: warnings}
-	}
-	return verdict{outcome: outcomeShaped, patch: patch, warnings: warnings}
+	return patchVerdict(req.Object.Raw, before, shaped, warnings)
 }
 
 // wrongKind lets an object the endpoint does not shape through, with a warning pointing at the

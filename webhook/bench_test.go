@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	goruntime "runtime"
 	"slices"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -88,20 +90,28 @@ func BenchmarkPodReviewHTTPS(b *testing.B) {
 	reportLatency(b, durations)
 }
 
-// BenchmarkCreatePatch compares the patch step on the typical pod: createPatch (identical
-// subtrees pruned before the library diffs the rest) against the library alone on the whole
-// documents, as controller-runtime's defaulting webhooks do. Both produce patches that turn the
-// original into the shaped pod (TestArgoPodsShaped checks that for createPatch).
-func BenchmarkCreatePatch(b *testing.B) {
+// BenchmarkChangePatch compares the patch step on the typical pod: changePatch (the engine's
+// changes carried into the raw object, identical subtrees skipped as bytes) against the library
+// alone on the whole documents, as controller-runtime's defaulting webhooks do (which is also
+// wrong: it removes every field the Go types do not know).
+func BenchmarkChangePatch(b *testing.B) {
 	pod, raw := typicalPod(b)
 	res, err := realStore(b, testProfiles).Current().ShapePod(pod, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("pruned", func(b *testing.B) {
+	b.Run("changes", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
-			if _, err := createPatch(raw, res.Pod); err != nil {
+			before, err := json.Marshal(pod)
+			if err != nil {
+				b.Fatal(err)
+			}
+			after, err := json.Marshal(res.Pod)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := changePatch(raw, before, after); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -122,4 +132,34 @@ func BenchmarkCreatePatch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkWorkflowReview1MiB measures a Workflow CREATE review of about 1 MiB (a generated
+// fan-out workflow of container templates): time, allocated bytes per review relative to the
+// object (alloc-x), and the size of the reply (response-bytes), which must stay proportional to
+// what argo-eci adds, not to the workflow.
+func BenchmarkWorkflowReview1MiB(b *testing.B) {
+	raw := bigWorkflow(b, 1<<20)
+	s := &Server{Engines: realStore(b, testProfiles), Logger: quietLogger(b), Metrics: NewMetrics()}
+	gvk := metav1.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Workflow"}
+	body := review(b, "bench", gvk, admissionv1.Create, "ci", "", raw)
+	ctx := context.Background()
+	status, out := s.review(ctx, "workflows", s.admitWorkflow, body)
+	if status != http.StatusOK || !bytes.Contains(out, []byte(`"patch"`)) {
+		b.Fatalf("the benchmark workflow is not shaped: %d %.300s", status, out)
+	}
+	var ms0, ms1 goruntime.MemStats
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	goruntime.ReadMemStats(&ms0)
+	for range b.N {
+		if status, _ := s.review(ctx, "workflows", s.admitWorkflow, body); status != http.StatusOK {
+			b.Fatal(status)
+		}
+	}
+	goruntime.ReadMemStats(&ms1)
+	b.StopTimer()
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N)/float64(len(raw)), "alloc-x")
+	b.ReportMetric(float64(len(out)), "response-bytes")
 }

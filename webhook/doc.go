@@ -3,17 +3,19 @@
 // Two endpoints take admission.k8s.io/v1 AdmissionReviews from the kube-apiserver:
 //
 //   - POST /mutate/pods shapes the pods Argo's controller creates (workflow pods, the agent pod,
-//     artifact-GC pods: every pod labelled workflows.argoproj.io/workflow or
-//     workflows.argoproj.io/component) for Alibaba Cloud ECI; every other pod is allowed untouched.
+//     artifact-GC pods, as emissary.ArgoPodKind classifies them) for Alibaba Cloud ECI; every
+//     other pod is allowed untouched.
 //   - POST /mutate/workflows shapes Workflow, CronWorkflow and WorkflowTemplate objects on create
 //     and update, adding what only the workflow can carry (retry strategies, podMetadata,
 //     podSpecPatch).
 //
 // The shaping itself is done by package emissary; this package adds the server around it: TLS
-// from a mounted directory with reload (controller-runtime's certwatcher), JSON patches computed
-// by gomodules.xyz/jsonpatch from the original and the shaped object, capped request bodies,
-// panic recovery, profile reload from a file or the argo-eci-profiles ConfigMap, a shared
-// informer cache of Workflows (no API call per pod), health endpoints and Prometheus metrics.
+// from a mounted directory with reload (controller-runtime's certwatcher), JSON patches that carry
+// only the engine's changes (typed object before and after shaping) into the object exactly as
+// the apiserver sent it, so fields the Go types do not know are never touched, capped request
+// bodies and reviews in flight, panic recovery, profile reload from a file or the
+// argo-eci-profiles ConfigMap, an informer cache of the Workflows that can still create pods (one
+// direct read on a miss), a drain on shutdown, health endpoints and Prometheus metrics.
 //
 // Every engine outcome and every error is turned into an AdmissionResponse in one function,
 // [response]: shaped pods are allowed with a patch, skipped pods are allowed as they are,

@@ -63,6 +63,8 @@ type testServer struct {
 	Client  *http.Client
 	CertDir string
 	CA      *x509.CertPool
+	stop    context.CancelFunc // ends Serve's ctx
+	done    chan error         // Serve's result (read once: by the test or by cleanup)
 }
 
 // startServer serves s over HTTPS until the test ends.
@@ -95,17 +97,23 @@ func startServer(t testing.TB, s *Server) *testServer {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln, certs.GetCertificate) }()
+	s.Certificates = certs.GetCertificate
+	go func() { done <- s.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not return")
 		}
 	})
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &testServer{Server: s, URL: "https://" + ln.Addr().String(), Client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
-		CertDir: dir, CA: pool}
+		CertDir: dir, CA: pool, stop: cancel, done: done}
 }
 
 // post sends body to path and returns the status and the decoded AdmissionReview (nil unless 200).

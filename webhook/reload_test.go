@@ -282,8 +282,10 @@ func TestWorkflowCache(t *testing.T) {
 		Spec:   wfv1.WorkflowSpec{Entrypoint: "main", Templates: []wfv1.Template{{Name: "main"}}},
 		Status: wfv1.WorkflowStatus{Phase: wfv1.WorkflowRunning, Nodes: wfv1.Nodes{"n": {ID: "n"}}},
 	}
-	client := wffake.NewSimpleClientset(wf)
-	c, err := NewWorkflowCache(client, "")
+	done := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "finished", Namespace: "ci",
+		Labels: map[string]string{"workflows.argoproj.io/completed": "true"}}}
+	client := wffake.NewSimpleClientset(wf, done)
+	c, err := NewWorkflowCache(client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +310,9 @@ func TestWorkflowCache(t *testing.T) {
 	}
 	if _, ok := c.Workflow("ci", "other"); ok {
 		t.Error("found a workflow that does not exist")
+	}
+	if _, ok := c.Workflow("ci", "finished"); ok {
+		t.Error("a completed workflow (it creates no more pods) is in the cache")
 	}
 	if _, ok := c.Workflow("other", "fanout-7xk2p"); ok {
 		t.Error("found a workflow in the wrong namespace")

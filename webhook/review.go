@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"net/http"
+
+	json "github.com/goccy/go-json"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,8 @@ var (
 	ErrTooLarge = errors.New("request body too large")
 	// ErrBadReview is returned for bodies that are not an admission.k8s.io/v1 AdmissionReview request.
 	ErrBadReview = errors.New("not an admission.k8s.io/v1 AdmissionReview request")
+	// ErrBusy is returned when a request gave up waiting for a free slot (MaxInFlight).
+	ErrBusy = errors.New("too many admission reviews in flight")
 )
 
 // DecodeReview parses an AdmissionReview request body. It requires apiVersion
@@ -72,11 +75,12 @@ const maxWarningLen = 256
 // response is the one place where a verdict becomes an AdmissionResponse.
 func response(uid string, v verdict) *admissionv1.AdmissionResponse {
 	r := &admissionv1.AdmissionResponse{UID: types.UID(uid), Allowed: true}
-	for _, w := range v.warnings {
-		if len(w) > maxWarningLen {
-			w = w[:maxWarningLen-3] + "..."
+	for i, w := range v.warnings {
+		if i == maxWarnings {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("argo-eci: %d more warnings left out", len(v.warnings)-i))
+			break
 		}
-		r.Warnings = append(r.Warnings, w)
+		r.Warnings = append(r.Warnings, truncate(w, maxWarningLen))
 	}
 	switch v.outcome {
 	case outcomeShaped:
@@ -108,6 +112,8 @@ func httpStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBadReview):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

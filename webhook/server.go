@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,10 +24,26 @@ import (
 	"github.com/argo-eci/argo-eci/emissary"
 )
 
-// DefaultMaxRequestBytes caps AdmissionReview bodies. An UPDATE carries the object and the old
-// object, each up to etcd's 1.5 MiB request limit, so 7 MiB (controller-runtime's choice too)
-// admits every legitimate review and stops a runaway body long before it costs memory.
-const DefaultMaxRequestBytes = 7 << 20
+// DefaultMaxRequestBytes caps AdmissionReview bodies at what the apiserver can send: the object
+// of a request is at most 3 MiB (the kube-apiserver's limit on request bodies), the old object of
+// an UPDATE at most 1.5 MiB (etcd's default request limit, so no stored object is larger), plus
+// the review's own fields. Anything larger is not from an apiserver.
+const DefaultMaxRequestBytes = 3<<20 + 3<<19 + 256<<10
+
+// DefaultMaxInFlight bounds the reviews decoded at once; more wait for a slot (until the
+// apiserver's timeout cancels them), so memory stays bounded whatever the burst.
+const DefaultMaxInFlight = 8
+
+// DefaultReadTimeout bounds the direct read of a Workflow the cache does not have yet; it is
+// well inside the webhook's 5 s timeoutSeconds.
+const DefaultReadTimeout = 2 * time.Second
+
+// maxMessageLen caps denial and error messages, in replies and in log lines: they can quote
+// user input (an annotation of up to 256 KiB), which must not come back at that size.
+const maxMessageLen = 1024
+
+// maxWarnings caps the warnings of one reply.
+const maxWarnings = 20
 
 // Endpoint paths.
 const (
@@ -48,6 +67,11 @@ type WorkflowGetter interface {
 	Workflow(namespace, name string) (wf *wfv1.Workflow, ok bool)
 }
 
+// WorkflowReader reads one Workflow from the apiserver; a missing one is a NotFound API error.
+type WorkflowReader interface {
+	ReadWorkflow(ctx context.Context, namespace, name string) (*wfv1.Workflow, error)
+}
+
 // ReadyCheck reports nil when one dependency of the webhook is ready.
 type ReadyCheck func() error
 
@@ -58,6 +82,14 @@ type Server struct {
 	Engines *EngineStore
 	// Workflows is the Workflow cache used for pods; nil means pods are shaped from what they carry.
 	Workflows WorkflowGetter
+	// WorkflowReader reads a Workflow the cache does not have yet (a pod that arrives before the
+	// informer has its Workflow); nil shapes such pods from what they carry.
+	WorkflowReader WorkflowReader
+	// ReadTimeout bounds that read; 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// Certificates supplies the serving certificate for every handshake in Serve
+	// (certwatcher.GetCertificate reloads it); required by Serve.
+	Certificates func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// Ready lists the checks of /readyz besides a loaded engine (for example informer sync).
 	Ready []ReadyCheck
 	// Metrics receives review counts and latencies; nil creates a private set.
@@ -66,8 +98,40 @@ type Server struct {
 	Logger *slog.Logger
 	// MaxRequestBytes caps request bodies; 0 means DefaultMaxRequestBytes.
 	MaxRequestBytes int64
-	// ShutdownTimeout bounds the graceful shutdown in Serve; 0 means 10 s.
+	// MaxInFlight bounds the reviews handled at once; 0 means DefaultMaxInFlight.
+	MaxInFlight int
+	// DrainDelay is how long Serve keeps answering after ctx ends, with /readyz failing, so that
+	// the Service's endpoints drop this pod before it stops listening; 0 stops at once.
+	DrainDelay time.Duration
+	// ShutdownTimeout bounds the graceful shutdown in Serve after the drain; 0 means 10 s.
 	ShutdownTimeout time.Duration
+	// SeparateMetrics leaves /metrics off the webhook's port (serve it with [ServeMetrics] on an
+	// address of its own, or not at all), so that metrics can be restricted apart from admission.
+	SeparateMetrics bool
+
+	initOnce sync.Once
+	slots    chan struct{}
+	draining atomic.Bool
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		if s.Metrics == nil {
+			s.Metrics = NewMetrics()
+		}
+		n := s.MaxInFlight
+		if n <= 0 {
+			n = DefaultMaxInFlight
+		}
+		s.slots = make(chan struct{}, n)
+	})
+}
+
+func (s *Server) directReadTimeout() time.Duration {
+	if s.ReadTimeout <= 0 {
+		return DefaultReadTimeout
+	}
+	return s.ReadTimeout
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -84,14 +148,27 @@ func (s *Server) maxBytes() int64 {
 	return s.MaxRequestBytes
 }
 
-// admitFunc decides one admission request.
-type admitFunc func(ctx context.Context, log *slog.Logger, req *admissionv1.AdmissionRequest) verdict
+// admitFunc decides one admission request; its logger is in ctx ([Logger]).
+type admitFunc func(ctx context.Context, req *admissionv1.AdmissionRequest) verdict
+
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying log, the logger of one request.
+func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, log)
+}
+
+// Logger returns the request logger in ctx, or slog.Default().
+func Logger(ctx context.Context) *slog.Logger {
+	if log, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return log
+	}
+	return slog.Default()
+}
 
 // Handler returns the HTTP handler with every endpoint of the webhook.
 func (s *Server) Handler() http.Handler {
-	if s.Metrics == nil {
-		s.Metrics = NewMetrics()
-	}
+	s.init()
 	mux := http.NewServeMux()
 	mux.Handle("POST "+PathPods, s.reviewHandler("pods", s.admitPod))
 	mux.Handle("POST "+PathWorkflows, s.reviewHandler("workflows", s.admitWorkflow))
@@ -99,11 +176,17 @@ func (s *Server) Handler() http.Handler {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.serveReady)
-	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	if !s.SeparateMetrics {
+		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
 	return mux
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "not ready: shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	checks := append([]ReadyCheck{s.Engines.ready}, s.Ready...)
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -118,13 +201,20 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) reviewHandler(endpoint string, admit admitFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		body, err := readBody(w, r, s.maxBytes())
 		var status int
 		var out []byte
-		if err != nil {
-			status, out = s.reject(endpoint, err)
-		} else {
-			status, out = s.review(r.Context(), endpoint, admit, body)
+		// Wait for a slot before reading the body: a waiting request holds no body in memory.
+		select {
+		case s.slots <- struct{}{}:
+			body, err := readBody(w, r, s.maxBytes())
+			if err != nil {
+				status, out = s.reject(endpoint, err)
+			} else {
+				status, out = s.review(r.Context(), endpoint, admit, body)
+			}
+			<-s.slots
+		case <-r.Context().Done():
+			status, out = s.reject(endpoint, fmt.Errorf("%w: %w", ErrBusy, r.Context().Err()))
 		}
 		if status == http.StatusOK {
 			w.Header().Set("Content-Type", "application/json")
@@ -158,8 +248,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 func (s *Server) reject(endpoint string, err error) (int, []byte) {
 	s.Metrics.reviews.WithLabelValues(endpoint, "rejected").Inc()
 	status := httpStatus(err)
-	s.logger().Warn("admission request rejected", "endpoint", endpoint, "status", status, "error", err)
-	return status, []byte(err.Error() + "\n")
+	msg := truncate(err.Error(), maxMessageLen)
+	s.logger().Warn("admission request rejected", "endpoint", endpoint, "status", status, "error", msg)
+	return status, []byte(msg + "\n")
 }
 
 // review turns AdmissionReview bytes into response bytes; it is the HTTP-free core of the
@@ -172,7 +263,8 @@ func (s *Server) review(ctx context.Context, endpoint string, admit admitFunc, b
 	req := in.Request
 	log := s.logger().With("endpoint", endpoint, "uid", req.UID, "kind", req.Kind.Kind,
 		"namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
-	v := s.admitRecovered(ctx, log, admit, req)
+	v := s.admitRecovered(WithLogger(ctx, log), log, admit, req)
+	v.message = truncate(v.message, maxMessageLen)
 	s.Metrics.reviews.WithLabelValues(endpoint, string(v.outcome)).Inc()
 	switch v.outcome {
 	case outcomeDenied, outcomeInvalid:
@@ -197,19 +289,35 @@ func (s *Server) admitRecovered(ctx context.Context, log *slog.Logger, admit adm
 			v = verdict{outcome: outcomeError, message: "argo-eci webhook: internal error while shaping this object; see the webhook log"}
 		}
 	}()
-	return admit(ctx, log, req)
+	return admit(ctx, req)
 }
 
-// Serve answers HTTPS on ln until ctx is cancelled, then shuts down gracefully. getCertificate
-// supplies the serving certificate for every handshake (certwatcher.GetCertificate reloads it).
-func (s *Server) Serve(ctx context.Context, ln net.Listener, getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)) error {
+// Serve answers HTTPS on ln until ctx is cancelled, then drains and shuts down: /readyz fails
+// at once, requests are still answered for DrainDelay (the apiserver keeps calling this pod until
+// its endpoint is removed), then Serve waits up to ShutdownTimeout for requests in flight.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.Certificates == nil {
+		return errors.New("serving the webhook: Server.Certificates is not set")
+	}
+	s.draining.Store(false)
+	s.init()
+	certificates := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		c, err := s.Certificates(hello)
+		if err == nil && c != nil && c.Leaf != nil {
+			s.Metrics.certExpiry.Set(float64(c.Leaf.NotAfter.Unix()))
+		}
+		return c, err
+	}
+	if _, err := certificates(&tls.ClientHelloInfo{}); err != nil {
+		return fmt.Errorf("serving the webhook: no serving certificate: %w", err)
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCertificate},
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certificates},
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -220,6 +328,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, getCertificate func
 	case err := <-errc:
 		return fmt.Errorf("serving the webhook: %w", err)
 	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	if s.DrainDelay > 0 {
+		s.logger().Info("webhook draining", "delay", s.DrainDelay.String())
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serving the webhook: %w", err)
+		case <-time.After(s.DrainDelay):
+		}
 	}
 	timeout := s.ShutdownTimeout
 	if timeout <= 0 {
@@ -235,4 +352,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, getCertificate func
 	}
 	s.logger().Info("webhook stopped")
 	return nil
+}
+
+// ServeMetrics serves m's /metrics over plain HTTP on ln until ctx ends.
+func ServeMetrics(ctx context.Context, ln net.Listener, m *Metrics) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving metrics: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting the metrics server down: %w", err)
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes on a UTF-8 boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/lint"
 )
 
 func newLintCmd() *cobra.Command {
@@ -29,25 +31,16 @@ message names the field).
 			if output != "text" && output != "json" {
 				return &exitError{code: 2, err: fmt.Errorf("-o: expected text or json, got %q", output)}
 			}
-			engine, obj, err := in.load(cmd.InOrStdin())
+			w := cmd.OutOrStdout()
+			findings, err := lintInput(&in, cmd.InOrStdin())
 			if err != nil {
+				if output == "json" {
+					_ = writeFindingsJSON(w, []emissary.Finding{badInputFinding(err)})
+				}
 				return err
 			}
-			findings, err := engine.Lint(obj)
-			if err != nil {
-				return inputError(in.file, err)
-			}
-			if f := emissary.ArgoValidation(obj); f != nil {
-				findings = append(findings, *f)
-			}
-			w := cmd.OutOrStdout()
 			if output == "json" {
-				if findings == nil {
-					findings = []emissary.Finding{}
-				}
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(findings)
+				err = writeFindingsJSON(w, findings)
 			} else {
 				err = writeFindingsText(w, findings)
 			}
@@ -65,6 +58,60 @@ message names the field).
 	return cmd
 }
 
+// lintInput lints every object of the -f stream: Argo workflow objects with the engine, Argo's
+// own validation and their unknown fields; Pods with the engine; other kinds get a note.
+func lintInput(in *shapeInput, stdin io.Reader) ([]emissary.Finding, error) {
+	engine, stream, err := in.load(stdin)
+	if err != nil {
+		return nil, err
+	}
+	var all []emissary.Finding
+	for _, o := range stream.Objects {
+		var findings []emissary.Finding
+		switch {
+		case o.Object == nil:
+			findings = []emissary.Finding{{Code: emissary.CodeOtherKind, Severity: emissary.SeverityInfo, Path: o.Where,
+				Message: fmt.Sprintf("%s %s is not an Argo workflow object: passed through by render", o.Kind, o.Name)}}
+		default:
+			if findings, err = engine.Lint(o.Object); err != nil {
+				return nil, inputError(in.file+" "+o.Where, err)
+			}
+			upgraded, err := o.Upgraded()
+			if err != nil {
+				return nil, inputError(in.file+" "+o.Where, err)
+			}
+			if f := lint.ArgoValidation(upgraded); f != nil {
+				findings = append(findings, *f)
+			}
+			findings = append(findings, emissary.UnknownFieldFindings(o)...)
+		}
+		for i := range findings {
+			findings[i].Object = objectName(stream, o)
+		}
+		all = append(all, findings...)
+	}
+	return all, nil
+}
+
+// badInputFinding reports an input error as a finding, for -o json.
+func badInputFinding(err error) emissary.Finding {
+	f := emissary.Finding{Code: emissary.CodeBadInput, Severity: emissary.SeverityError, Message: err.Error()}
+	var fe *emissary.FieldError
+	if errors.As(err, &fe) {
+		f.Path, f.Message = fe.Path, fe.Msg
+	}
+	return f
+}
+
+func writeFindingsJSON(w io.Writer, findings []emissary.Finding) error {
+	if findings == nil {
+		findings = []emissary.Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(findings)
+}
+
 // writeFindingsText prints one finding per line: severity, code, template, path, message, hint.
 func writeFindingsText(w io.Writer, findings []emissary.Finding) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -72,6 +119,9 @@ func writeFindingsText(w io.Writer, findings []emissary.Finding) error {
 		tmpl := f.Template
 		if tmpl == "" {
 			tmpl = "-"
+		}
+		if f.Object != "" {
+			tmpl = f.Object + ": " + tmpl
 		}
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", f.Severity, f.Code, tmpl, f.Path, f.Message)
 		if f.Hint != "" {

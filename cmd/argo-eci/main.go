@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -30,9 +34,55 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// errNotImplemented is returned by subcommands whose issue has not landed yet (exit 2).
-func errNotImplemented(name string) error {
-	return &exitError{code: 2, err: fmt.Errorf("%s: not implemented yet", name)}
+// logFlags are the logging flags every subcommand shares.
+type logFlags struct {
+	level  string
+	format string
+}
+
+// newLogger builds the logger of a subcommand from the shared flags, writing to w.
+func (f *logFlags) newLogger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--log-level %q: expected debug, info, warn or error", f.level)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, &exitError{code: 2, err: fmt.Errorf("--log-format %q: expected json or text", f.format)}
+	}
+}
+
+// rootLog holds the values of the shared logging flags.
+var rootLog = &logFlags{}
+
+// commandLogger is the logger of a subcommand, built from the shared --log-level and --log-format.
+func commandLogger(cmd *cobra.Command) (*slog.Logger, error) {
+	return rootLog.newLogger(cmd.ErrOrStderr())
+}
+
+// kubeClientConfig is the one kubeconfig loader of every subcommand: the file at path, else
+// $KUBECONFIG, else ~/.kube/config, else the in-cluster ServiceAccount. Its Namespace is the
+// context's namespace (or the pod's, in a cluster).
+func kubeClientConfig(path string) clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+}
+
+// kubeConfig is the REST configuration from kubeClientConfig, with userAgent/version as the
+// user agent.
+func kubeConfig(path, userAgent string) (*rest.Config, error) {
+	cfg, err := kubeClientConfig(path).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client configuration (--kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster): %w", err)
+	}
+	cfg.UserAgent = userAgent + "/" + version
+	return cfg, nil
 }
 
 func newRootCmd() *cobra.Command {
@@ -42,6 +92,8 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().StringVar(&rootLog.level, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&rootLog.format, "log-format", "json", "log format: json or text")
 	root.AddCommand(
 		newVersionCmd(),
 		newWebhookCmd(),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -15,11 +14,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/argo-eci/argo-eci/dataset"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/requeue"
 	"github.com/argo-eci/argo-eci/plugin"
 )
 
@@ -31,9 +30,9 @@ type pluginFlags struct {
 	minRequeue      time.Duration
 	maxRequeue      time.Duration
 	settle          time.Duration
+	stuck           time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
-	logLevel        string
 }
 
 func newPluginCmd() *cobra.Command {
@@ -50,31 +49,30 @@ Kubernetes access uses --kubeconfig, else $KUBECONFIG or ~/.kube/config, else th
 ServiceAccount (argo-eci-executor-plugin).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlugin(cmd.Context(), f)
+			log, err := commandLogger(cmd)
+			if err != nil {
+				return err
+			}
+			return runPlugin(cmd.Context(), log, f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", ":4355", "address to serve template.execute on (use 127.0.0.1:4355 in the agent pod)")
 	fl.StringVar(&f.tokenFile, "token-file", "/var/run/argo/token", "file holding the agent's bearer token")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	fl.DurationVar(&f.minRequeue, "min-requeue", time.Second, "first polling interval of a dataset warm-up")
-	fl.DurationVar(&f.maxRequeue, "max-requeue", 15*time.Second, "longest polling interval of a dataset warm-up")
-	fl.DurationVar(&f.settle, "cache-settle", 30*time.Second, "how long a Complete DataLoad below minCachedPercentage waits for fresher cache states")
+	fl.DurationVar(&f.minRequeue, "min-requeue", dataset.DefaultRequeue.Min, "first polling interval of a dataset warm-up")
+	fl.DurationVar(&f.maxRequeue, "max-requeue", dataset.DefaultRequeue.Max, "longest polling interval of a dataset warm-up (its latency once Fluid reports Complete)")
+	fl.DurationVar(&f.settle, "cache-settle", dataset.DefaultSettle, "how long a Complete DataLoad whose cache looks short waits for Fluid's next cache-state refresh")
+	fl.DurationVar(&f.stuck, "stuck", dataset.DefaultStuck, "how long an Executing DataLoad whose cache already meets the minimum may stay Executing before the warm-up succeeds (fluid#4287)")
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", plugin.DefaultMaxBodyBytes, "largest accepted request body")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Second, "grace period for in-flight calls on SIGTERM")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
-func runPlugin(ctx context.Context, f *pluginFlags) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--log-level: %w", err)}
-	}
+func runPlugin(ctx context.Context, log *slog.Logger, f *pluginFlags) error {
 	if f.minRequeue <= 0 || f.maxRequeue < f.minRequeue {
 		return &exitError{code: 2, err: errors.New("--min-requeue must be positive and not above --max-requeue")}
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	token, err := os.ReadFile(f.tokenFile)
 	if err != nil {
@@ -85,15 +83,12 @@ func runPlugin(ctx context.Context, f *pluginFlags) error {
 		return &exitError{code: 1, err: fmt.Errorf("--token-file %s is empty", f.tokenFile)}
 	}
 
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = f.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := kubeConfig(f.kubeconfig, "argo-eci-plugin")
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("kubernetes client config: %w", err)}
+		return &exitError{code: 1, err: err}
 	}
 	cfg.QPS, cfg.Burst = 20, 40
 	cfg.Timeout = 15 * time.Second
-	cfg.UserAgent = "argo-eci-plugin/" + version
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -111,36 +106,22 @@ func runPlugin(ctx context.Context, f *pluginFlags) error {
 		Token: token,
 		Datasets: &dataset.Manager{
 			Client:  kube,
-			Requeue: dataset.Requeue{Min: f.minRequeue, Max: f.maxRequeue},
+			Requeue: requeue.Policy{Min: f.minRequeue, Max: f.maxRequeue},
 			Settle:  f.settle,
+			Stuck:   f.stuck,
 		},
-		ImageCaches:  &imagecache.Manager{Client: kube},
-		Logger:       log,
-		MaxBodyBytes: f.maxBodyBytes,
+		ImageCaches:     &imagecache.Manager{Client: kube},
+		Logger:          log,
+		MaxBodyBytes:    f.maxBodyBytes,
+		ShutdownTimeout: f.shutdownTimeout,
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen %s: %w", f.listen, err)}
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      40 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	log.Info("argo-eci plugin serving", "address", ln.Addr().String(), "version", version)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return &exitError{code: 1, err: fmt.Errorf("serve: %w", err)}
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("shutdown: %w", err)}
+	if err := srv.Serve(ctx, ln); err != nil {
+		return &exitError{code: 1, err: err}
 	}
 	log.Info("argo-eci plugin stopped")
 	return nil

@@ -6,26 +6,27 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/emissary"
 )
 
 // shapeInput holds the flags render and lint share.
 type shapeInput struct {
-	file     string
-	profiles string
+	file       string
+	profiles   string
+	controller string
 }
 
 func (in *shapeInput) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&in.file, "file", "f", "", "workflow file (YAML or JSON; - reads stdin)")
 	cmd.Flags().StringVar(&in.profiles, "profiles", "", "profiles.yaml (as in the argo-eci-profiles ConfigMap); default: the built-in profile")
+	cmd.Flags().StringVar(&in.controller, "controller-config", "", "the workflow-controller ConfigMap (or its config): mainContainer/executor defaults and initlessPod change the pods render shapes")
 	_ = cmd.MarkFlagRequired("file")
 }
 
-// load builds the engine from --profiles and decodes the -f object (stdin for "-"); every error is
-// bad input (exit 2) naming the flag or the field.
-func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, runtime.Object, error) {
+// load builds the engine from --profiles and parses the -f stream (stdin for "-"); every error is
+// bad input (exit 2) naming the flag, the document or the field.
+func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, *emissary.Stream, error) {
 	profiles := emissary.DefaultProfiles()
 	if in.profiles != "" {
 		data, err := os.ReadFile(in.profiles)
@@ -46,11 +47,55 @@ func (in *shapeInput) load(stdin io.Reader) (*emissary.Engine, runtime.Object, e
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("-f: %w", err)}
 	}
-	obj, err := emissary.DecodeObject(data)
+	stream, err := emissary.ParseStream(data)
 	if err != nil {
 		return nil, nil, inputError(in.file, err)
 	}
-	return emissary.NewEngine(profiles), obj, nil
+	engine := emissary.NewEngine(profiles)
+	if in.controller != "" {
+		data, err := os.ReadFile(in.controller)
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("--controller-config: %w", err)}
+		}
+		cc, err := emissary.ParseControllerConfig(data)
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("%s: %w", in.controller, err)}
+		}
+		engine = engine.WithControllerConfig(cc)
+	}
+	return engine, stream, nil
+}
+
+// objectName names a stream object in findings when the stream holds more than one.
+func objectName(s *emissary.Stream, o *emissary.StreamObject) string {
+	if len(s.Objects) == 1 {
+		return ""
+	}
+	return o.Kind + " " + o.Name
+}
+
+// renderStream shapes every Argo workflow object of the stream in place; Pods and other kinds
+// pass through untouched. It returns the findings.
+func renderStream(engine *emissary.Engine, stream *emissary.Stream, file string) ([]emissary.Finding, error) {
+	var all []emissary.Finding
+	for _, o := range stream.Objects {
+		if o.Object == nil || o.Kind == "Pod" {
+			continue
+		}
+		shaped, findings, err := engine.ShapeWorkflow(o.Object)
+		if err != nil {
+			return nil, inputError(file+" "+o.Where, err)
+		}
+		if err := stream.Update(o, shaped); err != nil {
+			return nil, err
+		}
+		findings = append(findings, emissary.UnknownFieldFindings(o)...)
+		for i := range findings {
+			findings[i].Object = objectName(stream, o)
+		}
+		all = append(all, findings...)
+	}
+	return all, nil
 }
 
 // inputError wraps bad user input (unknown profile, invalid annotation, undecodable file) for exit 2.
@@ -64,36 +109,56 @@ const profileHelp = `Without --profiles the built-in profile "standard" applies 
 
 func newRenderCmd() *cobra.Command {
 	var in shapeInput
+	var diff bool
 	cmd := &cobra.Command{
 		Use:   "render -f FILE [--profiles FILE]",
 		Short: "Apply an ECI profile to a workflow file",
-		Long: `render prints a Workflow, CronWorkflow or WorkflowTemplate with an ECI profile applied, ready for
-"argo submit -": placement, per-template eci-use-specs computed from the template's resources, spot,
+		Long: `render prints a Workflow, CronWorkflow or WorkflowTemplate (or a YAML/JSON stream of them, List
+objects included; other kinds pass through) with an ECI profile applied, ready for "argo submit -": placement, per-template eci-use-specs computed from the template's resources, spot,
 zones, failure strategy, retries, image cache and cost tags are written into the workflow itself,
 so a cluster without the argo-eci webhook gets the same pods. It uses the same engine as the webhook;
-running the webhook over a rendered workflow changes nothing. Findings go to stderr.
+running the webhook over a rendered workflow changes nothing. Only argo-eci's additions are written:
+the rest of the document (comments, field order, fields of other Argo versions) stays as written.
+Findings go to stderr; exit 1 when one is an error, 2 on bad input.
 
 ` + profileHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			engine, obj, err := in.load(cmd.InOrStdin())
+			engine, stream, err := in.load(cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
-			shaped, findings, err := engine.ShapeWorkflow(obj)
-			if err != nil {
-				return inputError(in.file, err)
+			var before []byte
+			if diff {
+				if before, err = stream.Encode(); err != nil {
+					return err
+				}
 			}
-			out, err := emissary.EncodeYAML(shaped)
+			findings, err := renderStream(engine, stream, in.file)
 			if err != nil {
 				return err
+			}
+			out, err := stream.Encode()
+			if err != nil {
+				return err
+			}
+			if diff {
+				out = []byte(lineDiff(string(before), string(out)))
 			}
 			if _, err := cmd.OutOrStdout().Write(out); err != nil {
 				return err
 			}
-			return writeFindingsText(cmd.ErrOrStderr(), findings)
+			if err := writeFindingsText(cmd.ErrOrStderr(), findings); err != nil {
+				return err
+			}
+			if n := emissary.CountErrors(findings); n > 0 {
+				// render | argo submit - must stop: the workflow would fail or be denied on ECI.
+				return &exitError{code: 1, err: fmt.Errorf("render: %d error finding(s) in %s", n, in.file)}
+			}
+			return nil
 		},
 	}
 	in.addFlags(cmd)
+	cmd.Flags().BoolVar(&diff, "diff", false, "print only what render changes, as a line diff of the stream")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/lint"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
@@ -101,7 +102,6 @@ func TestRenderBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"render", "-f", typo}, "spec.templates[0].contianer"},
 		{[]string{"render", "-f", unknownProfile}, `metadata.annotations["argo-eci.io/profile"]`},
 		{[]string{"render", "-f", typo, "--profiles", badProfiles}, "profiles.standard.fallbackSpecs"},
 		{[]string{"lint", "-f", unknownProfile}, `unknown profile "gold"`},
@@ -113,6 +113,74 @@ func TestRenderBadInput(t *testing.T) {
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: exit %d, %v; want exit 2 naming %s", tt.args, exitCode(err), err, tt.want)
 		}
+	}
+}
+
+// A field Argo v4.0.7 does not know (a typo, or a field of another Argo version) is kept by render
+// with a warning naming it, as kubectl and argo submit keep it; Argo's validation in lint then
+// rejects the template that has no type.
+func TestUnknownFieldKeptWithWarning(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "typo.yaml")
+	if err := os.WriteFile(p, []byte("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:\n  - name: a\n    contianer: {image: alpine}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCmd(t, "", "render", "-f", p)
+	if err != nil || !strings.Contains(out, "contianer:") || !strings.Contains(stderr, emissary.CodeUnknownField) || !strings.Contains(stderr, "spec.templates[0].contianer") {
+		t.Errorf("render: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+	}
+	out, _, err = runCmd(t, "", "lint", "-f", p)
+	if exitCode(err) != 1 || !strings.Contains(out, "spec.templates[0].contianer") || !strings.Contains(out, lint.CodeArgoRejects) {
+		t.Errorf("lint: exit %d (%v)\n%s", exitCode(err), err, out)
+	}
+}
+
+// Error findings stop `render | argo submit -`; lint -o json stays JSON on bad input.
+func TestRenderExitAndLintJSONOnBadInput(t *testing.T) {
+	gpu := filepath.Join(t.TempDir(), "gpu.yaml")
+	if err := os.WriteFile(gpu, []byte("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:\n  - name: a\n    container: {image: cuda, command: [nvidia-smi], resources: {limits: {nvidia.com/gpu: 1, cpu: 4, memory: 8Gi}}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, "", "render", "-f", gpu); exitCode(err) != 1 {
+		t.Errorf("render of a GPU workflow without GPU types: exit %d, want 1", exitCode(err))
+	}
+	out, _, err := runCmd(t, "", "lint", "-f", "-", "-o", "json")
+	var findings []emissary.Finding
+	if exitCode(err) != 2 || json.Unmarshal([]byte(out), &findings) != nil || len(findings) != 1 || findings[0].Code != emissary.CodeBadInput {
+		t.Errorf("lint -o json of empty input: exit %d, output %q", exitCode(err), out)
+	}
+}
+
+func TestRenderControllerConfig(t *testing.T) {
+	dir := t.TempDir()
+	cc := filepath.Join(dir, "cm.yaml")
+	wf := filepath.Join(dir, "wf.yaml")
+	if err := os.WriteFile(cc, []byte("kind: ConfigMap\ndata:\n  mainContainer: |\n    resources: {limits: {cpu: \"4\", memory: 8Gi}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wf, []byte("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:\n  - name: a\n    container: {image: alpine, command: [\"true\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCmd(t, "", "render", "-f", wf, "--controller-config", cc)
+	if err != nil || !strings.Contains(out, "eci-use-specs: 4-8Gi") {
+		t.Errorf("render --controller-config: %v\n%s\n%s", err, out, stderr)
+	}
+	if _, _, err := runCmd(t, "", "render", "-f", wf, "--controller-config", filepath.Join(dir, "none.yaml")); exitCode(err) != 2 {
+		t.Errorf("missing --controller-config file: exit %d", exitCode(err))
+	}
+}
+
+func TestRenderDiff(t *testing.T) {
+	out, _, err := runCmd(t, "", "render", "--diff", "-f", filepath.Join(workflowsDir, "artifacts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(line, "+ ") && !strings.HasPrefix(line, "- ") {
+			t.Errorf("--diff printed an unchanged line %q", line)
+		}
+	}
+	if !strings.Contains(out, "+ ") || !strings.Contains(out, "eci-use-specs") {
+		t.Errorf("--diff shows no additions:\n%s", out)
 	}
 }
 
@@ -172,7 +240,7 @@ spec:
     container: {image: alpine:3.20, command: [echo, "{{inputs.parameters.v}}"], resources: {requests: {cpu: "1", memory: 2Gi}}}
 `)
 	out, _, err := runCmd(t, "", "lint", "-f", undeclared)
-	if exitCode(err) != 1 || !strings.Contains(out, emissary.CodeArgoRejects) || !strings.Contains(out, "steps.make.outputs.parameters.v") {
+	if exitCode(err) != 1 || !strings.Contains(out, lint.CodeArgoRejects) || !strings.Contains(out, "steps.make.outputs.parameters.v") {
 		t.Fatalf("undeclared output: exit %d, output:\n%s", exitCode(err), out)
 	}
 
@@ -184,7 +252,7 @@ spec:
   workflowTemplateRef: {name: shared}
 `)
 	out, _, err = runCmd(t, "", "lint", "-f", ref)
-	if err != nil || !strings.Contains(out, emissary.CodeArgoNotOnline) || strings.Contains(out, emissary.CodeArgoRejects) {
+	if err != nil || !strings.Contains(out, lint.CodeArgoNotOnline) || strings.Contains(out, lint.CodeArgoRejects) {
 		t.Fatalf("workflowTemplateRef: %v, output:\n%s", err, out)
 	}
 }
@@ -193,5 +261,28 @@ func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A CronWorkflow written for a v3.5 controller (singular schedule) is validated the way v3.6 and
+// later read it: a deprecation warning, not Argo's rejection; a CronWorkflow with no schedule at
+// all is still rejected.
+func TestLintOlderArgoFields(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: c}\nspec:\n"+body+
+			"  workflowSpec:\n    entrypoint: a\n    templates:\n    - name: a\n      container: {image: alpine, command: [\"true\"], resources: {limits: {cpu: \"1\", memory: 2Gi}}}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	out, _, err := runCmd(t, "", "lint", "-f", write("old.yaml", "  schedule: \"0 1 * * *\"\n"))
+	if err != nil || strings.Contains(out, lint.CodeArgoRejects) || !strings.Contains(out, "schedules") {
+		t.Errorf("v3.5 CronWorkflow: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, "", "lint", "-f", write("none.yaml", ""))
+	if exitCode(err) != 1 || !strings.Contains(out, lint.CodeArgoRejects) {
+		t.Errorf("CronWorkflow without schedule: exit %d\n%s", exitCode(err), out)
 	}
 }

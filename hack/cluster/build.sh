@@ -130,7 +130,7 @@ build_one() { # name module package ldflags-var
 
 # Debian packages: etcd for the control plane; containerd, runc, the CNI plugins, iptables and a
 # static busybox for the kubelet node. One apt-get update and one install, only when one is missing.
-DEBIAN_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables busybox-static)
+DEBIAN_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables busybox-static prometheus)
 
 missing_packages() {
 	local p
@@ -173,7 +173,7 @@ build_local() {
 	fi
 	say "$name" "current ($((SECONDS - start))s)"
 }
-LOCALS=("argo-eci|./cmd/argo-eci" "pause|./hack/cluster/pause" "registry|./hack/cluster/registry")
+LOCALS=("argo-eci|./cmd/argo-eci" "eci-simulator|./cmd/eci-simulator" "pause|./hack/cluster/pause" "registry|./hack/cluster/registry")
 # Built only when named (playground.sh does): it links much of Argo and Fluid, which e2e runs do not need.
 ON_REQUEST=("playground|./hack/cluster/playground")
 

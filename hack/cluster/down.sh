@@ -24,6 +24,7 @@ esac
 rm -f "$STATE/ready"
 
 any=false
+"$HERE/prometheus.sh" stop
 stop_all
 for c in "${PLAYGROUND_COMPONENTS[@]}" "${COMPONENTS[@]}"; do rm -f "$PIDS/$c"; done
 $any || say all "nothing was running"

@@ -42,7 +42,7 @@ NODE_KIND_LABEL=test.argo-eci.io/node
 PLAYGROUND_COMPONENTS=(webhook playground)
 
 # Start order; down.sh stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller registry containerd kubelet)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok eci-simulator workflow-controller registry containerd kubelet)
 
 say() { printf 'cluster: %4ss %-24s %s\n' "$SECONDS" "$1" "$2"; }
 
@@ -165,7 +165,7 @@ stop_all() {
 	stop 5 playground webhook
 	node_down || say node "FAILED: not everything of the kubelet node was removed"
 	stop 2 workflow-controller
-	stop 5 kwok kube-scheduler kube-controller-manager
+	stop 5 eci-simulator kwok kube-scheduler kube-controller-manager
 	stop 10 kube-apiserver
 	stop 10 etcd
 }

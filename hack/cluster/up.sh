@@ -152,12 +152,16 @@ options:
 EOF
 		local f
 		for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-			pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+			pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
 			printf -- '---\n# from %s\n' "kwok@v0.8.0/kustomize/stage/$f"
 			cat "$kwok_dir/kustomize/stage/$f"
 		done
+		# kwok-stages.yaml replaces kwok's stock pod-ready stage: a pod runs only once the ECI
+		# simulator placed it. kwok-metrics.yaml gives pods simulated usage for Prometheus.
 		printf -- '---\n'
 		cat "$HERE/kwok-stages.yaml"
+		printf -- '---\n'
+		cat "$HERE/kwok-metrics.yaml"
 	} >"$CONF/kwok.yaml"
 }
 
@@ -220,18 +224,20 @@ node_untainted() { # the not-ready taint the node lifecycle controller sets at f
 	! kubectl_ get node "$NODE_NAME" -o jsonpath='{.spec.taints[*].key}' | grep -q 'node.kubernetes.io/not-ready'
 }
 default_sa() { kubectl_ -n default get serviceaccount default && kubectl_ -n argo get serviceaccount default; }
+eci_simulator_leader() { [[ -n $(kubectl_ -n kube-system get lease eci-simulator -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null) ]]; }
 controller_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$CONTROLLER_HEALTH_PORT/healthz"; }
 
 # ---- go -----------------------------------------------------------------------------------
 if [[ -f $STATE/ready ]] && all_running; then
 	# Changed CRDs or controller settings still reach a running cluster (hash-guarded: no-op when unchanged).
 	apply_objects
+	"$HERE/prometheus.sh" start
 	say all "already running (kubeconfig $KUBECONFIG_FILE)"
 	exit 0
 fi
 rm -f "$STATE/ready"
 
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kwok workflow-controller argoexec argo-eci pause registry; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kwok eci-simulator workflow-controller argoexec argo-eci pause registry; do
 	[[ -x $BIN/$b ]] || fail "$b" "$BIN/$b is missing: run hack/cluster/build.sh first"
 done
 command -v etcd >/dev/null || fail etcd "etcd is not installed: run hack/cluster/build.sh first"
@@ -282,6 +288,7 @@ launch kube-controller-manager \
 	--kube-api-qps 100 --kube-api-burst 200
 launch kube-scheduler --config "$CONF/scheduler.yaml" --secure-port=0
 launch kwok --config "$CONF/kwok.yaml" --kubeconfig "$KUBECONFIG_FILE"
+launch eci-simulator --kubeconfig "$KUBECONFIG_FILE" --namespace kube-system
 
 apply_objects
 
@@ -297,6 +304,8 @@ wait_until kube-controller-manager 60 "default ServiceAccounts exist" default_sa
 wait_until workflow-controller 60 "healthy (/healthz)" controller_healthy
 wait_until kube-scheduler 5 "running" pid_of kube-scheduler
 node_up
+wait_until eci-simulator 60 "holds the Lease kube-system/eci-simulator" eci_simulator_leader
+"$HERE/prometheus.sh" start
 
 date -u +%FT%TZ >"$STATE/ready"
 say all "up in $((SECONDS - start))s (kubeconfig $KUBECONFIG_FILE)"

@@ -1,4 +1,4 @@
-// Command demo runs seed 001's Fluid fan-out on the local control plane with argo-eci in place:
+// Command demo runs the Fluid fan-out example on the local control plane with argo-eci in place:
 // the webhook (served here on 127.0.0.1, registered with the apiserver by URL) shapes every pod,
 // the executor plugin (served here, called by Argo's own agent code) warms the dataset before the
 // 100-way fan-out, and a Fluid status simulator stands in for Fluid's runtimes. It prints a report
@@ -34,9 +34,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/dataset"
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
@@ -46,7 +46,7 @@ func main() {
 	workflowFile := flag.String("workflow", "examples/fluid-md5sum.yaml", "workflow to run")
 	profilesFile := flag.String("profiles", "examples/profiles.yaml", "argo-eci profiles")
 	loadTime := flag.Duration("load-time", 8*time.Second, "how long the simulated DataLoad takes")
-	taskTime := flag.Duration("task-time", 3*time.Minute, "run time per fan-out pod used for the cost projection (seed 001: 2-4 min)")
+	taskTime := flag.Duration("task-time", 3*time.Minute, "run time per fan-out pod used for the cost projection (a Fluid md5sum task takes 2-4 min)")
 	flag.Parse()
 
 	ctrllog.SetLogger(logr.Discard())
@@ -423,7 +423,7 @@ func (d *demo) printCost(fan []corev1.Pod) {
 	perSecond := hourly / 3600
 	seconds := d.taskTime.Seconds() * float64(len(fan))
 	onDemand := perSecond * seconds
-	fmt.Printf("\nCost of the fan-out at ECI list prices (billed per second; %d pods × %s each, seed 001's measured run time):\n", len(fan), d.taskTime)
+	fmt.Printf("\nCost of the fan-out at ECI list prices (billed per second; %d pods × %s each, a measured md5sum task time):\n", len(fan), d.taskTime)
 	fmt.Printf("  on-demand  %s at %.4f CNY/h: %8.2f CNY\n", s, hourly, onDemand)
 	limit := fan[0].Annotations[eci.AnnotationPrefix+"eci-spot-price-limit"]
 	var cap float64

@@ -109,8 +109,11 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 		}
 	}
 	want := map[string][]rbacv1.PolicyRule{
-		"Role/argo-eci-executor-plugin":                    {{APIGroups: []string{"data.fluid.io"}, Resources: []string{"datasets", "jindoruntimes", "dataloads"}, Verbs: []string{"get", "create"}}},
-		"ClusterRole/argo-eci-executor-plugin-imagecaches": {{APIGroups: []string{"eci.alibabacloud.com"}, Resources: []string{"imagecaches"}, Verbs: []string{"get", "create"}}},
+		"Role/argo-eci-executor-plugin": {
+			{APIGroups: []string{"data.fluid.io"}, Resources: []string{"datasets", "jindoruntimes"}, Verbs: []string{"get", "create"}},
+			{APIGroups: []string{"data.fluid.io"}, Resources: []string{"dataloads"}, Verbs: []string{"get", "list", "create", "patch"}},
+		},
+		"ClusterRole/argo-eci-executor-plugin-imagecaches": {{APIGroups: []string{"eci.alibabacloud.com"}, Resources: []string{"imagecaches"}, Verbs: []string{"get", "list", "create", "delete"}}},
 		"Role/argo-eci-agent": {
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtasksets"}, Verbs: []string{"list", "watch"}},
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtasksets/status"}, Verbs: []string{"patch"}},

@@ -35,8 +35,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/webhook"
 )
 
@@ -105,7 +105,11 @@ func (c *Cluster) StartWebhook(ns string, profiles []byte, log *slog.Logger) (*W
 	if _, err := engines.Load("file", "profiles", profiles); err != nil {
 		return nil, err
 	}
-	workflows, err := webhook.NewWorkflowCache(c.Workflows, ns)
+	var served []string
+	if ns != "" {
+		served = []string{ns}
+	}
+	workflows, err := webhook.NewWorkflowCache(c.Workflows, served)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +151,8 @@ func (w *Webhook) serve(ln net.Listener) error {
 		return err
 	}
 	done := make(chan error, 1)
-	go func() { done <- w.Server.Serve(ctx, ln, certs.GetCertificate) }()
+	w.Server.Certificates = certs.GetCertificate
+	go func() { done <- w.Server.Serve(ctx, ln) }()
 	w.mu.Lock()
 	w.cancel, w.done = cancel, done
 	w.mu.Unlock()

@@ -21,10 +21,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/dataset"
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
@@ -281,7 +281,7 @@ func TestExamples(t *testing.T) {
 		if a[eci.AnnotationPrefix+"eci-use-specs"] != "ecs.c6.2xlarge,ecs.c5.2xlarge,ecs.c7.3xlarge,ecs.g6.2xlarge,ecs.c6e.2xlarge" ||
 			a[eci.AnnotationPrefix+"eci-spot-strategy"] != "SpotAsPriceGo" || a[eci.AnnotationPrefix+"eci-spot-duration"] != "1" ||
 			a[eci.AnnotationPrefix+"eci-spot-fallback"] != "true" || a[eci.AnnotationPrefix+"eci-extra-ephemeral-storage"] != "50Gi" {
-			t.Errorf("pod %s: seed 000's spot settings missing: %v", p.Name, a)
+			t.Errorf("pod %s: the example's spot settings missing: %v", p.Name, a)
 		}
 	})
 }
@@ -299,7 +299,7 @@ func listDataLoads(t *testing.T, e *exampleEnv) []string {
 	return names
 }
 
-// createBoundClaim makes a ReadWriteMany claim and a volume bound to it (the shared cache of seed 000).
+// createBoundClaim makes a ReadWriteMany claim and a volume bound to it (the build's shared cache).
 func createBoundClaim(t *testing.T, e *exampleEnv, name string) {
 	t.Helper()
 	ctx := context.Background()

@@ -42,7 +42,15 @@ func TestManifestsApply(t *testing.T) {
 	for _, dir := range []string{"install", "argo", "plugin"} {
 		t.Run(dir, func(t *testing.T) {
 			ns := c.Namespace(t)
-			objs := kustomize(t, c, filepath.Join(c.Root, "manifests", dir))
+			src := filepath.Join(c.Root, "manifests", dir)
+			if dir == "install" {
+				// The documented overlay: namespace plus the references transformer.
+				src = installOverlay(t, c, ns)
+			}
+			objs := kustomize(t, c, src)
+			if dir == "install" {
+				checkInstallReferences(t, objs, ns)
+			}
 			if len(objs) == 0 {
 				t.Fatalf("manifests/%s rendered no objects", dir)
 			}
@@ -163,6 +171,56 @@ func apply(ctx context.Context, t *testing.T, dyn dynamic.Interface, mapper meta
 	force := true
 	if _, err := ri.Patch(ctx, o.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "argo-eci-e2e", Force: &force}); err != nil {
 		t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
+	}
+}
+
+// installOverlay writes the README's overlay of manifests/install for namespace ns.
+func installOverlay(t *testing.T, c *cluster.Cluster, ns string) string {
+	t.Helper()
+	dir := t.TempDir()
+	rel, err := filepath.Rel(dir, filepath.Join(c.Root, "manifests", "install"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := "namespace: " + ns + "\nresources: [" + rel + "]\ntransformers: [" + filepath.Join(rel, "references") + "]\n" +
+		"images: [{name: argo-eci.invalid/argo-eci, newName: argo-eci, newTag: dev}]\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// checkInstallReferences asserts that kubectl kustomize itself pointed every namespace-bearing
+// reference of the install at ns, before the test renames anything for isolation.
+func checkInstallReferences(t *testing.T, objs []*unstructured.Unstructured, ns string) {
+	t.Helper()
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "MutatingWebhookConfiguration":
+			if v := o.GetAnnotations()["cert-manager.io/inject-ca-from"]; !strings.HasPrefix(v, ns+"/") {
+				t.Errorf("inject-ca-from %q, want namespace %s", v, ns)
+			}
+			hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+			for _, h := range hooks {
+				if got, _, _ := unstructured.NestedString(h.(map[string]any), "clientConfig", "service", "namespace"); got != ns {
+					t.Errorf("webhook service namespace %q, want %s", got, ns)
+				}
+			}
+		case "ClusterRoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			for _, s := range subjects {
+				if m := s.(map[string]any); m["kind"] == "ServiceAccount" && m["namespace"] != ns {
+					t.Errorf("%s subject namespace %v, want %s", o.GetName(), m["namespace"], ns)
+				}
+			}
+		case "Certificate":
+			names, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "dnsNames")
+			for _, n := range names {
+				if !strings.Contains(n, "."+ns+".svc") {
+					t.Errorf("certificate DNS name %s is not in namespace %s", n, ns)
+				}
+			}
+		}
 	}
 }
 

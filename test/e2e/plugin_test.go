@@ -20,13 +20,13 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/dataset"
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/imagecache"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 
-// warmFanOut is the seed-001 scenario: warm a Fluid dataset, then 100 pods on ECI read it through its PVC.
+// warmFanOut is the Fluid fan-out scenario: warm a Fluid dataset, then 100 pods on ECI read it through its PVC.
 const warmFanOut = `
 metadata:
   generateName: warm-fanout-
@@ -163,11 +163,11 @@ func runSimulator(t *testing.T, kube client.Client, ns string, script fluidsim.S
 	return sim
 }
 
-// runAgent runs Argo's agent code for wf in this process, as the workflow's default
-// ServiceAccount, until the test ends.
+// runAgent runs Argo's agent code for wf in this process, as the agent's ServiceAccount that
+// manifests/plugin installs, until the test ends.
 func runAgent(t *testing.T, c *cluster.Cluster, wf *wfv1.Workflow, url, token string) {
 	t.Helper()
-	stop, err := cluster.RunAgent(c.Impersonate(wf.Namespace, "default"), wf, url, token)
+	stop, err := cluster.RunAgent(c.Impersonate(wf.Namespace, plugin.AgentServiceAccount), wf, url, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func runAgent(t *testing.T, c *cluster.Cluster, wf *wfv1.Workflow, url, token st
 	})
 }
 
-// TestPluginWarmsDatasetBeforeFanOut runs seed 001's workflow on the local control plane: the real
+// TestPluginWarmsDatasetBeforeFanOut runs the Fluid fan-out workflow on the local control plane: the real
 // workflow-controller creates the WorkflowTaskSet, Argo's own agent code calls `argo-eci plugin`
 // (its handler, served on 127.0.0.1 by this process, with the RBAC of manifests/plugin), the Fluid
 // simulator completes the DataLoad after 10 s, and the 100 fan-out pods must all be created after that.
@@ -270,8 +270,10 @@ func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
 	t.Logf("DataLoad %s completed at %s; plugin answered Succeeded %s later (%d template.execute calls, %d Kubernetes API calls in %s = %.1f calls/min); first fan-out pod created %s after completion (includes the agent's 10 s TaskSet patch period and the controller)",
 		dl.Name, completed.UTC().Format(time.RFC3339Nano), detect.Round(time.Millisecond), warmer.executes, warmer.apiCalls,
 		warmup.Round(time.Millisecond), float64(warmer.apiCalls)/warmup.Minutes(), fan[0].CreationTimestamp.Sub(completed).Round(time.Second))
-	if detect < 0 || detect > 3*time.Second {
-		t.Errorf("plugin detection delay %s, want ≤ 3 s for a 10 s warm-up", detect)
+	// A whole-dataset load is judged on a cache refresh newer than Complete: up to one 90 s
+	// cache-sync period of Fluid's, 9 s at the simulator's default scale of 0.1, plus the 2 s poll.
+	if detect < 0 || detect > 11*time.Second {
+		t.Errorf("plugin detection delay %s, want ≤ 11 s (one scaled cache sync and one poll)", detect)
 	}
 }
 

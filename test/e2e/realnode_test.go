@@ -24,9 +24,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/artifacts"
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 

@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/argo-eci/argo-eci/artifacts/osstest"
-	"github.com/argo-eci/argo-eci/dataset/fluidsim"
+	"github.com/argo-eci/argo-eci/internal/fluidsim"
+	"github.com/argo-eci/argo-eci/internal/osstest"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 

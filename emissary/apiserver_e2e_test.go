@@ -1,0 +1,153 @@
+//go:build e2e
+
+package emissary_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v4/workflow/common"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/test/cluster"
+)
+
+// e2eProfiles place by nodeSelector, as the e2e suite's profile: kube-scheduler runs the pods on
+// the kwok node labelled like an ECI virtual node, kwok completes them, and the workflow moves on
+// to its next templates, so the controller builds every template's pod.
+const e2eProfiles = "default: e2e\nprofiles: {e2e: {placement: [label, nodeSelector], retry: {limit: 1}}}"
+
+// TestRenderedPodsAcceptedByAPIServer renders every Workflow of testdata/corpus and submits it to
+// the local control plane with argo-eci's pod webhook registered: the real Argo controller builds
+// each template's pod (container order, executor containers, artifact-plugin sidecars,
+// podSpecPatch applied), /mutate/pods shapes it, and the real apiserver must accept every one. A
+// podSpecPatch naming a container the controller does not create, or any other invalid field
+// argo-eci wrote, leaves a Pod node without a pod.
+func TestRenderedPodsAcceptedByAPIServer(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*"))
+	if len(files) < 40 {
+		t.Fatalf("%d corpus files", len(files))
+	}
+	submitAndCheck(t, files)
+}
+
+// TestArgoExamplesPodsAccepted does the same with the Workflows Argo v4.0.7 ships in examples/:
+// the first 80 files by name, or ARGO_ECI_EXAMPLES_LIMIT of them (0: all), so `make e2e` on a
+// small machine stays quick.
+func TestArgoExamplesPodsAccepted(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-json", "github.com/argoproj/argo-workflows/v4").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		t.Fatalf("Argo's module directory: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(m.Dir, "examples", "*.yaml"))
+	limit := 80
+	if n, err := strconv.Atoi(os.Getenv("ARGO_ECI_EXAMPLES_LIMIT")); err == nil {
+		limit = n
+	}
+	if limit > 0 && limit < len(files) {
+		files = files[:limit]
+	}
+	submitAndCheck(t, files)
+}
+
+func submitAndCheck(t *testing.T, files []string) {
+	c := cluster.Get(t)
+	profiles, err := emissary.ParseProfiles([]byte(e2eProfiles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := emissary.NewEngine(profiles)
+	ns := c.Namespace(t)
+	hook, err := c.StartWebhook(ns, []byte(e2eProfiles), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hook.Stop() })
+	unregister, err := c.RegisterWebhook(context.Background(), hook, ns, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unregister() })
+	var submitted []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := emissary.ParseStream(data)
+		if err != nil {
+			continue // bad input: render refuses it
+		}
+		for _, o := range s.Objects {
+			wf, ok := o.Object.(*wfv1.Workflow)
+			if !ok || wf.Spec.WorkflowTemplateRef != nil {
+				continue
+			}
+			shaped, findings, err := engine.ShapeWorkflow(wf)
+			if err != nil || emissary.CountErrors(findings) > 0 {
+				continue // render exits non-zero: nothing is submitted
+			}
+			sw := shaped.(*wfv1.Workflow)
+			sw.Namespace = ""
+			created, err := c.Workflows.ArgoprojV1alpha1().Workflows(ns).Create(context.Background(), sw, metav1.CreateOptions{})
+			if err != nil {
+				t.Logf("%s: not created (%v)", f, err) // Argo's CRD or admission refused the workflow itself
+				continue
+			}
+			submitted = append(submitted, created.Name)
+		}
+	}
+	if len(submitted) == 0 {
+		t.Fatal("no workflow submitted")
+	}
+	waitPodsCreated(t, c, ns, submitted, 5*time.Minute)
+}
+
+// waitPodsCreated follows the workflows together until all complete (or the timeout) and fails
+// for every Pod node that ended in Error without a pod ever seen: the apiserver refused the pod the
+// controller built.
+// Workflows still running at the timeout are not failures: only their refused pods are.
+func waitPodsCreated(t *testing.T, c *cluster.Cluster, ns string, names []string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	open := map[string]bool{}
+	seen := map[string]bool{} // node IDs whose pod was seen at some poll (podGC may delete it later)
+	for _, n := range names {
+		open[n] = true
+	}
+	for len(open) > 0 && time.Now().Before(deadline) {
+		for name := range open {
+			wf, err := c.Workflows.ArgoprojV1alpha1().Workflows(ns).Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("get workflow %s: %v", name, err)
+			}
+			for _, p := range c.WorkflowPods(t, ns, name) {
+				seen[p.Annotations[common.AnnotationKeyNodeID]] = true
+			}
+			for id, n := range wf.Status.Nodes {
+				// A pod the apiserver refuses leaves its node in Error without a pod.
+				if n.Type == wfv1.NodeTypePod && !seen[id] && n.Phase == wfv1.NodeError {
+					t.Errorf("workflow %s node %s (template %s) ended without a pod: %s", name, n.DisplayName, n.TemplateName, n.Message)
+					delete(open, name)
+				}
+			}
+			if wf.Status.Phase.Completed() {
+				delete(open, name)
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("%d workflows submitted, %d still running at the end", len(names), len(open))
+}
