@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -91,7 +92,8 @@ func iptables(args ...string) error {
 // grantExecutor gives the namespace's default ServiceAccount what Argo's executor (the wait
 // container, running as the workflow's ServiceAccount) needs to report outputs, as Argo's install
 // documentation asks for every workflow namespace (WorkflowTaskResults create and patch), and
-// what its artifact GC pods need (Argo's recommended "artifactgc" Role).
+// what its artifact GC pods need (Argo's recommended "artifactgc" Role), and the token Secret of
+// the ServiceAccount that Argo's agent pods mount.
 func (c *Cluster) grantExecutor(ctx context.Context, ns string) error {
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "argo-executor"},
@@ -112,6 +114,13 @@ func (c *Cluster) grantExecutor(ctx context.Context, ns string) error {
 	}
 	if _, err := c.Kube.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create RoleBinding argo-executor: %w", err)
+	}
+	// Argo mounts the workflow ServiceAccount's token into agent pods from the Secret
+	// <sa>.service-account-token, which must exist (Argo's "Service Account Secrets" docs).
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "default.service-account-token",
+		Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}}, Type: corev1.SecretTypeServiceAccountToken}
+	if _, err := c.Kube.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create Secret %s: %w", secret.Name, err)
 	}
 	return nil
 }
