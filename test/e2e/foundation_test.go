@@ -562,6 +562,11 @@ func normalisePod(p *corev1.Pod, ns, wfUID string) ([]byte, error) {
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
 	p.Status = corev1.PodStatus{}
 	p.Spec.NodeName = ""
+	// The local apiserver's PodNodeSelector adds the test node choice; the controller does not.
+	delete(p.Spec.NodeSelector, cluster.LabelNode)
+	if len(p.Spec.NodeSelector) == 0 {
+		p.Spec.NodeSelector = nil
+	}
 	p.UID, p.ResourceVersion, p.Generation, p.ManagedFields = "", "", 0, nil
 	p.CreationTimestamp = metav1.Time{}
 	raw, err := json.Marshal(p)
