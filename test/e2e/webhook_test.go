@@ -163,8 +163,14 @@ func assertShaped(t *testing.T, p *corev1.Pod) {
 	if got := p.Annotations[emissary.AnnotationShapedBy]; got != "e2e" {
 		t.Errorf("pod %s: %s = %q, want e2e", p.Name, emissary.AnnotationShapedBy, got)
 	}
-	if p.Annotations["k8s.aliyun.com/eci-use-specs"] == "" || p.Annotations["k8s.aliyun.com/eci-spot-strategy"] != "SpotAsPriceGo" {
-		t.Errorf("pod %s: no ECI spec or spot annotations: %v", p.Name, p.Annotations)
+	// Agent pods serve the whole workflow and are never put on spot; every other pod is.
+	wantSpot := "SpotAsPriceGo"
+	if p.Labels[common.LabelKeyComponent] == "agent" {
+		wantSpot = ""
+	}
+	if p.Annotations["k8s.aliyun.com/eci-use-specs"] == "" || p.Annotations["k8s.aliyun.com/eci-spot-strategy"] != wantSpot {
+		t.Errorf("pod %s: ECI spec %q, spot strategy %q, want a spec and spot %q: %v", p.Name,
+			p.Annotations["k8s.aliyun.com/eci-use-specs"], p.Annotations["k8s.aliyun.com/eci-spot-strategy"], wantSpot, p.Annotations)
 	}
 	if p.Labels["alibabacloud.com/eci"] != "true" || p.Spec.NodeSelector["type"] != "virtual-kubelet" {
 		t.Errorf("pod %s: not placed on ECI: labels %v nodeSelector %v", p.Name, p.Labels, p.Spec.NodeSelector)
