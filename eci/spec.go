@@ -53,7 +53,7 @@ func (s Spec) Covers(milliCPU, memMiB int64) bool {
 	return s.InstanceType == "" && s.MilliCPU >= milliCPU && s.MemoryMiB >= memMiB
 }
 
-// HourlyPrice is the pay-as-you-go list price per hour in CNY (REFERENCE §2.3: 0.000049 per
+// HourlyPrice is the pay-as-you-go list price per hour in CNY (Alibaba Cloud ECI pricing, China regions: 0.000049 per
 // vCPU-second, 0.00000613 per GiB-second). ok is false for ECS instance types, whose prices are
 // not in the catalog.
 func (s Spec) HourlyPrice() (price float64, ok bool) {
@@ -74,7 +74,7 @@ func formatMilli(m int64) string {
 	return strconv.FormatFloat(float64(m)/1000, 'f', -1, 64)
 }
 
-// catalog lists the vCPU → GiB combinations available in every region (REFERENCE §2.3), sorted by
+// catalog lists the vCPU → GiB combinations available in every region (Alibaba Cloud ECI "specifications" page), sorted by
 // vCPU then memory.
 var catalog = func() []Spec {
 	table := []struct {

@@ -11,7 +11,7 @@ func TestRoundUp(t *testing.T) {
 		want     string
 		ok       bool
 	}{
-		{7000, 13 * 1024, "8-16Gi", true}, // REFERENCE §2.3 example
+		{7000, 13 * 1024, "8-16Gi", true}, // ECI rounds 7 vCPU / 13 GiB up to 8-16Gi (its documented example)
 		{1500, 3 * 1024, "2-4Gi", true},
 		{1000, 2048, "1-2Gi", true},
 		{10, 64, "0.25-0.5Gi", true},
