@@ -67,6 +67,25 @@ func isSidecar(name string, sidecars []string) bool {
 // it holds only the WorkflowTaskSet rights the agent needs.
 const AgentServiceAccount = "argo-eci-agent"
 
+// SidecarName is the name of argo-eci's executor-plugin sidecar container (manifests/plugin's
+// plugin.yaml). An agent pod that carries it comes from a namespace where manifests/plugin is
+// applied, which also creates AgentServiceAccount there.
+const SidecarName = "argo-eci-plugin"
+
+// AgentTokenExpiration is the lifetime of the projected token ProjectAgentToken mounts; the kubelet
+// renews it at 80 % of that.
+const AgentTokenExpiration = time.Hour
+
+// HasSidecar reports whether an agent pod carries argo-eci's executor-plugin sidecar.
+func HasSidecar(pod *corev1.Pod) bool {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == SidecarName {
+			return true
+		}
+	}
+	return false
+}
+
 // serviceAccountTokenPath is where client-go's in-cluster config reads its token.
 const serviceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/plugin"
 )
 
 // admitPod shapes Argo pods at creation and lets every other pod through untouched.
@@ -63,10 +64,15 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	}
 	s.Metrics.recordRecovery(pod, res)
 	warnings := findingWarnings(res.Findings)
-	switch res.Outcome {
-	case emissary.OutcomeDenied:
+	if res.Outcome == emissary.OutcomeDenied {
 		return verdict{outcome: outcomeDenied, warnings: warnings, message: denialMessage(res.Profile, res.Reason, res.Findings)}
-	case emissary.OutcomeSkipped:
+	}
+	// Argo runs the agent as the workflow's ServiceAccount; manifests/plugin grants the
+	// WorkflowTaskSet rights the agent needs only to plugin.AgentServiceAccount, so the agent pod
+	// is moved onto it whether or not a profile shapes the pod.
+	moved := emissary.ArgoPodKind(res.Pod) == emissary.PodKindAgent && plugin.HasSidecar(res.Pod) &&
+		plugin.ProjectAgentToken(res.Pod, plugin.AgentServiceAccount, plugin.AgentTokenExpiration)
+	if res.Outcome == emissary.OutcomeSkipped && !moved {
 		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}
 	recordOwnAnnotations(input, res.Pod)

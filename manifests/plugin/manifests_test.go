@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/plugin"
 )
 
 var update = flag.Bool("update", false, "rewrite argo-eci-executor-plugin-configmap.yaml from plugin.yaml")
@@ -155,5 +157,28 @@ func TestKustomizationListsEveryManifest(t *testing.T) {
 		if bytes.Contains(d, []byte("kind: Secret")) && !bytes.Contains(d, []byte("type: kubernetes.io/service-account-token")) {
 			t.Fatal("token Secret has the wrong type")
 		}
+	}
+}
+
+// TestSidecarNameMatchesWebhook: the webhook recognises agent pods that carry argo-eci's sidecar by
+// its container name, and moves only those onto the argo-eci-agent ServiceAccount created here.
+func TestSidecarNameMatchesWebhook(t *testing.T) {
+	raw, err := os.ReadFile("plugin.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &spec.Plugin{}
+	if err := yaml.UnmarshalStrict(raw, p); err != nil {
+		t.Fatalf("plugin.yaml: %v", err)
+	}
+	if got := p.Spec.Sidecar.Container.Name; got != plugin.SidecarName {
+		t.Errorf("plugin.yaml sidecar container %q, want plugin.SidecarName %q", got, plugin.SidecarName)
+	}
+	sa, err := os.ReadFile("serviceaccount.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(sa, []byte("name: "+plugin.AgentServiceAccount+"\n")) {
+		t.Errorf("serviceaccount.yaml does not create ServiceAccount %s", plugin.AgentServiceAccount)
 	}
 }
