@@ -97,7 +97,8 @@ func workflowReviews(t *testing.T, w *runningWebhook) float64 {
 }
 
 // TestInstalledWebhookConfiguration runs the shipped webhook configuration against the real
-// apiserver: a v3.5 CronWorkflow keeps its singular schedule and mutex through the webhook, a
+// apiserver: a CronWorkflow that still carries v3.5's singular schedule and mutex (fields Argo v4's
+// types no longer have; its CRD requires schedules) keeps them through the webhook, a
 // write that does not change the spec (as the cron controller makes on every run) never reaches
 // the webhook, and a namespace labelled argo-eci.io/webhook=disabled is left alone.
 func TestInstalledWebhookConfiguration(t *testing.T) {
@@ -108,7 +109,7 @@ func TestInstalledWebhookConfiguration(t *testing.T) {
 	cron := &unstructured.Unstructured{}
 	if err := json.Unmarshal([]byte(`{"apiVersion":"argoproj.io/v1alpha1","kind":"CronWorkflow",
 "metadata":{"name":"v35"},
-"spec":{"schedule":"0 1 * * *","workflowSpec":{"entrypoint":"main","synchronization":{"mutex":{"name":"v35"}},
+"spec":{"schedules":["0 1 * * *"],"schedule":"0 1 * * *","workflowSpec":{"entrypoint":"main","synchronization":{"mutex":{"name":"v35"}},
  "templates":[{"name":"main","container":{"image":"alpine:3.20","command":["true"],"resources":{"requests":{"cpu":"1","memory":"1Gi"}}}}]}}}`), &cron.Object); err != nil {
 		t.Fatal(err)
 	}
