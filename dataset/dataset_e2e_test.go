@@ -65,8 +65,22 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.wf = executorplugins.ObjectMeta{Name: "wf-" + e.ns, Namespace: e.ns, UID: string(uuid.NewUUID())}
+	e.wf = ownerWorkflow(t, c, e.ns)
 	return e
+}
+
+// ownerWorkflow creates a real Workflow in ns (suspended, so the controller leaves it waiting) and
+// returns it as the plugin sees it. The objects the warm-up creates name it as their owner: with a
+// made-up UID the cluster's garbage collector deletes them as soon as they are created.
+func ownerWorkflow(t testing.TB, c *cluster.Cluster, ns string) executorplugins.ObjectMeta {
+	t.Helper()
+	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: ns}, Spec: wfv1.WorkflowSpec{
+		Entrypoint: "wait", Templates: []wfv1.Template{{Name: "wait", Suspend: &wfv1.SuspendTemplate{}}}}}
+	created, err := c.Workflows.ArgoprojV1alpha1().Workflows(ns).Create(context.Background(), wf, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return executorplugins.ObjectMeta{Name: created.Name, Namespace: ns, UID: string(created.UID)}
 }
 
 // simulate runs the Fluid simulator for the rest of the test.
@@ -366,14 +380,7 @@ func TestCleanupOnWorkflowDeletion(t *testing.T) {
 	e := newEnv(t)
 	e.simulate(t, fluidsim.Script{Scale: scale, Load: fluidsim.LoadPlan{Duration: time.Second}})
 	ctx := context.Background()
-	// A real Workflow to own the objects (suspended, so the controller leaves it waiting).
-	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: e.ns}, Spec: wfv1.WorkflowSpec{
-		Entrypoint: "wait", Templates: []wfv1.Template{{Name: "wait", Suspend: &wfv1.SuspendTemplate{}}}}}
-	created, err := e.c.Workflows.ArgoprojV1alpha1().Workflows(e.ns).Create(ctx, wf, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta := executorplugins.ObjectMeta{Name: created.Name, Namespace: e.ns, UID: string(created.UID)}
+	meta := e.wf
 	m := &dataset.Manager{Client: e.kube}
 	spec := &dataset.Spec{Name: "owned", Mounts: mounts(), Runtime: runtimeSpec(), Timeout: "1m"} // cleanup defaults to onWorkflowDeletion
 	if node := last(drive(t, time.Minute, func(ctx context.Context) (executorplugins.ExecuteTemplateReply, error) {
@@ -381,7 +388,7 @@ func TestCleanupOnWorkflowDeletion(t *testing.T) {
 	})); node.Phase != wfv1.NodeSucceeded {
 		t.Fatalf("final %+v", node)
 	}
-	if err := e.c.Workflows.ArgoprojV1alpha1().Workflows(e.ns).Delete(ctx, created.Name, metav1.DeleteOptions{}); err != nil {
+	if err := e.c.Workflows.ArgoprojV1alpha1().Workflows(e.ns).Delete(ctx, meta.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
@@ -476,7 +483,7 @@ func benchWarmUp(b *testing.B, load time.Duration) {
 	ctx := context.Background()
 
 	m := &dataset.Manager{Client: kube}
-	wf := executorplugins.ObjectMeta{Name: "bench", Namespace: ns, UID: string(uuid.NewUUID())}
+	wf := ownerWorkflow(b, c, ns)
 	spec := &dataset.Spec{Name: "bench", Mounts: mounts(), Runtime: runtimeSpec(), Timeout: "30m"}
 	calls.Store(0)
 	start := time.Now()
