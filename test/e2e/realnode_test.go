@@ -27,6 +27,7 @@ import (
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/internal/osstest"
+	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 
@@ -462,6 +463,11 @@ func TestRealNodeWarmUp(t *testing.T) {
 	}
 	if pod.Spec.NodeName != cluster.RealNodeName {
 		t.Errorf("agent pod %s ran on %q, want the kubelet node", pod.Name, pod.Spec.NodeName)
+	}
+	// The namespace's default ServiceAccount has no WorkflowTaskSet rights: the agent works only
+	// because the webhook moved it onto manifests/plugin's agent ServiceAccount.
+	if pod.Spec.ServiceAccountName != plugin.AgentServiceAccount {
+		t.Errorf("agent pod %s ran as ServiceAccount %q, want %q", pod.Name, pod.Spec.ServiceAccountName, plugin.AgentServiceAccount)
 	}
 	if done.Status.Phase != wfv1.WorkflowSucceeded {
 		t.Fatalf("workflow %s: %s (%s), want Succeeded\nagent pod %s, plugin sidecar %s\nlast plugin sidecar log:\n%s",
