@@ -49,12 +49,15 @@ type PodResult struct {
 // and it names the template whose learned spec applies under sizing: learned. The agent pod never
 // gets spot, its executor-plugin sidecars are left out of its spec, and it gets the profile's
 // agent.patchRate.
+// siblings are other pods of the same workflow, read when the pod is a retry: an earlier attempt
+// whose failure the Workflow's node status does not show yet (the controller creates the retry pod
+// before it saves that status) is recognised from its pod (recovery.ForPod).
 // It never mutates its inputs; Pod in the result is a shaped deep copy (an unchanged copy when
 // skipped or denied).
 //
 // Errors are *FieldError for bad user input (unknown profile, invalid argo-eci.io/* value, invalid
 // or conflicting spec annotations); the webhook denies such pods.
-func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
+func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow, siblings ...corev1.Pod) (*PodResult, error) {
 	out := WithoutRecoveredMemory(pod)
 	if out == pod {
 		out = pod.DeepCopy()
@@ -84,11 +87,11 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		return res, nil
 	}
 	res.Profile = p.Name
-	return e.shapeSelectedPod(res, kind, p, s, wf)
+	return e.shapeSelectedPod(res, kind, p, s, wf, siblings)
 }
 
 // shapeSelectedPod shapes res.Pod (a copy the caller owns) under the selected profile p.
-func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow) (*PodResult, error) {
+func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow, siblings []corev1.Pod) (*PodResult, error) {
 	out := res.Pod
 	tmplName := podTemplateName(out, kind)
 	if kind == PodKindAgent && p.AgentPod == AgentPodStay {
@@ -142,7 +145,7 @@ func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s se
 	res.Findings = append(res.Findings, findings...)
 	keepSameDecision(before, ann)
 	if kind == PodKindWorkflow {
-		if res.Recovered, err = recoverPod(out, wf, p); err != nil {
+		if res.Recovered, err = recoverPod(out, wf, siblings, p); err != nil {
 			return nil, err
 		}
 	}

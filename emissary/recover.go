@@ -13,12 +13,13 @@ import (
 )
 
 // recoverPod shapes the pod of a retry from the failures of its step's earlier attempts, as the
-// Workflow's node status records them (recovery.Decide under the profile's recovery options):
+// Workflow's node status records them or, for attempts it does not show yet, their pods
+// (recovery.ForPod under the profile's recovery options):
 // pay-as-you-go after a spot reclaim, more memory after an OOMKill, rotated specs and zones after a
 // stock-out, and api-evict on spot pods. It runs after decide, so it sees the annotations decide
 // wrote, and records what it changed as argo-eci's. It returns the failures it acted on.
-func recoverPod(out *corev1.Pod, wf *wfv1.Workflow, p *Profile) ([]recovery.Failure, error) {
-	attempts := recovery.PreviousAttempts(wf, out.Annotations[common.AnnotationKeyNodeName])
+func recoverPod(out *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, p *Profile) ([]recovery.Failure, error) {
+	attempts := recovery.Attempts(out, wf, siblings)
 	d, err := recovery.Decide(out, attempts, p.Recovery)
 	if err != nil {
 		return nil, fieldErrorf("pod "+out.Name+".metadata.annotations[\""+eci.AnnotationUseSpecs+"\"]", "%v", err)

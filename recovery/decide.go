@@ -124,6 +124,12 @@ func present(ann map[string]string, keys []string) []string {
 // status (nil: none) and, for attempts the node status does not show yet, those among the
 // workflow's pods (siblings; nil: none). It is the one call the webhook's pod path makes.
 func ForPod(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, opts Options) (Decision, error) {
+	return Decide(pod, Attempts(pod, wf, siblings), opts)
+}
+
+// Attempts lists the earlier attempts of pod's step: those in wf's node status, then those only
+// its siblings' pods show.
+func Attempts(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod) []Attempt {
 	name := pod.Annotations[common.AnnotationKeyNodeName]
 	attempts := PreviousAttempts(wf, name)
 	known := map[string]bool{}
@@ -135,7 +141,14 @@ func ForPod(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, opts Opti
 			attempts = append(attempts, a)
 		}
 	}
-	return Decide(pod, attempts, opts)
+	return attempts
+}
+
+// IsRetry reports whether a pod runs a retry of its step (Argo names the attempts of a step with
+// a retryStrategy "<step>(0)", "<step>(1)", ...): only then can earlier attempts have failed.
+func IsRetry(pod *corev1.Pod) bool {
+	_, n, ok := splitAttempt(pod.Annotations[common.AnnotationKeyNodeName])
+	return ok && n > 0
 }
 
 // Apply writes d into pod: its annotations, the main container's memory limit, and the reason in

@@ -58,7 +58,7 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
 	}
 	input := forgetOwnAnnotations(emissary.WithoutRecoveredMemory(pod))
-	res, err := engine.ShapePod(input, wf)
+	res, err := engine.ShapePod(input, wf, s.retrySiblings(ctx, pod)...)
 	if err != nil {
 		return errorVerdict(err)
 	}

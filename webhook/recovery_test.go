@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -219,5 +220,50 @@ func TestCostWatchCounts(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(c.attempts.WithLabelValues("ci", "standard", marketSpot, "Succeeded", "false")); got != 1 {
 		t.Errorf("spot succeeded attempts = %v after a deletion of a finished pod, want still 1", got)
+	}
+}
+
+// podList is a PodLister over fixed pods.
+type podList []corev1.Pod
+
+func (l podList) WorkflowPods(_ context.Context, _, _ string) ([]corev1.Pod, error) { return l, nil }
+
+// TestPodPathRecoveryFromFailedPod: Argo creates a retry's pod before it saves the failed
+// attempt's node status, so the Workflow still shows attempt 0 running. The webhook reads the
+// failure from attempt 0's pod (its main container OOMKilled) and gives the retry more memory.
+func TestPodPathRecoveryFromFailedPod(t *testing.T) {
+	pod, raw, wf := retryPodAndWorkflow(t, wfv1.NodeRunning, "")
+	name := pod.Labels[common.LabelKeyWorkflow]
+	failed := corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-main-2", Namespace: pod.Namespace, Labels: map[string]string{common.LabelKeyWorkflow: name},
+			Annotations: map[string]string{common.AnnotationKeyNodeName: name + "[0].main(0)", common.AnnotationKeyNodeID: name + "-2"}},
+		Status: corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "main",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: eci.ReasonOOMKilled}}}}},
+	}
+	for _, tc := range []struct {
+		name string
+		pods PodLister
+		want string
+	}{
+		{"with the pods", podList{failed, *pod}, "1-4Gi,"},
+		{"node status alone", nil, "1-2Gi,"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, &Server{Engines: realStore(t, testProfiles), Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf}, Pods: tc.pods})
+			status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
+			if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			shaped := &corev1.Pod{}
+			if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
+				t.Fatal(err)
+			}
+			if got := shaped.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, tc.want) {
+				t.Errorf("eci-use-specs = %q, want %s first", got, tc.want)
+			}
+			if got := shaped.Annotations[recovery.AnnotationRecovery]; (got != "") != (tc.pods != nil) {
+				t.Errorf("%s = %q", recovery.AnnotationRecovery, got)
+			}
+		})
 	}
 }

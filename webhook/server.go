@@ -57,7 +57,8 @@ const (
 // Shaper is the shaping core the webhook calls; *emissary.Engine implements it.
 type Shaper interface {
 	// ShapePod shapes one pod; wf is its Workflow from the cache, or nil.
-	ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*emissary.PodResult, error)
+	// siblings are the workflow's other pods, listed for retries (see Server.Pods).
+	ShapePod(pod *corev1.Pod, wf *wfv1.Workflow, siblings ...corev1.Pod) (*emissary.PodResult, error)
 	// ShapeWorkflow shapes a Workflow, CronWorkflow or WorkflowTemplate.
 	ShapeWorkflow(obj runtime.Object) (runtime.Object, []emissary.Finding, error)
 }
@@ -70,6 +71,11 @@ type WorkflowGetter interface {
 // WorkflowReader reads one Workflow from the apiserver; a missing one is a NotFound API error.
 type WorkflowReader interface {
 	ReadWorkflow(ctx context.Context, namespace, name string) (*wfv1.Workflow, error)
+}
+
+// PodLister lists the pods of one workflow (label workflows.argoproj.io/workflow).
+type PodLister interface {
+	WorkflowPods(ctx context.Context, namespace, workflow string) ([]corev1.Pod, error)
 }
 
 // ReadyCheck reports nil when one dependency of the webhook is ready.
@@ -85,7 +91,11 @@ type Server struct {
 	// WorkflowReader reads a Workflow the cache does not have yet (a pod that arrives before the
 	// informer has its Workflow); nil shapes such pods from what they carry.
 	WorkflowReader WorkflowReader
-	// ReadTimeout bounds that read; 0 means DefaultReadTimeout.
+	// Pods lists a workflow's pods when a retry's pod arrives: Argo creates the retry before it saves
+	// the failed attempt's node status, so the failure (OOMKilled, BidFailed, ProviderFailed) is
+	// read from the failed attempt's pod. nil shapes retries from the node status alone.
+	Pods PodLister
+	// ReadTimeout bounds that read and the Pods list; 0 means DefaultReadTimeout.
 	ReadTimeout time.Duration
 	// Certificates supplies the serving certificate for every handshake in Serve
 	// (certwatcher.GetCertificate reloads it); required by Serve.

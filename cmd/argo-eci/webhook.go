@@ -171,6 +171,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, log *slog.Logger, f *we
 	}
 	server := &webhook.Server{
 		Engines: engines, Workflows: workflows, WorkflowReader: workflows, ReadTimeout: f.readTimeout,
+		Pods:  webhook.KubePods{Client: kube},
 		Ready: []webhook.ReadyCheck{workflows.Synced}, Metrics: metrics, Logger: log,
 		MaxRequestBytes: f.maxRequestBytes, MaxInFlight: f.maxInFlight,
 		DrainDelay: f.drainDelay, ShutdownTimeout: f.shutdownTimeout,

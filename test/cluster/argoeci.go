@@ -125,7 +125,8 @@ func (c *Cluster) StartWebhook(ns string, profiles []byte, log *slog.Logger) (*W
 		return nil, err
 	}
 	w := &Webhook{certDir: certDir, stopAll: cancel,
-		Server: &webhook.Server{Engines: engines, Workflows: workflows, Ready: []webhook.ReadyCheck{workflows.Synced},
+		Server: &webhook.Server{Engines: engines, Workflows: workflows, WorkflowReader: workflows,
+			Pods: webhook.KubePods{Client: c.Kube}, Ready: []webhook.ReadyCheck{workflows.Synced},
 			Metrics: metrics, Logger: log}}
 	if w.CABundle, err = webhook.SelfSigned(certDir, []string{"127.0.0.1"}); err == nil {
 		var ln net.Listener
