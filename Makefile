@@ -31,7 +31,7 @@ unit:
 
 # E2E_SKIP: end-to-end tests that fail on this tree for reasons not fixed yet (see the README's
 # "Known failures"); `make e2e E2E_SKIP=` runs them all.
-E2E_SKIP ?= ^(TestArgoExamplesPodsAccepted|TestArgoPods)$$
+E2E_SKIP ?= ^(TestArgoExamplesPodsAccepted)$$
 
 ## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
 e2e: build cluster-build

@@ -189,3 +189,16 @@ func ignored(c corev1.Container) bool {
 	}
 	return false
 }
+
+// WrittenBack reports whether the simulator writes annotation key onto the pods it places (its own
+// records and ECI's write-back: instance id and spec, matched image cache); the pod's creator
+// (Argo's controller, the webhook) never sets these. AnnotationMemoryUse is the creator's.
+func WrittenBack(key string) bool {
+	switch key {
+	case eci.AnnotationInstanceID, eci.AnnotationInstanceSpec, eci.AnnotationMatchedIMC:
+		return true
+	case AnnotationMemoryUse, AnnotationManaged:
+		return false
+	}
+	return strings.HasPrefix(key, annotationPrefix)
+}

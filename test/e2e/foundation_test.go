@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/internal/ecisim"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 
@@ -569,6 +570,12 @@ func normalisePod(p *corev1.Pod, ns, wfUID string) ([]byte, error) {
 	}
 	p.UID, p.ResourceVersion, p.Generation, p.ManagedFields = "", "", 0, nil
 	p.CreationTimestamp = metav1.Time{}
+	// What the ECI simulator wrote back once it placed the pod is not the controller's.
+	for k := range p.Annotations {
+		if ecisim.WrittenBack(k) {
+			delete(p.Annotations, k)
+		}
+	}
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
