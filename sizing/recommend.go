@@ -44,6 +44,11 @@ type Options struct {
 	MemoryMargin    float64 // added on top of the highest memory peak
 	OOMBumpRatio    float64 // an OOMKilled run needed at least this × what it had
 	OOMMinBumpBytes int64   // … and at least this much more
+	// Bands splits the day into this many equal time-of-day bands (a divisor of 24; 0 or 1: none)
+	// and learns each band with at least MinRuns runs on its own, for loads with a daily cycle.
+	Bands int
+	// TimeZone places the bands (nil: UTC).
+	TimeZone *time.Location
 }
 
 // DefaultOptions: 5 runs, 80 % coverage, CPU p95 + 15 %, memory max + 15 %, OOM bump × 1.2 and
@@ -64,6 +69,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("cpu percentile: expected 0 < p ≤ 1, got %g", o.CPUPercentile)
 	case o.CPUMargin < 0 || o.MemoryMargin < 0 || o.OOMBumpRatio < 1 || o.OOMMinBumpBytes < 0:
 		return errors.New("margins must be ≥ 0 and the OOM bump ratio ≥ 1")
+	case o.Bands < 0 || o.Bands > 24 || (o.Bands > 0 && 24%o.Bands != 0):
+		return fmt.Errorf("bands: expected a divisor of 24 (1, 2, 3, 4, 6, 8, 12 or 24) or 0, got %d", o.Bands)
 	}
 	return nil
 }
@@ -87,6 +94,10 @@ type Recommendation struct {
 	// CostBefore and CostAfter are CNY per run at list price for the declared and learned spec.
 	CostBefore, CostAfter float64
 	Reason                string
+	// TimeZone and Bands: the recommendations of the time-of-day bands that had enough runs of
+	// their own (Options.Bands), when at least one of them differs from the whole template's.
+	TimeZone *time.Location
+	Bands    []Band
 }
 
 // ErrTooFewRuns: the template has fewer usable runs than Options.MinRuns (see [TooFewRunsError]).
@@ -110,10 +121,25 @@ func (e *TooFewRunsError) Is(target error) bool { return target == ErrTooFewRuns
 
 // Recommend learns the spec for id from its runs; declared is the spec the template is billed for
 // today. The error is a *TooFewRunsError when too few runs are usable.
+// With Options.Bands, each band of the day with enough runs of its own is learned on its own too.
 func Recommend(id Identity, runs []Run, declared eci.Spec, o Options) (*Recommendation, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	rec, err := recommend(id, runs, declared, o, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	if o.Bands > 1 {
+		rec.TimeZone = o.zone()
+		rec.Bands = recommendBands(id, runs, declared, o, rec)
+	}
+	return rec, nil
+}
+
+// recommend learns one spec from runs; scope (e.g. " started 06:00–12:00 UTC") goes into the reason
+// and the memory target is at least memFloor bytes.
+func recommend(id Identity, runs []Run, declared eci.Spec, o Options, scope string, memFloor float64) (*Recommendation, error) {
 	rec := &Recommendation{Identity: id, Declared: declared}
 	var cpu, mem []float64
 	var oomNeed float64
@@ -143,7 +169,7 @@ func Recommend(id Identity, runs []Run, declared eci.Spec, o Options) (*Recommen
 	}
 	rec.CPU, rec.Memory = summarise(cpu), summarise(mem)
 	cpuTarget := math.Max(percentile(cpu, o.CPUPercentile)*(1+o.CPUMargin), rec.CPU.Max)
-	memTarget := math.Max(rec.Memory.Max*(1+o.MemoryMargin), oomNeed)
+	memTarget := math.Max(math.Max(rec.Memory.Max*(1+o.MemoryMargin), oomNeed), memFloor)
 	rec.TargetMilliCPU = int64(math.Ceil(cpuTarget * 1000))
 	rec.TargetMemoryBytes = int64(math.Ceil(memTarget))
 	spec, ok := CheapestCovering(rec.TargetMilliCPU, ceilDiv(rec.TargetMemoryBytes, mib))
@@ -153,7 +179,7 @@ func Recommend(id Identity, runs []Run, declared eci.Spec, o Options) (*Recommen
 	rec.Spec = spec
 	rec.MeanSeconds = seconds / float64(rec.Runs)
 	rec.CostBefore, rec.CostAfter = CostPerRun(declared, rec.MeanSeconds), CostPerRun(spec, rec.MeanSeconds)
-	rec.Reason = fmt.Sprintf("learned from %d runs: p%d %s vCPU / max %s → %s", rec.Runs,
+	rec.Reason = fmt.Sprintf("learned from %d runs%s: p%d %s vCPU / max %s → %s", rec.Runs, scope,
 		int(math.Round(o.CPUPercentile*100)), formatCPU(percentile(cpu, o.CPUPercentile)), FormatBytes(rec.Memory.Max), spec)
 	if rec.OOMKills > 0 {
 		rec.Reason += fmt.Sprintf(" (%d OOMKilled: memory grown)", rec.OOMKills)
