@@ -15,6 +15,13 @@ type Band struct {
 	Recommendation
 }
 
+func (o Options) bandMinRuns() int {
+	if o.BandMinRuns == 0 {
+		return o.MinRuns
+	}
+	return o.BandMinRuns
+}
+
 func (o Options) zone() *time.Location {
 	if o.TimeZone == nil {
 		return time.UTC
@@ -34,11 +41,12 @@ func BandOf(t time.Time, n int, loc *time.Location) int {
 	return t.In(loc).Hour() / (24 / n)
 }
 
-// recommendBands learns every band with at least MinRuns usable runs of its own. Bands whose
+// recommendBands learns every band with at least BandMinRuns usable runs of its own. Bands whose
 // runs are too few (or need more than any spec) are left out: the whole template's spec holds
 // there. A band's memory is never below the highest peak seen in the bands either side of it: a
-// run that starts late in one band can use what the next one does. When no band differs from
-// whole, there is nothing to gain and the result is nil.
+// run that starts late in one band can use what the next one does. Neither target is above the
+// whole template's, which already covers every run of the band (a percentile over the band's
+// fewer runs can land higher). When no band differs from whole, the result is nil.
 func recommendBands(id Identity, runs []Run, declared eci.Spec, o Options, whole *Recommendation) []Band {
 	loc, width := o.zone(), 24/o.Bands
 	byBand := make([][]Run, o.Bands)
@@ -52,8 +60,13 @@ func recommendBands(id Identity, runs []Run, declared eci.Spec, o Options, whole
 	differs := false
 	for i, rs := range byBand {
 		from, to := i*width, (i+1)*width
-		floor := math.Max(peak[(i+o.Bands-1)%o.Bands], peak[(i+1)%o.Bands])
-		rec, err := recommend(id, rs, declared, o, fmt.Sprintf(" started %02d:00–%02d:00 %s", from, to, loc), floor)
+		bo := o
+		bo.MinRuns = o.bandMinRuns()
+		rec, err := recommend(id, rs, declared, bo, &bandLimits{
+			scope:    fmt.Sprintf(" started %02d:00–%02d:00 %s", from, to, loc),
+			memFloor: math.Max(peak[(i+o.Bands-1)%o.Bands], peak[(i+1)%o.Bands]),
+			whole:    whole,
+		})
 		if err != nil {
 			continue
 		}

@@ -94,23 +94,31 @@ func TestRecommendBandsNeighbourMemory(t *testing.T) {
 }
 
 func TestRecommendBandsTooFewRuns(t *testing.T) {
-	// One day of hourly runs: 6 runs per band of 6 h, only 3 per band of 3 h (< 5).
-	rec, err := Recommend(id, dailyRuns(1, 3, 0.4, 1000, 1000), spec(t, "8-16Gi"), bandOptions(8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Bands != nil {
-		t.Errorf("bands %+v from 3 runs each, want none", rec.Bands)
+	// One day of hourly runs: 6 runs per band of 6 h, fewer than the 10 a band needs by default;
+	// with BandMinRuns 5 they are enough, and BandMinRuns 0 means MinRuns.
+	rs := dailyRuns(1, 3, 0.4, 1000, 1000)
+	for _, tt := range []struct {
+		bandMin, minRuns, want int
+	}{{10, 5, 0}, {5, 5, 4}, {0, 5, 4}, {0, 7, 0}} {
+		o := bandOptions(4)
+		o.BandMinRuns, o.MinRuns = tt.bandMin, tt.minRuns
+		rec, err := Recommend(id, rs, spec(t, "8-16Gi"), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Bands) != tt.want {
+			t.Errorf("band min-runs %d, min-runs %d: %d bands from 6 runs each, want %d", tt.bandMin, tt.minRuns, len(rec.Bands), tt.want)
+		}
 	}
 	// Three days of quiet nights, and busy runs only at 06:00–09:00 of the first day: 4 runs in
 	// 06–12 (too few) and none in 12–18. Those hours keep the whole template's spec.
-	var rs []Run
+	rs = nil
 	for _, r := range dailyRuns(3, 3, 0.4, 1000, 1000) {
 		if h := r.Start.Hour(); h < 6 || h >= 18 || (r.Start.Day() == t0.Day() && h < 10) {
 			rs = append(rs, r)
 		}
 	}
-	rec, err = Recommend(id, rs, spec(t, "8-16Gi"), bandOptions(4))
+	rec, err := Recommend(id, rs, spec(t, "8-16Gi"), bandOptions(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,9 +170,39 @@ func TestOptionsValidateBands(t *testing.T) {
 			t.Errorf("bands %d: %v", n, err)
 		}
 	}
+	o := bandOptions(4)
+	o.BandMinRuns = -1
+	if err := o.Validate(); err == nil {
+		t.Error("band min-runs -1 accepted")
+	}
 	for _, n := range []int{0, 1, 2, 3, 4, 6, 8, 12, 24} {
 		if err := bandOptions(n).Validate(); err != nil {
 			t.Errorf("bands %d: %v", n, err)
 		}
+	}
+}
+
+// A band's targets never exceed the whole template's, which already covers each of its runs: the
+// busy hour's p95 + 15 % (2.07 vCPU) would need 4 vCPU, the whole template's max (1.8) needs 2.
+func TestRecommendBandsNotAboveWhole(t *testing.T) {
+	var rs []Run
+	for _, r := range dailyRuns(10, 0.4, 0.4, 1000, 1000) {
+		if r.Start.Hour() == 12 {
+			r.PeakCPU = 1.8
+		}
+		rs = append(rs, r)
+	}
+	rec, err := Recommend(id, rs, spec(t, "8-16Gi"), bandOptions(24))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Spec != spec(t, "2-2Gi") || len(rec.Bands) != 24 {
+		t.Fatalf("whole %s with %d bands, want 2-2Gi with 24", rec.Spec, len(rec.Bands))
+	}
+	if b := rec.Bands[12]; b.Spec != rec.Spec || b.TargetMilliCPU != 1800 {
+		t.Errorf("busy hour: %s (target %dm), want the whole template's %s", b.Spec, b.TargetMilliCPU, rec.Spec)
+	}
+	if b := rec.Bands[3]; b.Spec != spec(t, "0.5-2Gi") {
+		t.Errorf("quiet hour: %s, want 0.5-2Gi", b.Spec)
 	}
 }
