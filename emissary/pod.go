@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"strings"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
@@ -54,7 +55,16 @@ type PodResult struct {
 //
 // Errors are *FieldError for bad user input (unknown profile, invalid argo-eci.io/* value, invalid
 // or conflicting spec annotations); the webhook denies such pods.
+//
+// The pod's creation time picks the time-of-day band of a learned spec; see [Engine.ShapePodAt].
 func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
+	return e.ShapePodAt(pod, wf, pod.CreationTimestamp.Time)
+}
+
+// ShapePodAt is [Engine.ShapePod] for a pod created at created, which picks the time-of-day band
+// of a learned spec (the zero time: the whole template's spec). An admission webhook sees pods
+// before the apiserver sets their creationTimestamp, so it passes the time of the request.
+func (e *Engine) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Time) (*PodResult, error) {
 	out := WithoutRecoveredMemory(pod)
 	if out == pod {
 		out = pod.DeepCopy()
@@ -84,11 +94,12 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error
 		return res, nil
 	}
 	res.Profile = p.Name
-	return e.shapeSelectedPod(res, kind, p, s, wf)
+	return e.shapeSelectedPod(res, kind, p, s, wf, created)
 }
 
-// shapeSelectedPod shapes res.Pod (a copy the caller owns) under the selected profile p.
-func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow) (*PodResult, error) {
+// shapeSelectedPod shapes res.Pod (a copy the caller owns, created at created) under the selected
+// profile p.
+func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow, created time.Time) (*PodResult, error) {
 	out := res.Pod
 	tmplName := podTemplateName(out, kind)
 	if kind == PodKindAgent && p.AgentPod == AgentPodStay {
@@ -129,7 +140,7 @@ func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s se
 	t := target{existing: ann, dst: ann, need: n, tags: podTags(out, wf, tmplName),
 		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly, noSpot: kind == PodKindAgent}
 	if kind == PodKindWorkflow {
-		t.learned = e.podLearned(p, wf, tmplName)
+		t.learned = e.podLearned(p, wf, tmplName, created)
 	}
 	learned := useLearned(p, s, t)
 	findings, err := e.decide(p, s, t)
