@@ -1,6 +1,8 @@
 package emissary
 
 import (
+	"time"
+
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -18,34 +20,37 @@ func (e *Engine) WithSizing(store *sizing.Store) *Engine {
 	return &out
 }
 
-// learnedFor looks up the learned spec of template tmpl; nil under sizing: declared, without a
-// store or identity, or when the table has none.
-func (e *Engine) learnedFor(p *Profile, id sizing.Identity, ok bool) *sizing.Learned {
+// learnedFor looks up the learned spec of template id for a pod created at created (the zero
+// time: the whole template's spec, not a time-of-day band's); nil under sizing: declared, without
+// a store or identity, or when the table has none.
+func (e *Engine) learnedFor(p *Profile, id sizing.Identity, ok bool, created time.Time) *sizing.Learned {
 	if p.Sizing != SizingLearned || e.sizing == nil || !ok {
 		return nil
 	}
-	l, found := e.sizing.Lookup(id)
+	l, found := e.sizing.LookupAt(id, created)
 	if !found {
 		return nil
 	}
 	return &l
 }
 
-// podLearned is the learned spec for a workflow pod of Workflow wf (nil wf: no identity, declared).
-func (e *Engine) podLearned(p *Profile, wf *wfv1.Workflow, tmpl string) *sizing.Learned {
+// podLearned is the learned spec for a workflow pod of Workflow wf created at created, from the
+// time-of-day band it falls in when one was learned (nil wf: no identity, declared).
+func (e *Engine) podLearned(p *Profile, wf *wfv1.Workflow, tmpl string, created time.Time) *sizing.Learned {
 	if wf == nil || tmpl == "" {
 		return nil
 	}
-	return e.learnedFor(p, sizing.IdentityOf(wf, tmpl), true)
+	return e.learnedFor(p, sizing.IdentityOf(wf, tmpl), true, created)
 }
 
-// objectLearned is the learned spec for template tmpl of an object render shapes.
+// objectLearned is the learned spec for template tmpl of an object render shapes. Its pods do not
+// exist yet, so it is the whole template's spec, never a time-of-day band's.
 func (e *Engine) objectLearned(p *Profile, obj runtime.Object, tmpl string) *sizing.Learned {
 	if obj == nil || tmpl == "" {
 		return nil
 	}
 	id, ok := sizing.IdentityOfObject(obj, tmpl)
-	return e.learnedFor(p, id, ok)
+	return e.learnedFor(p, id, ok, time.Time{})
 }
 
 // useLearned reports whether the learned spec decides: only when nothing stronger is set (the

@@ -100,3 +100,85 @@ spec:
 		t.Errorf("other (nothing learned): eci-use-specs = %q, want the declared 1-2Gi", got)
 	}
 }
+
+// bandedStore holds template work of workflows generated as "etl-", learned at 2-8Gi over the whole
+// day and at 1-2Gi for pods created 00:00–06:00 in Asia/Shanghai.
+func bandedStore(t *testing.T) *sizing.Store {
+	t.Helper()
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	stats := func(max string) sizing.MemoryStats {
+		return sizing.MemoryStats{P50: resource.MustParse("1Gi"), P95: resource.MustParse(max), Max: resource.MustParse(max)}
+	}
+	e := sizing.Entry{Namespace: "argo", Kind: sizing.OwnerWorkflow, Owner: "etl", Template: "work", Spec: "2-8Gi", Runs: 40,
+		Window: sizing.Window{From: from, To: from.Add(14 * 24 * time.Hour)}, CPU: sizing.CPUStats{P50: 1, P95: 2, Max: 2},
+		Memory: stats("6Gi"), Reason: "learned from 40 runs: p95 2 vCPU / max 6Gi → 2-8Gi", TimeZone: "Asia/Shanghai",
+		Bands: []sizing.BandEntry{{From: 0, To: 6, Spec: "1-2Gi", Runs: 10, CPU: sizing.CPUStats{P50: 0.5, P95: 0.8, Max: 0.8},
+			Memory: stats("1500Mi"), Reason: "learned from 10 runs started 00:00–06:00 Asia/Shanghai: p95 0.8 vCPU / max 1.5Gi → 1-2Gi"}}}
+	data, err := sizing.EncodeConfigMapData([]sizing.Entry{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sizing.Store{}
+	if err := s.Update(data); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A pod gets the spec of the time-of-day band it is created in; without a creation time, or
+// outside the learned bands, the whole template's.
+func TestShapePodLearnedBand(t *testing.T) {
+	e := NewEngine(mustProfiles(t, "default: p\nprofiles: {p: {sizing: learned}}\n")).WithSizing(bandedStore(t))
+	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "etl-x7k2p", GenerateName: "etl-", Namespace: "argo"}}
+	night := time.Date(2026, 2, 1, 19, 30, 0, 0, time.UTC) // 03:30 in Shanghai
+	day := time.Date(2026, 2, 1, 4, 0, 0, 0, time.UTC)     // 12:00 in Shanghai
+	tests := []struct {
+		name           string
+		created, stamp time.Time
+		specs, reason  string
+	}{
+		{"admission at night", night, time.Time{}, "1-2Gi", "learned from 10 runs started 00:00–06:00 Asia/Shanghai"},
+		{"admission by day", day, time.Time{}, "2-8Gi", "learned from 40 runs: "},
+		{"no creation time", time.Time{}, time.Time{}, "2-8Gi", "learned from 40 runs: "},
+		{"creationTimestamp at night", time.Time{}, night, "1-2Gi", "learned from 10 runs started 00:00–06:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := argoPod("etl-x7k2p", containerTmpl("work", res("1", "1Gi", "", "")))
+			pod.CreationTimestamp = metav1.NewTime(tt.stamp)
+			var r *PodResult
+			var err error
+			if tt.stamp.IsZero() {
+				r, err = e.ShapePodAt(pod, wf, tt.created)
+			} else {
+				r, err = e.ShapePod(pod, wf)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Pod.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got+",", tt.specs+",") {
+				t.Errorf("eci-use-specs = %q (%s), want %s first", got, r.Reason, tt.specs)
+			}
+			if got := r.Pod.Annotations[AnnotationSpecReason]; !strings.HasPrefix(got, tt.reason) {
+				t.Errorf("spec-reason = %q, want %q...", got, tt.reason)
+			}
+		})
+	}
+}
+
+// Render has no creation time: a template with bands gets the whole template's spec.
+func TestRenderLearnedBandsWholeSpec(t *testing.T) {
+	e := NewEngine(mustProfiles(t, "default: p\nprofiles: {p: {sizing: learned}}\n")).WithSizing(bandedStore(t))
+	wf, _ := shapeYAML(t, e, `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: etl-, namespace: argo, creationTimestamp: "2026-02-01T19:30:00Z"}
+spec:
+  entrypoint: work
+  templates:
+  - name: work
+    container: {image: alpine, command: ["true"], resources: {limits: {cpu: "1", memory: 1Gi}}}
+`)
+	if got := tmplByName(&wf.Spec, "work").Metadata.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got+",", "2-8Gi,") {
+		t.Errorf("eci-use-specs = %q, want the whole template's 2-8Gi", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"strings"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
@@ -49,15 +50,24 @@ type PodResult struct {
 // and it names the template whose learned spec applies under sizing: learned. The agent pod never
 // gets spot, its executor-plugin sidecars are left out of its spec, and it gets the profile's
 // agent.patchRate.
-// siblings are other pods of the same workflow, read when the pod is a retry: an earlier attempt
-// whose failure the Workflow's node status does not show yet (the controller creates the retry pod
-// before it saves that status) is recognised from its pod (recovery.ForPod).
 // It never mutates its inputs; Pod in the result is a shaped deep copy (an unchanged copy when
 // skipped or denied).
 //
 // Errors are *FieldError for bad user input (unknown profile, invalid argo-eci.io/* value, invalid
 // or conflicting spec annotations); the webhook denies such pods.
-func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow, siblings ...corev1.Pod) (*PodResult, error) {
+//
+// The pod's creation time picks the time-of-day band of a learned spec; see [Engine.ShapePodAt].
+func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
+	return e.ShapePodAt(pod, wf, pod.CreationTimestamp.Time)
+}
+
+// ShapePodAt is [Engine.ShapePod] for a pod created at created, which picks the time-of-day band
+// of a learned spec (the zero time: the whole template's spec). An admission webhook sees pods
+// before the apiserver sets their creationTimestamp, so it passes the time of the request.
+// siblings are other pods of the same workflow, read when the pod is a retry: an earlier attempt
+// whose failure the Workflow's node status does not show yet (the controller creates the retry pod
+// before it saves that status) is recognised from its pod (recovery.Attempts).
+func (e *Engine) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Time, siblings ...corev1.Pod) (*PodResult, error) {
 	out := WithoutRecoveredMemory(pod)
 	if out == pod {
 		out = pod.DeepCopy()
@@ -87,11 +97,12 @@ func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow, siblings ...corev1
 		return res, nil
 	}
 	res.Profile = p.Name
-	return e.shapeSelectedPod(res, kind, p, s, wf, siblings)
+	return e.shapeSelectedPod(res, kind, p, s, wf, created, siblings)
 }
 
-// shapeSelectedPod shapes res.Pod (a copy the caller owns) under the selected profile p.
-func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow, siblings []corev1.Pod) (*PodResult, error) {
+// shapeSelectedPod shapes res.Pod (a copy the caller owns, created at created) under the selected
+// profile p; siblings are the workflow's other pods (for a retry's earlier attempts).
+func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow, created time.Time, siblings []corev1.Pod) (*PodResult, error) {
 	out := res.Pod
 	tmplName := podTemplateName(out, kind)
 	if kind == PodKindAgent && p.AgentPod == AgentPodStay {
@@ -132,7 +143,7 @@ func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s se
 	t := target{existing: ann, dst: ann, need: n, tags: podTags(out, wf, tmplName),
 		template: tmplName, path: "pod " + out.Name, executorOnly: executorOnly, noSpot: kind == PodKindAgent}
 	if kind == PodKindWorkflow {
-		t.learned = e.podLearned(p, wf, tmplName)
+		t.learned = e.podLearned(p, wf, tmplName, created)
 	}
 	learned := useLearned(p, s, t)
 	findings, err := e.decide(p, s, t)

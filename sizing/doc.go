@@ -35,6 +35,15 @@
 //
 // Cost per run is the spec's list price times the mean run time, before (the declared spec) and after.
 //
+// # Time-of-day bands
+//
+// With Options.Bands the day (in Options.TimeZone) is split into equal bands and each band with
+// at least Options.BandMinRuns (10) usable runs of its own is learned the same way from the runs
+// started in it, for steps whose load follows a daily cycle. A band's memory is never below the
+// highest peak of the bands either side of it, neither target is above the whole template's, and
+// bands are kept only when one differs from the whole template's spec. A pod gets the spec of the
+// band it is created in ([Table.LookupAt]); other hours, and render, get the whole template's.
+//
 // Short steps get few samples: a step shorter than two query steps has no CPU rate and is dropped as
 // a gap. Kubernetes VPA's maintainers do not recommend VPA for jobs under a minute for the same reason.
 package sizing

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
@@ -58,7 +59,7 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
 	}
 	input := forgetOwnAnnotations(emissary.WithoutRecoveredMemory(pod))
-	res, err := engine.ShapePod(input, wf, s.retrySiblings(ctx, pod)...)
+	res, err := engine.ShapePodAt(input, wf, s.createdAt(pod), s.retrySiblings(ctx, pod)...)
 	if err != nil {
 		return errorVerdict(err)
 	}
@@ -77,6 +78,18 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	}
 	recordOwnAnnotations(input, res.Pod)
 	return patchVerdict(req.Object.Raw, before, res.Pod, warnings)
+}
+
+// createdAt is when pod is being created: its creationTimestamp when set, else now (mutating
+// admission runs before the apiserver sets it).
+func (s *Server) createdAt(pod *corev1.Pod) time.Time {
+	if !pod.CreationTimestamp.IsZero() {
+		return pod.CreationTimestamp.Time
+	}
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // AnnotationWebhookSet lists, comma-separated, the pod annotations the pods webhook added. The

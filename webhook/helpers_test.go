@@ -209,7 +209,7 @@ type fakeShaper struct {
 	wf  func(runtime.Object) (runtime.Object, []emissary.Finding, error)
 }
 
-func (f *fakeShaper) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow, _ ...corev1.Pod) (*emissary.PodResult, error) {
+func (f *fakeShaper) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, _ time.Time, _ ...corev1.Pod) (*emissary.PodResult, error) {
 	return f.pod(pod, wf)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/tidwall/gjson"
@@ -311,7 +312,7 @@ func TestPodPatchKeepsFieldsTheTypesDoNotKnow(t *testing.T) {
 	}
 	typed, _ := readPodBytes(t, raw)
 	before := marshalGo(t, typed)
-	res, err := engines.Current().ShapePod(typed, nil)
+	res, err := engines.Current().ShapePodAt(typed, nil, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

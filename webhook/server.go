@@ -56,9 +56,9 @@ const (
 
 // Shaper is the shaping core the webhook calls; *emissary.Engine implements it.
 type Shaper interface {
-	// ShapePod shapes one pod; wf is its Workflow from the cache, or nil.
+	// ShapePodAt shapes one pod created at created; wf is its Workflow from the cache, or nil;
 	// siblings are the workflow's other pods, listed for retries (see Server.Pods).
-	ShapePod(pod *corev1.Pod, wf *wfv1.Workflow, siblings ...corev1.Pod) (*emissary.PodResult, error)
+	ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Time, siblings ...corev1.Pod) (*emissary.PodResult, error)
 	// ShapeWorkflow shapes a Workflow, CronWorkflow or WorkflowTemplate.
 	ShapeWorkflow(obj runtime.Object) (runtime.Object, []emissary.Finding, error)
 }
@@ -118,6 +118,9 @@ type Server struct {
 	// SeparateMetrics leaves /metrics off the webhook's port (serve it with [ServeMetrics] on an
 	// address of its own, or not at all), so that metrics can be restricted apart from admission.
 	SeparateMetrics bool
+	// Now is the clock that dates a pod's creation (the apiserver sets creationTimestamp only
+	// after admission), which picks the time-of-day band of a learned spec; nil means time.Now.
+	Now func() time.Time
 
 	initOnce sync.Once
 	slots    chan struct{}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -118,7 +119,7 @@ func TestArgoPodsShaped(t *testing.T) {
 				t.Fatalf("status %d: %s", status, body)
 			}
 			patched := applyPatch(t, tc.raw, out.Response)
-			want, err := engines.Current().ShapePod(tc.pod, nil)
+			want, err := engines.Current().ShapePodAt(tc.pod, nil, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}

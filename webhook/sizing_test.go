@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/sizing"
@@ -98,5 +100,60 @@ func TestPodPathLearnedSpec(t *testing.T) {
 	}
 	if got := shaped.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "1-2Gi,") {
 		t.Errorf("eci-use-specs = %q after the table emptied, want the declared 1-2Gi", got)
+	}
+}
+
+// TestPodPathLearnedBand: the webhook dates a pod by its admission (the apiserver sets
+// creationTimestamp after admission), so the pod gets the spec of the band it is created in.
+func TestPodPathLearnedBand(t *testing.T) {
+	pod, raw := typicalPod(t)
+	data := sizingData(t, pod.Namespace, "container-resources", "main", "2-8Gi")
+	key := pod.Namespace + "_wf_container-resources_main"
+	var e sizing.Entry
+	if err := yaml.UnmarshalStrict([]byte(data[key]), &e); err != nil {
+		t.Fatal(err)
+	}
+	e.TimeZone = "UTC"
+	e.Bands = []sizing.BandEntry{{From: 0, To: 12, Spec: "0.5-1Gi", Runs: 9, CPU: sizing.CPUStats{P50: 0.2, P95: 0.4, Max: 0.4},
+		Memory: sizing.MemoryStats{P50: resource.MustParse("300Mi"), P95: resource.MustParse("700Mi"), Max: resource.MustParse("700Mi")},
+		Reason: "learned from 9 runs started 00:00–12:00 UTC → 0.5-1Gi"}}
+	data, err := sizing.EncodeConfigMapData([]sizing.Entry{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &sizing.Store{}
+	if err := store.Update(data); err != nil {
+		t.Fatal(err)
+	}
+	engines := &EngineStore{Logger: quietLogger(t), Sizing: store}
+	if _, err := engines.Load("file", "test", []byte("default: p\nprofiles: {p: {sizing: learned}}\n")); err != nil {
+		t.Fatal(err)
+	}
+	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: "container-resources", Namespace: pod.Namespace}}
+	var now atomic.Pointer[time.Time]
+	ts := startServer(t, &Server{Engines: engines, Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf},
+		Now: func() time.Time { return *now.Load() }})
+	for i, tt := range []struct {
+		at    time.Time
+		specs string
+	}{
+		{time.Date(2026, 2, 1, 3, 0, 0, 0, time.UTC), "0.5-1Gi,"},
+		{time.Date(2026, 2, 1, 15, 0, 0, 0, time.UTC), "2-8Gi,"},
+	} {
+		now.Store(&tt.at)
+		status, out, body := ts.post(t, PathPods, podReview(t, "u-"+tt.at.Format("15"), raw))
+		if status != http.StatusOK || out.Response.Patch == nil {
+			t.Fatalf("%d: status %d: %s", i, status, body)
+		}
+		if strings.Contains(string(out.Response.Patch), "creationTimestamp") {
+			t.Errorf("%d: the patch sets creationTimestamp: %s", i, out.Response.Patch)
+		}
+		shaped := &corev1.Pod{}
+		if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
+			t.Fatal(err)
+		}
+		if got := shaped.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, tt.specs) {
+			t.Errorf("created at %s: eci-use-specs = %q, want %s first", tt.at.Format("15:04"), got, tt.specs)
+		}
 	}
 }

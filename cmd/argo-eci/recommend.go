@@ -30,7 +30,8 @@ import (
 // recommendFlags are recommend's command-line settings.
 type recommendFlags struct {
 	prometheus, tokenFile, window, step string
-	minRuns                             int
+	minRuns, bands, bandMinRuns         int
+	timeZone                            string
 	namespaces                          []string
 	kubeconfig, sizingNamespace, output string
 	apply, emitPatch                    bool
@@ -39,7 +40,7 @@ type recommendFlags struct {
 func newRecommendCmd() *cobra.Command {
 	f := recommendFlags{}
 	cmd := &cobra.Command{
-		Use:   "recommend [--prometheus URL] [--window 14d] [--min-runs 5] [--apply] [--emit-patch] [-o table|json|yaml]",
+		Use:   "recommend [--prometheus URL] [--window 14d] [--min-runs 5] [--bands 4 --time-zone Asia/Shanghai] [--apply] [--emit-patch] [-o table|json|yaml]",
 		Short: "Learned per-template ECI specs from observed usage in Prometheus",
 		Long: `recommend reads the finished pods of Argo Workflows (from the Workflows' node statuses, so pods
 already deleted count) and their CPU and memory usage from Prometheus (cAdvisor's
@@ -48,6 +49,11 @@ template with enough runs the cheapest ECI spec that holds it: CPU at the 95th p
 per-run peaks plus 15 % and memory at the highest per-run peak plus 15 %, never below the highest
 peak seen, memory grown after an OOMKill. It prints what each template declares, what it used, the
 learned spec and the list price per run before and after.
+
+--bands N also learns each of N equal time-of-day bands (in --time-zone) that has --band-min-runs
+runs of its own, for steps whose use follows a daily cycle: pods then get the spec of the band
+they are created in, never above the whole template's and with memory never below the highest
+peak of the neighbouring bands. Bands are kept only when one of them differs from the whole day.
 
 --apply merges the learned specs into the argo-eci-sizing ConfigMap, which the webhook and render
 use for profiles with "sizing: learned". --emit-patch prints kustomize patches that write the
@@ -62,6 +68,9 @@ Exit status: 0 done, 1 Prometheus or Kubernetes failed or there is nothing to le
 	fl.StringVar(&f.window, "window", "14d", "how far back to learn from (Prometheus duration: 14d, 36h, 1w)")
 	fl.StringVar(&f.step, "step", "30s", "query resolution; at least the scrape interval")
 	fl.IntVar(&f.minRuns, "min-runs", 5, "runs a template needs before it gets a recommendation")
+	fl.IntVar(&f.bands, "bands", 0, "also learn this many equal time-of-day bands (a divisor of 24, e.g. 4 for 6 h); 0: none")
+	fl.StringVar(&f.timeZone, "time-zone", "UTC", "IANA time zone of the bands, e.g. Asia/Shanghai")
+	fl.IntVar(&f.bandMinRuns, "band-min-runs", sizing.DefaultOptions().BandMinRuns, "runs a band needs before it gets a spec of its own")
 	fl.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "namespaces of the Workflows (repeatable); default all")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config, else in-cluster)")
 	fl.StringVar(&f.sizingNamespace, "sizing-namespace", "argo", "namespace of the argo-eci-sizing ConfigMap (the webhook's)")
@@ -93,6 +102,13 @@ func (f *recommendFlags) parse() (*parsed, error) {
 	p.opts.MinRuns = f.minRuns
 	if err := p.opts.Validate(); err != nil {
 		return nil, bad("min-runs", err)
+	}
+	p.opts.Bands, p.opts.BandMinRuns = f.bands, f.bandMinRuns
+	if err := p.opts.Validate(); err != nil {
+		return nil, bad("bands", err)
+	}
+	if p.opts.TimeZone, err = sizing.LoadZone(f.timeZone); err != nil {
+		return nil, bad("time-zone", err)
 	}
 	if f.output != "table" && f.output != "json" && f.output != "yaml" {
 		return nil, bad("output", fmt.Errorf("expected table, json or yaml, got %q", f.output))
@@ -259,8 +275,19 @@ func (rep *report) add(id sizing.Identity, prs []sizing.PodRun, series map[usage
 	r.Runs, r.Recommended, r.Entry, r.rec = rec.Runs, rec.Spec.String(), &e, rec
 	r.CostBefore, r.CostAfter = rec.CostBefore, rec.CostAfter
 	rep.TotalBefore += rec.CostBefore * float64(rec.Runs)
-	rep.TotalAfter += rec.CostAfter * float64(rec.Runs)
+	rep.TotalAfter += costAfter(rec)
 	rep.Templates = append(rep.Templates, r)
+}
+
+// costAfter is the list price of rec's runs with the learned specs: each band's runs at the band's
+// spec, the others at the whole template's.
+func costAfter(rec *sizing.Recommendation) float64 {
+	total, rest := 0.0, rec.Runs
+	for _, b := range rec.Bands {
+		total += b.CostAfter * float64(b.Runs)
+		rest -= b.Runs
+	}
+	return total + rec.CostAfter*float64(rest)
 }
 
 func minT(a, b time.Time) time.Time {
@@ -311,6 +338,14 @@ func progressBar(w io.Writer) func(done, total int) {
 	}
 }
 
+// writeRow writes one table row: a template, or (declared "") one of its time-of-day bands.
+func writeRow(tw io.Writer, name, declared string, rec *sizing.Recommendation) {
+	c, m := rec.CPU, rec.Memory
+	fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f/%.2f/%.2f\t%s/%s/%s\t%s\t%.4f\t%.4f\n", name, rec.Runs, declared,
+		c.P50, c.P95, c.Max, sizing.FormatBytes(m.P50), sizing.FormatBytes(m.P95), sizing.FormatBytes(m.Max),
+		rec.Spec, rec.CostBefore, rec.CostAfter)
+}
+
 func writeReport(w io.Writer, format string, rep *report) error {
 	switch format {
 	case "json":
@@ -332,10 +367,11 @@ func writeReport(w io.Writer, format string, rep *report) error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t-\t-\t-\t-\t-\t(%s)\n", r.Template, r.Runs, r.Declared, r.Skipped)
 			continue
 		}
-		c, m := r.rec.CPU, r.rec.Memory
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f/%.2f/%.2f\t%s/%s/%s\t%s\t%.4f\t%.4f\n", r.Template, r.Runs, r.Declared,
-			c.P50, c.P95, c.Max, sizing.FormatBytes(m.P50), sizing.FormatBytes(m.P95), sizing.FormatBytes(m.Max),
-			r.Recommended, r.CostBefore, r.CostAfter)
+		writeRow(tw, r.Template, r.Declared, r.rec)
+		for i := range r.rec.Bands {
+			b := &r.rec.Bands[i]
+			writeRow(tw, fmt.Sprintf("  %02d:00–%02d:00 %s", b.FromHour, b.ToHour, r.rec.TimeZone), "", &b.Recommendation)
+		}
 	}
 	ratio := "-"
 	if rep.TotalBefore > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,85 @@ func TestRecommendFlags(t *testing.T) {
 		if !errors.As(err, &ee) || ee.code != 2 {
 			t.Errorf("%v: err %v, want exit 2", args, err)
 		}
+	}
+}
+
+// TestLearnBands: with --bands, each time-of-day band with enough runs gets its own row and its
+// evidence, and the total counts each band's runs at its spec.
+func TestLearnBands(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var wfs []wfv1.Workflow
+	fu := &fakeUsage{use: map[string][2]float64{}}
+	for i := range 24 {
+		start := now.Add(-time.Duration(24-i) * time.Hour) // 00:00 … 23:00 of the day before
+		wf, pod := workflow(i, start)
+		wfs = append(wfs, wf)
+		fu.use[pod] = [2]float64{0.3, 500}
+		if h := start.Hour(); h >= 6 && h < 18 {
+			fu.use[pod] = [2]float64{1.5, 3000}
+		}
+	}
+	opts := sizing.DefaultOptions()
+	in := learnInput{now: now, window: 14 * 24 * time.Hour, step: 30 * time.Second, opts: opts,
+		workflows: func(context.Context) ([]wfv1.Workflow, error) { return wfs, nil }, usage: fu, progress: func(int, int) {}}
+	whole, err := learn(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.opts.Bands, in.opts.BandMinRuns = 4, 5
+	rep, err := learn(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Templates[0].Entry
+	if e == nil || e.Spec != whole.Templates[0].Recommended || e.TimeZone != "UTC" || len(e.Bands) != 4 {
+		t.Fatalf("evidence %+v", e)
+	}
+	if b := e.Bands[0]; b.From != 0 || b.To != 6 || b.Runs != 6 || b.Spec == e.Spec {
+		t.Errorf("band 0: %+v, want 00–06 from 6 runs with a spec of its own", b)
+	}
+	if rep.TotalAfter >= whole.TotalAfter {
+		t.Errorf("total after %g with bands, %g without", rep.TotalAfter, whole.TotalAfter)
+	}
+	var table, js bytes.Buffer
+	if err := writeReport(&table, "table", rep); err != nil {
+		t.Fatal(err)
+	}
+	// The quiet bands: 0.3 vCPU, memory at the busy neighbours' 3000Mi peak → 1-4Gi.
+	for _, want := range []string{`(?m)^  00:00–06:00 UTC +6 +0\.30/0\.30/0\.30 .* 1-4Gi `, `(?m)^  06:00–12:00 UTC +6 .* 2-4Gi `,
+		`(?m)^  18:00–24:00 UTC +6 .* 1-4Gi `} {
+		if !regexp.MustCompile(want).MatchString(table.String()) {
+			t.Errorf("table without %q:\n%s", want, table.String())
+		}
+	}
+	if err := writeReport(&js, "json", rep); err != nil {
+		t.Fatal(err)
+	}
+	var decoded report
+	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil || len(decoded.Templates[0].Entry.Bands) != 4 {
+		t.Errorf("json %v: %s", err, js.String())
+	}
+}
+
+func TestRecommendBandFlags(t *testing.T) {
+	for _, args := range [][]string{{"--bands", "5"}, {"--time-zone", "Mars/Olympus"}, {"--time-zone", "Local"}, {"--band-min-runs", "-1"}} {
+		f := recommendFlags{window: "14d", step: "30s", minRuns: 5, output: "table", timeZone: "UTC", bandMinRuns: 10}
+		cmd := newRecommendCmd()
+		if err := cmd.Flags().Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		f.bands, _ = cmd.Flags().GetInt("bands")
+		f.timeZone, _ = cmd.Flags().GetString("time-zone")
+		f.bandMinRuns, _ = cmd.Flags().GetInt("band-min-runs")
+		_, err := f.parse()
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("%v: err %v, want exit 2", args, err)
+		}
+	}
+	f := recommendFlags{window: "14d", step: "30s", minRuns: 5, output: "table", bands: 4, timeZone: "Asia/Shanghai", bandMinRuns: 10}
+	p, err := f.parse()
+	if err != nil || p.opts.Bands != 4 || p.opts.TimeZone.String() != "Asia/Shanghai" || p.opts.BandMinRuns != 10 {
+		t.Errorf("parse: %+v %v", p, err)
 	}
 }
