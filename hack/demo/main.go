@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -38,6 +39,7 @@ import (
 	"github.com/argo-eci/argo-eci/imagecache"
 	"github.com/argo-eci/argo-eci/internal/fluidsim"
 	"github.com/argo-eci/argo-eci/plugin"
+	"github.com/argo-eci/argo-eci/recovery"
 	"github.com/argo-eci/argo-eci/test/cluster"
 )
 
@@ -46,13 +48,13 @@ func main() {
 	workflowFile := flag.String("workflow", "examples/fluid-md5sum.yaml", "workflow to run")
 	profilesFile := flag.String("profiles", "examples/profiles.yaml", "argo-eci profiles")
 	loadTime := flag.Duration("load-time", 8*time.Second, "how long the simulated DataLoad takes")
-	taskTime := flag.Duration("task-time", 3*time.Minute, "run time per fan-out pod used for the cost projection (a Fluid md5sum task takes 2-4 min)")
+	runTime := flag.Duration("run-time", 10*time.Second, "how long each fan-out pod runs on the simulated ECI node (longer than the 6 s spot protection period, so reclaims happen)")
 	flag.Parse()
 
 	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{root: *root, start: time.Now(), loadTime: *loadTime, taskTime: *taskTime}
+	d := &demo{root: *root, start: time.Now(), loadTime: *loadTime, runTime: *runTime}
 	err := d.run(ctx, *workflowFile, *profilesFile)
 	d.cleanup()
 	if err != nil {
@@ -65,7 +67,7 @@ type demo struct {
 	root     string
 	start    time.Time
 	loadTime time.Duration
-	taskTime time.Duration
+	runTime  time.Duration
 
 	c        *cluster.Cluster
 	admin    client.Client
@@ -113,6 +115,9 @@ func (d *demo) run(ctx context.Context, workflowFile, profilesFile string) error
 	if err := d.createNamespace(ctx); err != nil {
 		return err
 	}
+	if err := d.c.SetECIRegion(ctx, d.ns, []byte(demoRegion)); err != nil {
+		return fmt.Errorf("ECI simulator: %w", err)
+	}
 	profiles, err := os.ReadFile(filepath.Join(d.root, profilesFile))
 	if err != nil {
 		return err
@@ -133,6 +138,14 @@ func (d *demo) run(ctx context.Context, workflowFile, profilesFile string) error
 	wf := &wfv1.Workflow{}
 	if err := yaml.UnmarshalStrict(raw, wf); err != nil {
 		return fmt.Errorf("%s: %w", workflowFile, err)
+	}
+	for i := range wf.Spec.Templates {
+		if t := &wf.Spec.Templates[i]; t.Container != nil || t.Script != nil {
+			if t.Metadata.Annotations == nil {
+				t.Metadata.Annotations = map[string]string{}
+			}
+			t.Metadata.Annotations[cluster.AnnotationRunDuration] = d.runTime.String()
+		}
 	}
 	d.progress("submitting %s (profile %q) to namespace %s", workflowFile, wf.Annotations["argo-eci.io/profile"], d.ns)
 	wf, err = d.c.Workflows.ArgoprojV1alpha1().Workflows(d.ns).Create(ctx, wf, metav1.CreateOptions{})
@@ -397,41 +410,73 @@ func (d *demo) report(ctx context.Context, wf *wfv1.Workflow, created time.Time,
 		p := fan[0]
 		fmt.Printf("  spec reason (%s): %s\n", p.Name, p.Annotations["argo-eci.io/spec-reason"])
 	}
-	d.printCost(fan)
+	if err := d.printRecovery(ctx, pods); err != nil {
+		return err
+	}
+	if err := d.printCost(ctx, wf.Name); err != nil {
+		return err
+	}
 	if shaped != len(pods) {
 		return fmt.Errorf("%d of %d pods were not shaped", len(pods)-shaped, len(pods))
 	}
 	return nil
 }
 
-// printCost prices the fan-out at ECI list prices per second, on demand and at the spot price cap.
-func (d *demo) printCost(fan []corev1.Pod) {
-	if len(fan) == 0 {
-		return
+// demoRegion is the ECI simulator's region for the demo: an ECI hour lasts 6 s (so the profile's
+// one-hour spot protection ends during the fan-out), the profiles' vSwitches map to three zones,
+// and a fifth of the spot instances are reclaimed after their protection period.
+const demoRegion = `
+timeScale: 600
+vswitches: {vsw-bp1h4z7demo0000000001: cn-hangzhou-h, vsw-bp1i4z7demo0000000002: cn-hangzhou-i, vsw-bp1k4z7demo0000000003: cn-hangzhou-k}
+spot: {reclaimFraction: 0.2}
+`
+
+// printRecovery lists what ECI did to the fan-out (the simulator's events) and how argo-eci shaped
+// the retries (argo-eci.io/recovery).
+func (d *demo) printRecovery(ctx context.Context, pods []corev1.Pod) error {
+	events, err := d.c.ECIEvents(ctx, d.ns)
+	if err != nil {
+		return err
 	}
-	specs, err := eci.ParseSpecList(fan[0].Annotations[eci.AnnotationPrefix+"eci-use-specs"])
-	if err != nil || len(specs) == 0 {
-		fmt.Printf("\nCost: first fan-out pod has no vCPU-memory spec (%v)\n", err)
-		return
+	counts := map[string]int{}
+	for _, e := range events {
+		counts[e.Reason]++
 	}
-	s := specs[0]
-	hourly, ok := s.HourlyPrice()
-	if !ok {
-		fmt.Printf("\nCost: no list price for %s\n", s)
-		return
+	reasons := make([]string, 0, len(counts))
+	for r := range counts {
+		reasons = append(reasons, r)
 	}
-	perSecond := hourly / 3600
-	seconds := d.taskTime.Seconds() * float64(len(fan))
-	onDemand := perSecond * seconds
-	fmt.Printf("\nCost of the fan-out at ECI list prices (billed per second; %d pods × %s each, a measured md5sum task time):\n", len(fan), d.taskTime)
-	fmt.Printf("  on-demand  %s at %.4f CNY/h: %8.2f CNY\n", s, hourly, onDemand)
-	limit := fan[0].Annotations[eci.AnnotationPrefix+"eci-spot-price-limit"]
-	var cap float64
-	if _, err := fmt.Sscanf(limit, "%g", &cap); err == nil && cap > 0 {
-		spot := cap / 3600 * seconds
-		fmt.Printf("  spot       at most %.3f CNY/h (profile price cap): %8.2f CNY (%.0f %% less)\n", cap, spot, 100*(1-spot/onDemand))
-	} else if strategy := fan[0].Annotations[eci.AnnotationPrefix+"eci-spot-strategy"]; strategy != "" {
-		fmt.Printf("  spot       %s follows the market (30-90 %% below on-demand)\n", strategy)
+	sort.Strings(reasons)
+	fmt.Println("\nECI (the simulator) during the fan-out:")
+	for _, r := range reasons {
+		fmt.Printf("  %4d  %s\n", counts[r], r)
 	}
-	fmt.Println()
+	retried := map[string]int{}
+	example := map[string]string{}
+	for _, p := range pods {
+		if r := p.Annotations[recovery.AnnotationRecovery]; r != "" {
+			retried[r]++
+			example[r] = p.Name
+		}
+	}
+	fmt.Printf("Retries shaped by argo-eci (%s):\n", recovery.AnnotationRecovery)
+	if len(retried) == 0 {
+		fmt.Println("  none")
+	}
+	for r, n := range retried {
+		fmt.Printf("  %4d  %s (e.g. %s)\n", n, r, example[r])
+	}
+	return nil
+}
+
+// printCost prints `argo-eci cost` for the workflow: what the simulator billed per attempt (the
+// spec it wrote back, spot or on-demand, seconds) at list and spot prices.
+func (d *demo) printCost(ctx context.Context, wf string) error {
+	bin := filepath.Join(d.root, "bin", "argo-eci")
+	out, err := exec.CommandContext(ctx, bin, "cost", "--kubeconfig", d.c.Kubeconfig, "-n", d.ns, wf).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s cost: %w\n%s", bin, err, out)
+	}
+	fmt.Printf("\nCost, from what the simulator billed (argo-eci cost -n %s %s; seconds are real, an ECI hour lasts 6 s here):\n%s", d.ns, wf, out)
+	return nil
 }
