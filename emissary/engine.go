@@ -30,6 +30,10 @@ type Engine struct {
 	byNamespace map[string]*Profile
 	controller  *ControllerConfig // nil: Argo's defaults
 	sizing      *sizing.Store     // learned specs (sizing: learned); nil: none
+
+	// perTemplateMetadata keeps every setting on its template instead of gathering shared ones
+	// into spec.podMetadata (see gatherShared); tests compare both layouts.
+	perTemplateMetadata bool
 }
 
 // NewEngine builds an Engine over p (nil means no profiles: everything is left alone).

@@ -96,7 +96,7 @@ spec:
 	if got := work.Container.Resources.Limits[corev1.ResourceMemory]; got.String() != "8Gi" {
 		t.Errorf("work: memory limit %s, want 8Gi (raised to the learned spec)", got.String())
 	}
-	if got := other.Metadata.Annotations[eci.AnnotationUseSpecs]; got != "1-2Gi,1-4Gi" {
+	if got := argoPodMetadata(&wf.Spec, other)["annotation "+eci.AnnotationUseSpecs]; got != "1-2Gi,1-4Gi" {
 		t.Errorf("other (nothing learned): eci-use-specs = %q, want the declared 1-2Gi", got)
 	}
 }

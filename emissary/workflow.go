@@ -205,6 +205,9 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 	}
 	st := &docState{profile: p, datasets: fluidDatasets(doc),
 		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasAgentTemplates(doc)}
+	pods := podTemplates(doc)
+	shared := !e.perTemplateMetadata && len(pods) > 1 && sharedMetadata(doc)
+	spread := shared && spreadShared(doc.spec, pods)
 	var findings []Finding
 	for _, at := range allTemplates(doc) {
 		fs, err := e.shapeTemplate(doc, at.t, at.path, st)
@@ -221,7 +224,11 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		}
 		findings = append(findings, Finding{Code: CodeNotShaped, Severity: SeverityInfo, Message: msg})
 	}
-	return append(findings, shapeWorkflowLevel(doc, st)...), nil
+	findings = append(findings, shapeWorkflowLevel(doc, st)...)
+	if shared && (st.shaped > 0 || spread) {
+		gatherShared(doc.spec, pods)
+	}
+	return findings, nil
 }
 
 // templateAt is a template and its field path.

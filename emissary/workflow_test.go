@@ -220,11 +220,12 @@ func TestShapeWorkflowArtifacts(t *testing.T) {
 	}
 	wf := out.(*wfv1.Workflow)
 	ws := tmplByName(&wf.Spec, "whalesay")
-	if got := ws.Metadata.Annotations[eci.AnnotationUseSpecs]; got != "0.5-1Gi,0.5-2Gi,1-2Gi" {
+	podMeta := argoPodMetadata(&wf.Spec, ws) // what its pods carry
+	if got := podMeta["annotation "+eci.AnnotationUseSpecs]; got != "0.5-1Gi,0.5-2Gi,1-2Gi" {
 		t.Errorf("whalesay specs = %q", got)
 	}
-	if ws.Metadata.Annotations[eci.AnnotationSpotStrategy] != "SpotAsPriceGo" || ws.Metadata.Annotations[eci.AnnotationSpotFallback] != "true" {
-		t.Errorf("argo-eci.io/spot: true did not turn spot on: %v", ws.Metadata.Annotations)
+	if podMeta["annotation "+eci.AnnotationSpotStrategy] != "SpotAsPriceGo" || podMeta["annotation "+eci.AnnotationSpotFallback] != "true" {
+		t.Errorf("argo-eci.io/spot: true did not turn spot on: %v", podMeta)
 	}
 	var patch struct {
 		Containers []struct {

@@ -65,8 +65,10 @@ func firstSpecs(t *testing.T, out string) map[string]string {
 		if spec == nil {
 			continue
 		}
-		for _, tmpl := range spec.Templates {
-			first, _, _ := strings.Cut(tmpl.Metadata.Annotations[eci.AnnotationUseSpecs], ",")
+		for i := range spec.Templates {
+			tmpl := &spec.Templates[i]
+			ann, _ := emissary.TemplatePodMetadata(spec, tmpl) // what its pods carry
+			first, _, _ := strings.Cut(ann[eci.AnnotationUseSpecs], ",")
 			if first == "" {
 				first = "-"
 			}

@@ -180,9 +180,11 @@ func checkEveryPodTemplateDecided(t *testing.T, engine *emissary.Engine, o *emis
 		explained[f.Template] = true
 	}
 	spec := emissary.WorkflowSpecOf(shaped)
-	for _, tmpl := range spec.Templates {
+	for i := range spec.Templates {
+		tmpl := &spec.Templates[i]
 		makesPod := tmpl.Container != nil || tmpl.Script != nil || tmpl.ContainerSet != nil || tmpl.Resource != nil || tmpl.Data != nil
-		if !makesPod || tmpl.Metadata.Annotations[eci.AnnotationUseSpecs] != "" || explained[tmpl.Name] || explained[""] {
+		ann, _ := emissary.TemplatePodMetadata(spec, tmpl) // what its pods carry
+		if !makesPod || ann[eci.AnnotationUseSpecs] != "" || explained[tmpl.Name] || explained[""] {
 			continue
 		}
 		t.Errorf("%s %s: template %s makes a pod but got neither a spec nor a finding", rel, o.Where, tmpl.Name)

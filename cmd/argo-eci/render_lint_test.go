@@ -59,7 +59,10 @@ func TestRender(t *testing.T) {
 			md5 = &wf.Spec.Templates[i]
 		}
 	}
-	if md5 == nil || md5.Metadata.Annotations["k8s.aliyun.com/eci-use-specs"] != "8-16Gi,8-32Gi,12-24Gi" {
+	if md5 == nil {
+		t.Fatalf("no md5sum template:\n%s", out)
+	}
+	if ann, _ := emissary.TemplatePodMetadata(&wf.Spec, md5); ann["k8s.aliyun.com/eci-use-specs"] != "8-16Gi,8-32Gi,12-24Gi" {
 		t.Fatalf("md5sum not shaped: %+v", md5)
 	}
 	// Rendering the output again (here from stdin) gives the same bytes.

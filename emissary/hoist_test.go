@@ -1,0 +1,248 @@
+package emissary
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argo-eci/argo-eci/eci"
+)
+
+// argoPodMetadata is what the Argo v4.0.7 controller puts on the pod of template t
+// (workflow/controller/workflowpod.go addMetadata, after operator.go has merged
+// spec.templateDefaults into the template): spec.podMetadata's annotations and labels, then the
+// template's, each key of the template winning.
+func argoPodMetadata(spec *wfv1.WorkflowSpec, t *wfv1.Template) map[string]string {
+	out := map[string]string{}
+	if pm := spec.PodMetadata; pm != nil {
+		for k, v := range pm.Annotations {
+			out["annotation "+k] = v
+		}
+		for k, v := range pm.Labels {
+			out["label "+k] = v
+		}
+	}
+	var layers []wfv1.Metadata
+	if d := spec.TemplateDefaults; d != nil {
+		layers = append(layers, d.Metadata)
+	}
+	for _, m := range append(layers, t.Metadata) {
+		for k, v := range m.Annotations {
+			out["annotation "+k] = v
+		}
+		for k, v := range m.Labels {
+			out["label "+k] = v
+		}
+	}
+	return out
+}
+
+// podsMetadata maps the path of every pod template of obj to its pods' metadata.
+func podsMetadata(t *testing.T, obj runtime.Object) map[string]map[string]string {
+	t.Helper()
+	doc, err := docOf(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]string{}
+	for _, at := range allTemplates(doc) {
+		if pod, _ := podTemplate(at.t); pod {
+			out[at.path] = argoPodMetadata(doc.spec, at.t)
+		}
+	}
+	return out
+}
+
+// withoutMetadata encodes obj with spec.podMetadata and every template's metadata left out.
+func withoutMetadata(t *testing.T, obj runtime.Object) []byte {
+	t.Helper()
+	c := obj.DeepCopyObject()
+	doc, err := docOf(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.spec.PodMetadata = nil
+	for _, at := range allTemplates(doc) {
+		at.t.Metadata = wfv1.Metadata{}
+	}
+	out, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// layouts shapes obj with settings per template (the layout before shared metadata) and with
+// shared settings gathered into spec.podMetadata.
+func layouts(t *testing.T, p *Profiles, obj runtime.Object) (flat, shared runtime.Object) {
+	t.Helper()
+	e := NewEngine(p)
+	e.perTemplateMetadata = true
+	flat, ff, err1 := e.ShapeWorkflow(obj)
+	e.perTemplateMetadata = false
+	shared, sf, err2 := e.ShapeWorkflow(obj)
+	if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(ff, sf) {
+		t.Fatalf("the layouts decide differently: %v / %v\n%v\n%v", err1, err2, ff, sf)
+	}
+	return flat, shared
+}
+
+// corpusObjects reads the Argo objects of testdata/corpus and testdata/workflows.
+func corpusObjects(t *testing.T) map[string]runtime.Object {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "workflows", "*.yaml"))
+	if len(files) < 40 {
+		t.Fatalf("testdata/corpus holds %d files, want at least 40", len(files))
+	}
+	out := map[string]runtime.Object{}
+	for _, f := range append(files, more...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ParseStream(data)
+		if err != nil {
+			continue
+		}
+		for _, o := range s.Objects {
+			if o.Object != nil && o.Kind != "Pod" {
+				out[f+" "+o.Where] = o.Object
+			}
+		}
+	}
+	return out
+}
+
+// TestSharedMetadataSamePods: over the corpus, gathering shared settings into spec.podMetadata
+// gives every pod the controller builds exactly the annotations and labels it got with every
+// setting on its template, and changes nothing else; rendering the result again changes nothing.
+func TestSharedMetadataSamePods(t *testing.T) {
+	moved := 0
+	for _, profiles := range []*Profiles{DefaultProfiles(), mustProfiles(t, fullProfiles)} {
+		for where, obj := range corpusObjects(t) {
+			flat, shared := layouts(t, profiles, obj)
+			if flat == nil {
+				continue
+			}
+			if !reflect.DeepEqual(podsMetadata(t, flat), podsMetadata(t, shared)) {
+				t.Errorf("%s: pods get other metadata:\nper template %v\nshared       %v", where, podsMetadata(t, flat), podsMetadata(t, shared))
+			}
+			if !bytes.Equal(withoutMetadata(t, flat), withoutMetadata(t, shared)) {
+				t.Errorf("%s: the layouts differ beyond metadata", where)
+			}
+			if pm := WorkflowSpecOf(shared).PodMetadata; pm != nil {
+				moved += len(pm.Annotations)
+			}
+			again, _, err := NewEngine(profiles).ShapeWorkflow(shared)
+			if err != nil || !reflect.DeepEqual(again, shared) {
+				t.Errorf("%s: rendering twice changed the object (%v)", where, err)
+			}
+		}
+	}
+	if moved == 0 {
+		t.Error("no setting moved to spec.podMetadata anywhere in the corpus")
+	}
+}
+
+// TestSharedMetadataOnlyWhereItReachesNoOtherPod: spec.podMetadata also reaches the agent pod and
+// the pods of templates from other objects, and a WorkflowTemplate's templates run under the
+// podMetadata of the workflows that refer to them: there every setting stays on its template.
+func TestSharedMetadataOnlyWhereItReachesNoOtherPod(t *testing.T) {
+	two := `
+  - name: a
+    container: {image: alpine, resources: {requests: {cpu: "1", memory: 2Gi}}}
+  - name: b
+    container: {image: alpine, resources: {requests: {cpu: "1", memory: 2Gi}}}
+`
+	cases := map[string]struct {
+		doc   string
+		moves bool
+	}{
+		"workflow": {"kind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:" + two, true},
+		"cron": {"kind: CronWorkflow\nmetadata: {name: c}\nspec:\n  schedules: ['* * * * *']\n  workflowSpec:\n    entrypoint: a\n    templates:" +
+			indent(two, "  "), true},
+		"workflowtemplate": {"kind: WorkflowTemplate\nmetadata: {name: t}\nspec:\n  templates:" + two, false},
+		"http template (agent pod)": {"kind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:" + two +
+			"  - name: h\n    http: {url: 'http://example.com'}\n", false},
+		"templateRef": {"kind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: s\n  templates:" + two +
+			"  - name: s\n    steps: [[{name: x, templateRef: {name: other, template: t}}]]\n", false},
+		"hook templateRef": {"kind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  hooks: {exit: {templateRef: {name: other, template: t}}}\n  templates:" + two, false},
+	}
+	for name, c := range cases {
+		obj, err := DecodeObject([]byte("apiVersion: argoproj.io/v1alpha1\n" + c.doc))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		flat, shared := layouts(t, DefaultProfiles(), obj)
+		pm := WorkflowSpecOf(shared).PodMetadata
+		if got := pm != nil && pm.Annotations[eci.AnnotationUseSpecs] != ""; got != c.moves {
+			t.Errorf("%s: eci-use-specs in spec.podMetadata: %v, want %v", name, got, c.moves)
+		}
+		if !c.moves && !reflect.DeepEqual(flat, shared) {
+			t.Errorf("%s: the object changed layout", name)
+		}
+	}
+}
+
+func indent(s, by string) string {
+	return string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte("\n"+by)))
+}
+
+// TestSharedMetadataRenderedAgain: settings gathered into spec.podMetadata by one render are
+// decided again by the next, exactly as settings on templates are: turning spot off, or skipping
+// the workflow, leaves the pods what they would be with every setting on its template.
+func TestSharedMetadataRenderedAgain(t *testing.T) {
+	base := `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: a
+  templates:
+  - name: a
+    container: {image: alpine, resources: {requests: {cpu: "1", memory: 2Gi}}}
+  - name: b
+    container: {image: alpine, resources: {requests: {cpu: "1", memory: 2Gi}}}
+  - name: c
+    container: {image: alpine, resources: {requests: {cpu: "2", memory: 4Gi}}}
+`
+	for _, change := range []string{AnnotationSpot + "=false", AnnotationSkip + "=true", AnnotationFailStrategy + "=fail-over"} {
+		obj, err := DecodeObject([]byte(base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := mustProfiles(t, fullProfiles)
+		flat, shared := layouts(t, p, obj)
+		k, v, _ := cutEq(change)
+		for _, o := range []runtime.Object{flat, shared} {
+			o.(*wfv1.Workflow).Annotations = map[string]string{k: v}
+		}
+		flat2, _ := layouts(t, p, flat)
+		_, shared2 := layouts(t, p, shared)
+		if !reflect.DeepEqual(podsMetadata(t, flat2), podsMetadata(t, shared2)) {
+			t.Errorf("%s: pods differ:\nper template %v\nshared       %v", change, podsMetadata(t, flat2), podsMetadata(t, shared2))
+		}
+		if change == AnnotationSpot+"=false" {
+			for path, m := range podsMetadata(t, shared2) {
+				if m["annotation "+eci.AnnotationSpotStrategy] != "" {
+					t.Errorf("%s: %s keeps spot %q", change, path, m["annotation "+eci.AnnotationSpotStrategy])
+				}
+			}
+		}
+	}
+}
+
+func cutEq(s string) (string, string, bool) {
+	for i := range s {
+		if s[i] == '=' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
