@@ -50,6 +50,7 @@ const (
 	CodeNodeSelectorNoECI = "ECI072" // a nodeSelector no ECI virtual node can match
 	CodeUnknownField      = "ECI080" // a field Argo v4.0.7 does not know (older or newer Argo): kept as written
 	CodeOtherKind         = "ECI081" // an object of another kind in the stream: passed through
+	CodeTooLarge          = "ECI090" // the shaped object exceeds the size the apiserver stores
 )
 
 // CountErrors counts the findings with SeverityError.

@@ -198,7 +198,7 @@ func (s *Server) owningWorkflow(ctx context.Context, pod *corev1.Pod) (*wfv1.Wor
 }
 
 // admitWorkflow shapes Workflows, CronWorkflows and WorkflowTemplates on create and update.
-func (s *Server) admitWorkflow(_ context.Context, req *admissionv1.AdmissionRequest) verdict {
+func (s *Server) admitWorkflow(ctx context.Context, req *admissionv1.AdmissionRequest) verdict {
 	if req.Kind.Group != "argoproj.io" {
 		return wrongKind(PathWorkflows, req, "argoproj.io Workflow, CronWorkflow or WorkflowTemplate")
 	}
@@ -239,7 +239,7 @@ func (s *Server) admitWorkflow(_ context.Context, req *admissionv1.AdmissionRequ
 	if shaped == nil {
 		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}
-	return patchVerdict(req.Object.Raw, before, shaped, warnings)
+	return s.guardSize(ctx, req.Kind.Kind, req.Object.Raw, patchVerdict(req.Object.Raw, before, shaped, warnings))
 }
 
 // wrongKind lets an object the endpoint does not shape through, with a warning pointing at the

@@ -108,6 +108,10 @@ type Server struct {
 	Logger *slog.Logger
 	// MaxRequestBytes caps request bodies; 0 means DefaultMaxRequestBytes.
 	MaxRequestBytes int64
+	// MaxObjectBytes is the largest shaped Workflow, CronWorkflow or WorkflowTemplate the webhook
+	// produces; a larger one is admitted unshaped with a warning, since the apiserver would refuse
+	// to store it. 0 means emissary.DefaultMaxObjectBytes (1.4 MiB), negative means no limit.
+	MaxObjectBytes int
 	// MaxInFlight bounds the reviews handled at once; 0 means DefaultMaxInFlight.
 	MaxInFlight int
 	// DrainDelay is how long Serve keeps answering after ctx ends, with /readyz failing, so that

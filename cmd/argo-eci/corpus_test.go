@@ -57,7 +57,7 @@ func renderOnce(engine *emissary.Engine, data []byte) ([]byte, *emissary.Stream,
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := renderStream(engine, s, "corpus"); err != nil {
+	if _, err := renderStream(engine, s, "corpus", emissary.DefaultMaxObjectBytes); err != nil {
 		return nil, nil, err
 	}
 	out, err := s.Encode()

@@ -80,8 +80,9 @@ func objectName(s *emissary.Stream, o *emissary.StreamObject) string {
 }
 
 // renderStream shapes every Argo workflow object of the stream in place; Pods and other kinds
-// pass through untouched. It returns the findings.
-func renderStream(engine *emissary.Engine, stream *emissary.Stream, file string) ([]emissary.Finding, error) {
+// pass through untouched. It returns the findings, with an error finding for each shaped object
+// larger than maxBytes (0: no limit), which the apiserver would refuse to store.
+func renderStream(engine *emissary.Engine, stream *emissary.Stream, file string, maxBytes int) ([]emissary.Finding, error) {
 	var all []emissary.Finding
 	for _, o := range stream.Objects {
 		if o.Object == nil || o.Kind == "Pod" {
@@ -95,6 +96,13 @@ func renderStream(engine *emissary.Engine, stream *emissary.Stream, file string)
 			return nil, err
 		}
 		findings = append(findings, emissary.UnknownFieldFindings(o)...)
+		size, err := emissary.ObjectSize(shaped)
+		if err != nil {
+			return nil, err
+		}
+		if f := emissary.SizeFinding(o.Kind, size, maxBytes); f != nil {
+			findings = append(findings, *f)
+		}
 		for i := range findings {
 			findings[i].Object = objectName(stream, o)
 		}
@@ -115,6 +123,7 @@ const profileHelp = `Without --profiles the built-in profile "standard" applies 
 func newRenderCmd() *cobra.Command {
 	var in shapeInput
 	var diff bool
+	var maxBytes int
 	cmd := &cobra.Command{
 		Use:   "render -f FILE [--profiles FILE]",
 		Short: "Apply an ECI profile to a workflow file",
@@ -124,7 +133,8 @@ zones, failure strategy, retries, image cache and cost tags are written into the
 so a cluster without the argo-eci webhook gets the same pods. It uses the same engine as the webhook;
 running the webhook over a rendered workflow changes nothing. Only argo-eci's additions are written:
 the rest of the document (comments, field order, fields of other Argo versions) stays as written.
-Findings go to stderr; exit 1 when one is an error, 2 on bad input.
+Findings go to stderr; exit 1 when one is an error, 2 on bad input. A rendered object larger than
+--max-object-bytes is an error (ECI090): the apiserver would refuse to store it.
 
 ` + profileHelp,
 		Args: cobra.NoArgs,
@@ -139,7 +149,7 @@ Findings go to stderr; exit 1 when one is an error, 2 on bad input.
 					return err
 				}
 			}
-			findings, err := renderStream(engine, stream, in.file)
+			findings, err := renderStream(engine, stream, in.file, maxBytes)
 			if err != nil {
 				return err
 			}
@@ -165,5 +175,7 @@ Findings go to stderr; exit 1 when one is an error, 2 on bad input.
 	}
 	in.addFlags(cmd)
 	cmd.Flags().BoolVar(&diff, "diff", false, "print only what render changes, as a line diff of the stream")
+	cmd.Flags().IntVar(&maxBytes, "max-object-bytes", emissary.DefaultMaxObjectBytes,
+		"largest rendered object, as JSON, that render accepts (etcd refuses requests over 1.5 MiB by default); 0: no limit")
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/webhook"
 )
 
@@ -38,6 +39,7 @@ type webhookFlags struct {
 	costMetrics      bool
 	maxRequestBytes  int64
 	maxInFlight      int
+	maxObjectBytes   int
 	readTimeout      time.Duration
 	certPollInterval time.Duration
 	drainDelay       time.Duration
@@ -101,6 +103,8 @@ requests in flight.`,
 		"namespaces whose Workflows are read (one informer each; the webhook needs read access only there); empty means every namespace")
 	fl.Int64Var(&f.maxRequestBytes, "max-request-bytes", webhook.DefaultMaxRequestBytes,
 		"largest AdmissionReview body accepted; larger requests get 413")
+	fl.IntVar(&f.maxObjectBytes, "max-object-bytes", emissary.DefaultMaxObjectBytes,
+		"largest shaped Workflow, CronWorkflow or WorkflowTemplate (JSON bytes); a larger one is admitted unshaped with a warning, its pods shaped at creation (etcd refuses requests over 1.5 MiB by default); 0: no limit")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", webhook.DefaultMaxInFlight, "reviews handled at once; more wait for a slot")
 	fl.DurationVar(&f.readTimeout, "workflow-read-timeout", webhook.DefaultReadTimeout,
 		"bound of the direct read of a Workflow the cache does not have yet")
@@ -142,6 +146,14 @@ func bootstrapCertificates(ctx context.Context, cmd *cobra.Command, log *slog.Lo
 	return f.selfSignedDir, false, nil
 }
 
+// noLimitIfZero maps the flag's 0 (no limit) to webhook.Server's negative MaxObjectBytes.
+func noLimitIfZero(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
 func runWebhook(ctx context.Context, cmd *cobra.Command, log *slog.Logger, f *webhookFlags) error {
 	// controller-runtime's certificate watcher logs through its own global logger.
 	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
@@ -173,7 +185,7 @@ func runWebhook(ctx context.Context, cmd *cobra.Command, log *slog.Logger, f *we
 		Engines: engines, Workflows: workflows, WorkflowReader: workflows, ReadTimeout: f.readTimeout,
 		Pods:  webhook.KubePods{Client: kube},
 		Ready: []webhook.ReadyCheck{workflows.Synced}, Metrics: metrics, Logger: log,
-		MaxRequestBytes: f.maxRequestBytes, MaxInFlight: f.maxInFlight,
+		MaxRequestBytes: f.maxRequestBytes, MaxInFlight: f.maxInFlight, MaxObjectBytes: noLimitIfZero(f.maxObjectBytes),
 		DrainDelay: f.drainDelay, ShutdownTimeout: f.shutdownTimeout,
 		SeparateMetrics: f.metricsListen != "",
 	}
