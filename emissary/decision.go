@@ -3,7 +3,9 @@ package emissary
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/argo-eci/argo-eci/eci"
@@ -16,7 +18,63 @@ import (
 // again from scratch (a template rendered under one profile and run under another gets the other
 // profile's values, a changed resource gets a new spec). When someone has edited one of them, the
 // digest no longer matches and every value is kept as the user's.
+//
+// When every key is one argo-eci writes, the key list is written compactly as "#" and a hex bit set
+// over decisionKeys, since the same list repeats on every template of a workflow:
+// "standard;#1fff;<digest>". Records with the list spelled out are read as before.
 const AnnotationDecision = AnnotationPrefix + "decision"
+
+// decisionKeys are the keys a compact record's bits stand for, bit i for decisionKeys[i]. Keys are
+// only ever appended, so a record keeps its meaning across releases.
+var decisionKeys = []string{
+	AnnotationShapedBy, AnnotationSpecReason, eci.AnnotationUseSpecs, eci.AnnotationInstanceFamily,
+	eci.AnnotationSpotStrategy, eci.AnnotationSpotPriceLimit, eci.AnnotationSpotDuration, eci.AnnotationSpotFallback,
+	eci.AnnotationSpotReleaseStrategy, eci.AnnotationVSwitch, eci.AnnotationScheduleStrategy, eci.AnnotationFailStrategy,
+	eci.AnnotationExtraEphemeral, eci.AnnotationAutoIMC, eci.AnnotationIMCID, eci.AnnotationRAMRoleName,
+	eci.AnnotationCustomTags, AnnotationPrefix + "recovery", AnnotationRecoveryMemory, eci.AnnotationMaxPendingMinute,
+	eci.AnnotationImageCache, eci.AnnotationImageSnapshotID,
+}
+
+// compactKeys writes sorted keys as "#<hex bit set>", or "" when one is not in decisionKeys.
+func compactKeys(keys []string) string {
+	var set uint64
+	for _, k := range keys {
+		i := slicesIndex(decisionKeys, k)
+		if i < 0 {
+			return ""
+		}
+		set |= 1 << i
+	}
+	return "#" + strconv.FormatUint(set, 16)
+}
+
+// expandKeys reads a compact key list, sorted; ok is false when it is not one.
+func expandKeys(list string) (keys []string, ok bool) {
+	hexSet, found := strings.CutPrefix(list, "#")
+	if !found {
+		return nil, false
+	}
+	set, err := strconv.ParseUint(hexSet, 16, 64)
+	if err != nil || set == 0 || bits.Len64(set) > len(decisionKeys) || "#"+strconv.FormatUint(set, 16) != list {
+		return nil, false
+	}
+	for i := range decisionKeys {
+		if set&(1<<i) != 0 {
+			keys = append(keys, decisionKeys[i])
+		}
+	}
+	sort.Strings(keys)
+	return keys, true
+}
+
+func slicesIndex(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
 
 // recordDecision writes AnnotationDecision for the keys just written to ann.
 func recordDecision(ann map[string]string, profile string, written []string) {
@@ -25,11 +83,15 @@ func recordDecision(ann map[string]string, profile string, written []string) {
 	}
 	keys := append([]string(nil), written...)
 	sort.Strings(keys)
-	short := make([]string, len(keys))
-	for i, k := range keys {
-		short[i] = strings.TrimPrefix(strings.TrimPrefix(k, eci.AnnotationPrefix), AnnotationPrefix)
+	list := compactKeys(keys)
+	if list == "" {
+		short := make([]string, len(keys))
+		for i, k := range keys {
+			short[i] = strings.TrimPrefix(strings.TrimPrefix(k, eci.AnnotationPrefix), AnnotationPrefix)
+		}
+		list = strings.Join(short, ",")
 	}
-	ann[AnnotationDecision] = profile + ";" + strings.Join(short, ",") + ";" + decisionDigest(ann, profile, keys)
+	ann[AnnotationDecision] = profile + ";" + list + ";" + decisionDigest(ann, profile, keys)
 }
 
 // decisionKey expands a key of the record: eci-* names are ECI's, the rest argo-eci's.
@@ -64,12 +126,16 @@ func DecisionKeys(ann map[string]string) (profile string, keys []string, ok bool
 	if len(parts) != 3 || parts[1] == "" {
 		return "", nil, false
 	}
-	for _, short := range strings.Split(parts[1], ",") {
-		k := decisionKey(short)
+	keys, compact := expandKeys(parts[1])
+	if !compact {
+		for _, short := range strings.Split(parts[1], ",") {
+			keys = append(keys, decisionKey(short))
+		}
+	}
+	for _, k := range keys {
 		if _, present := ann[k]; !present || k == AnnotationDecision {
 			return "", nil, false
 		}
-		keys = append(keys, k)
 	}
 	if decisionDigest(ann, parts[0], keys) != parts[2] {
 		return "", nil, false

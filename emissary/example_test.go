@@ -121,7 +121,7 @@ spec:
 	//       resources: {limits: {cpu: "2", memory: 4Gi}}
 	//     metadata:
 	//       annotations:
-	//         argo-eci.io/decision: standard;shaped-by,spec-reason,eci-auto-imc,eci-custom-tags,eci-fail-strategy,eci-spot-fallback,eci-spot-release-strategy,eci-spot-strategy,eci-use-specs;79dd45bfc7c85488
+	//         argo-eci.io/decision: standard;#12997;79dd45bfc7c85488
 	//         argo-eci.io/shaped-by: standard
 	//         argo-eci.io/spec-reason: sum of limits 2 vCPU/4Gi (wait ignored) → 2-4Gi; fallbacks 2-8Gi,2-16Gi
 	//         k8s.aliyun.com/eci-auto-imc: "true"
