@@ -87,4 +87,3 @@ func BenchmarkWorkflowGrowth(b *testing.B) {
 		})
 	}
 }
-
