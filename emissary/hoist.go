@@ -2,6 +2,7 @@ package emissary
 
 import (
 	"maps"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -248,4 +249,57 @@ func TemplatePodMetadata(spec *wfv1.WorkflowSpec, t *wfv1.Template) (annotations
 	maps.Copy(annotations, t.Metadata.Annotations)
 	maps.Copy(labels, t.Metadata.Labels)
 	return annotations, labels
+}
+
+// Placement that is the same on every pod template moves to the workflow too: the controller takes
+// a pod's nodeSelector and tolerations from its template, else from the nearest steps or DAG
+// template that has them (the boundary), else from the workflow, and its schedulerName from the
+// template, else from the workflow (workflowpod.go addSchedulingConstraints). The move is made
+// only where no steps or DAG template sets them, and only for values every pod template carries.
+// A later render needs nothing spread back: placement copies the workflow's values into each
+// template before adding ECI's, exactly as it did the first time.
+
+// boundaryFree reports that no template of doc other than pod templates sets nodeSelector or
+// tolerations.
+func boundaryFree(doc *wfDoc) bool {
+	for _, at := range allTemplates(doc) {
+		if pod, _ := podTemplate(at.t); !pod && (len(at.t.NodeSelector) > 0 || len(at.t.Tolerations) > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// gatherPlacement moves a nodeSelector, tolerations or schedulerName that every pod template
+// carries, identical, to the workflow, and clears it on the templates.
+func gatherPlacement(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
+	same := func(eq func(a, b *wfv1.Template) bool, set func(*wfv1.Template) bool) bool {
+		for _, t := range pods {
+			if !set(t) || !eq(t, pods[0]) {
+				return false
+			}
+		}
+		return true
+	}
+	if same(func(a, b *wfv1.Template) bool { return maps.Equal(a.NodeSelector, b.NodeSelector) },
+		func(t *wfv1.Template) bool { return len(t.NodeSelector) > 0 }) {
+		spec.NodeSelector = pods[0].NodeSelector
+		for _, t := range pods {
+			t.NodeSelector = nil
+		}
+	}
+	if same(func(a, b *wfv1.Template) bool { return reflect.DeepEqual(a.Tolerations, b.Tolerations) },
+		func(t *wfv1.Template) bool { return len(t.Tolerations) > 0 }) {
+		spec.Tolerations = pods[0].Tolerations
+		for _, t := range pods {
+			t.Tolerations = nil
+		}
+	}
+	if same(func(a, b *wfv1.Template) bool { return a.SchedulerName == b.SchedulerName },
+		func(t *wfv1.Template) bool { return t.SchedulerName != "" }) {
+		spec.SchedulerName = pods[0].SchedulerName
+		for _, t := range pods {
+			t.SchedulerName = ""
+		}
+	}
 }

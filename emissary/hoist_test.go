@@ -3,9 +3,11 @@ package emissary
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -43,7 +45,27 @@ func argoPodMetadata(spec *wfv1.WorkflowSpec, t *wfv1.Template) map[string]strin
 	return out
 }
 
-// podsMetadata maps the path of every pod template of obj to its pods' metadata.
+// argoPodPlacement is the placement the controller gives the pod of template t
+// (workflowpod.go addSchedulingConstraints): nodeSelector and tolerations from the template, else
+// from the workflow, schedulerName likewise. A steps or DAG template's own (the boundary's) comes
+// between the two; boundaryFree checks where that matters.
+func argoPodPlacement(spec *wfv1.WorkflowSpec, t *wfv1.Template) map[string]string {
+	sel, tol, sched := t.NodeSelector, t.Tolerations, t.SchedulerName
+	if len(sel) == 0 {
+		sel = spec.NodeSelector
+	}
+	if len(tol) == 0 {
+		tol = spec.Tolerations
+	}
+	if sched == "" {
+		sched = spec.SchedulerName
+	}
+	a, _ := json.Marshal(sel)
+	b, _ := json.Marshal(tol)
+	return map[string]string{"nodeSelector": string(a), "tolerations": string(b), "schedulerName": sched}
+}
+
+// podsMetadata maps the path of every pod template of obj to its pods' metadata and placement.
 func podsMetadata(t *testing.T, obj runtime.Object) map[string]map[string]string {
 	t.Helper()
 	doc, err := docOf(obj)
@@ -54,12 +76,14 @@ func podsMetadata(t *testing.T, obj runtime.Object) map[string]map[string]string
 	for _, at := range allTemplates(doc) {
 		if pod, _ := podTemplate(at.t); pod {
 			out[at.path] = argoPodMetadata(doc.spec, at.t)
+			maps.Copy(out[at.path], argoPodPlacement(doc.spec, at.t))
 		}
 	}
 	return out
 }
 
-// withoutMetadata encodes obj with spec.podMetadata and every template's metadata left out.
+// withoutMetadata encodes obj with spec.podMetadata, every template's metadata and the placement
+// fields of the workflow and its templates left out.
 func withoutMetadata(t *testing.T, obj runtime.Object) []byte {
 	t.Helper()
 	c := obj.DeepCopyObject()
@@ -67,9 +91,16 @@ func withoutMetadata(t *testing.T, obj runtime.Object) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	placed := boundaryFree(doc) // otherwise placement stays where it is: compare it
 	doc.spec.PodMetadata = nil
+	if placed {
+		doc.spec.NodeSelector, doc.spec.Tolerations, doc.spec.SchedulerName = nil, nil, ""
+	}
 	for _, at := range allTemplates(doc) {
 		at.t.Metadata = wfv1.Metadata{}
+		if placed {
+			at.t.NodeSelector, at.t.Tolerations, at.t.SchedulerName = nil, nil, ""
+		}
 	}
 	out, err := json.Marshal(c)
 	if err != nil {
@@ -245,4 +276,64 @@ func cutEq(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
+}
+
+// TestPlacementMovesOnlyWithoutBoundary: nodeSelector and tolerations every pod template carries
+// move to the workflow, except when a DAG template sets its own (the controller prefers it to the
+// workflow's) or a template left alone has none.
+func TestPlacementMovesOnlyWithoutBoundary(t *testing.T) {
+	p := mustProfiles(t, `
+default: standard
+profiles:
+  standard: {placement: [label, nodeSelector], specs: auto}
+`)
+	wf := func(dagSelector, skipB string) runtime.Object {
+		obj, err := DecodeObject([]byte(`apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    ` + dagSelector + `
+    dag: {tasks: [{name: a, template: a}, {name: b, template: b}]}
+  - name: a
+    container: {image: alpine}
+  - name: b
+    metadata: {annotations: {argo-eci.io/skip: "` + skipB + `"}}
+    container: {image: alpine}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	for _, c := range []struct {
+		name       string
+		obj        runtime.Object
+		moves      bool
+		wantPlaced int // pod templates whose pods go to the virtual nodes
+	}{
+		{"plain", wf("", "false"), true, 2},
+		{"DAG nodeSelector", wf("nodeSelector: {pool: batch}", "false"), false, 2},
+		{"one template skipped", wf("", "true"), false, 1},
+	} {
+		flat, shared := layouts(t, p, c.obj)
+		spec := WorkflowSpecOf(shared)
+		if moved := spec.NodeSelector[eci.NodeLabelType] != "" && len(spec.Tolerations) == 1; moved != c.moves {
+			t.Errorf("%s: placement in the workflow: %v, want %v", c.name, moved, c.moves)
+		}
+		placed := 0
+		for path, m := range podsMetadata(t, shared) {
+			if strings.Contains(m["nodeSelector"], eci.NodeTypeVirtualKubelet) {
+				placed++
+			}
+			if !reflect.DeepEqual(m, podsMetadata(t, flat)[path]) {
+				t.Errorf("%s: %s: pods differ:\n%v\n%v", c.name, path, m, podsMetadata(t, flat)[path])
+			}
+		}
+		if placed != c.wantPlaced {
+			t.Errorf("%s: %d pod templates placed on ECI, want %d", c.name, placed, c.wantPlaced)
+		}
+	}
 }

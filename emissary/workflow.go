@@ -207,6 +207,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		workflowPlacement: !docSkip && p != nil && p.AgentPod == AgentPodECI && hasAgentTemplates(doc)}
 	pods := podTemplates(doc)
 	shared := !e.perTemplateMetadata && len(pods) > 1 && sharedMetadata(doc)
+	placed := shared && boundaryFree(doc)
 	spread := shared && spreadShared(doc.spec, pods)
 	var findings []Finding
 	for _, at := range allTemplates(doc) {
@@ -227,6 +228,9 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 	findings = append(findings, shapeWorkflowLevel(doc, st)...)
 	if shared && (st.shaped > 0 || spread) {
 		gatherShared(doc.spec, pods)
+		if placed {
+			gatherPlacement(doc.spec, pods)
+		}
 	}
 	return findings, nil
 }
