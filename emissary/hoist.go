@@ -303,3 +303,24 @@ func gatherPlacement(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 		}
 	}
 }
+
+// gatherPodSpecPatch moves a podSpecPatch every pod template carries, identical, to the workflow
+// when the workflow has none or the same: the controller applies the workflow's patch, then the
+// template's (workflowpod.go processPodSpecPatch), and applying one strategic merge patch once or
+// twice gives the same pod. Templates without Argo's wait container (resource, data) get no
+// executor patch, so a patch naming wait never reaches their pods this way.
+func gatherPodSpecPatch(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
+	p := pods[0].PodSpecPatch
+	if p == "" || (spec.PodSpecPatch != "" && spec.PodSpecPatch != p) {
+		return
+	}
+	for _, t := range pods {
+		if t.PodSpecPatch != p {
+			return
+		}
+	}
+	spec.PodSpecPatch = p
+	for _, t := range pods {
+		t.PodSpecPatch = ""
+	}
+}

@@ -11,7 +11,10 @@ import (
 	"testing"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/eci"
 )
@@ -65,6 +68,26 @@ func argoPodPlacement(spec *wfv1.WorkflowSpec, t *wfv1.Template) map[string]stri
 	return map[string]string{"nodeSelector": string(a), "tolerations": string(b), "schedulerName": sched}
 }
 
+// argoPodSpecPatched is what the workflow's and the template's podSpecPatch, applied in the
+// controller's order (workflowpod.go processPodSpecPatch), make of a pod with main and wait; a
+// patch that does not apply (parameters) is compared as written.
+func argoPodSpecPatched(spec *wfv1.WorkflowSpec, t *wfv1.Template) string {
+	cur, _ := json.Marshal(corev1.PodSpec{Containers: []corev1.Container{{Name: "main"}, {Name: "wait"}}})
+	for _, p := range []string{spec.PodSpecPatch, t.PodSpecPatch} {
+		if p == "" {
+			continue
+		}
+		pj, err := yaml.YAMLToJSON([]byte(p))
+		if err == nil {
+			cur, err = strategicpatch.StrategicMergePatch(cur, pj, corev1.PodSpec{})
+		}
+		if err != nil {
+			return "unapplied: " + spec.PodSpecPatch + " then " + t.PodSpecPatch
+		}
+	}
+	return string(cur)
+}
+
 // podsMetadata maps the path of every pod template of obj to its pods' metadata and placement.
 func podsMetadata(t *testing.T, obj runtime.Object) map[string]map[string]string {
 	t.Helper()
@@ -77,6 +100,7 @@ func podsMetadata(t *testing.T, obj runtime.Object) map[string]map[string]string
 		if pod, _ := podTemplate(at.t); pod {
 			out[at.path] = argoPodMetadata(doc.spec, at.t)
 			maps.Copy(out[at.path], argoPodPlacement(doc.spec, at.t))
+			out[at.path]["podSpecPatch"] = argoPodSpecPatched(doc.spec, at.t)
 		}
 	}
 	return out
@@ -92,12 +116,12 @@ func withoutMetadata(t *testing.T, obj runtime.Object) []byte {
 		t.Fatal(err)
 	}
 	placed := boundaryFree(doc) // otherwise placement stays where it is: compare it
-	doc.spec.PodMetadata = nil
+	doc.spec.PodMetadata, doc.spec.PodSpecPatch = nil, ""
 	if placed {
 		doc.spec.NodeSelector, doc.spec.Tolerations, doc.spec.SchedulerName = nil, nil, ""
 	}
 	for _, at := range allTemplates(doc) {
-		at.t.Metadata = wfv1.Metadata{}
+		at.t.Metadata, at.t.PodSpecPatch = wfv1.Metadata{}, ""
 		if placed {
 			at.t.NodeSelector, at.t.Tolerations, at.t.SchedulerName = nil, nil, ""
 		}

@@ -231,6 +231,7 @@ func (e *Engine) shapeDoc(doc *wfDoc) ([]Finding, error) {
 		if placed {
 			gatherPlacement(doc.spec, pods)
 		}
+		gatherPodSpecPatch(doc.spec, pods)
 	}
 	return findings, nil
 }
