@@ -145,6 +145,15 @@ func layouts(t *testing.T, p *Profiles, obj runtime.Object) (flat, shared runtim
 	if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(ff, sf) {
 		t.Fatalf("the layouts decide differently: %v / %v\n%v\n%v", err1, err2, ff, sf)
 	}
+	if err1 == nil { // lint reads the shaped workflow: it must see the same pods in both
+		e.perTemplateMetadata = true
+		lf, _ := e.Lint(obj)
+		e.perTemplateMetadata = false
+		ls, _ := e.Lint(obj)
+		if !reflect.DeepEqual(lf, ls) {
+			t.Errorf("lint differs between the layouts:\n%v\n%v", lf, ls)
+		}
+	}
 	return flat, shared
 }
 
@@ -180,7 +189,12 @@ func corpusObjects(t *testing.T) map[string]runtime.Object {
 // setting on its template, and changes nothing else; rendering the result again changes nothing.
 func TestSharedMetadataSamePods(t *testing.T) {
 	moved := 0
-	for _, profiles := range []*Profiles{DefaultProfiles(), mustProfiles(t, fullProfiles)} {
+	selectorOnly := mustProfiles(t, `
+default: standard
+profiles:
+  standard: {placement: [nodeSelector], specs: auto, executorResources: count, spot: {strategy: SpotAsPriceGo}}
+`)
+	for _, profiles := range []*Profiles{DefaultProfiles(), mustProfiles(t, fullProfiles), selectorOnly} {
 		for where, obj := range corpusObjects(t) {
 			flat, shared := layouts(t, profiles, obj)
 			if flat == nil {

@@ -78,8 +78,12 @@ func (doc *wfDoc) podLabel(t *wfv1.Template, key string) string {
 
 // onECI reports whether the (shaped) template's pods go to ECI.
 func (doc *wfDoc) onECI(t *wfv1.Template) bool {
+	sel := t.NodeSelector
+	if len(sel) == 0 {
+		sel = doc.spec.NodeSelector // placement every template shares is the workflow's
+	}
 	return doc.podLabel(t, eci.LabelECI) == "true" || t.SchedulerName == eci.SchedulerName ||
-		(t.SchedulerName == "" && doc.spec.SchedulerName == eci.SchedulerName) || t.NodeSelector[eci.NodeLabelType] == eci.NodeTypeVirtualKubelet
+		(t.SchedulerName == "" && doc.spec.SchedulerName == eci.SchedulerName) || sel[eci.NodeLabelType] == eci.NodeTypeVirtualKubelet
 }
 
 // lintCommands reports main and user sidecars without command: emissary must know the entrypoint.
