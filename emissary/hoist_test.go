@@ -375,3 +375,17 @@ spec:
 		}
 	}
 }
+
+// TestInvariantsSelectorPlacement: the invariants over the corpus with a profile that places by
+// nodeSelector and tolerations, which move to the workflow when every template shares them: the
+// pod webhook changes nothing on the pods the controller builds from the rendered workflows.
+func TestInvariantsSelectorPlacement(t *testing.T) {
+	e := NewEngine(mustProfiles(t, `
+default: standard
+profiles:
+  standard: {placement: [nodeSelector], specs: auto, spot: {strategy: SpotAsPriceGo}, executorResources: ignore}
+`))
+	for where, obj := range corpusObjects(t) {
+		checkWorkflowInvariants(t, e, obj, where)
+	}
+}

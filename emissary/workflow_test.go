@@ -82,6 +82,14 @@ func controllerPod(t *testing.T, wf *wfv1.Workflow, name string) *corev1.Pod {
 	if pod.Spec.SchedulerName == "" {
 		pod.Spec.SchedulerName = wf.Spec.SchedulerName
 	}
+	// nodeSelector and tolerations: the template's, else the workflow's (a steps or DAG
+	// template's own would come between; addSchedulingConstraints in workflowpod.go).
+	if len(pod.Spec.NodeSelector) == 0 {
+		pod.Spec.NodeSelector = wf.Spec.NodeSelector
+	}
+	if len(pod.Spec.Tolerations) == 0 {
+		pod.Spec.Tolerations = wf.Spec.Tolerations
+	}
 	// Workflow volumes that the containers mount (addVolumeReferences in workflowpod.go).
 	mounted := map[string]bool{}
 	for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
