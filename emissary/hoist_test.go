@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -184,18 +185,55 @@ func corpusObjects(t *testing.T) map[string]runtime.Object {
 	return out
 }
 
-// TestSharedMetadataSamePods: over the corpus, gathering shared settings into spec.podMetadata
+// argoExampleObjects reads the Argo objects of the examples Argo v4.0.7 ships.
+func argoExampleObjects(t *testing.T) map[string]runtime.Object {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-json", "github.com/argoproj/argo-workflows/v4").Output()
+	if err != nil {
+		t.Fatalf("go list -m github.com/argoproj/argo-workflows/v4: %v", err)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		t.Fatalf("Argo's module is not in the module cache: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(m.Dir, "examples", "*.yaml"))
+	objs := map[string]runtime.Object{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := ParseStream(data); err == nil {
+			for _, o := range s.Objects {
+				if o.Object != nil && o.Kind != "Pod" {
+					objs[filepath.Base(f)+" "+o.Where] = o.Object
+				}
+			}
+		}
+	}
+	if len(objs) < 150 {
+		t.Fatalf("only %d Argo examples", len(objs))
+	}
+	return objs
+}
+
+// TestSharedMetadataSamePods: over the corpus and Argo's examples, gathering shared settings into spec.podMetadata
 // gives every pod the controller builds exactly the annotations and labels it got with every
 // setting on its template, and changes nothing else; rendering the result again changes nothing.
 func TestSharedMetadataSamePods(t *testing.T) {
-	moved := 0
+	moved, checked := 0, 0
 	selectorOnly := mustProfiles(t, `
 default: standard
 profiles:
   standard: {placement: [nodeSelector], specs: auto, executorResources: count, spot: {strategy: SpotAsPriceGo}}
 `)
+	examples := argoExampleObjects(t)
 	for _, profiles := range []*Profiles{DefaultProfiles(), mustProfiles(t, fullProfiles), selectorOnly} {
-		for where, obj := range corpusObjects(t) {
+		objs := corpusObjects(t)
+		if profiles != selectorOnly {
+			maps.Copy(objs, examples)
+		}
+		for where, obj := range objs {
 			flat, shared := layouts(t, profiles, obj)
 			if flat == nil {
 				continue
@@ -206,8 +244,9 @@ profiles:
 			if !bytes.Equal(withoutMetadata(t, flat), withoutMetadata(t, shared)) {
 				t.Errorf("%s: the layouts differ beyond metadata", where)
 			}
-			if pm := WorkflowSpecOf(shared).PodMetadata; pm != nil {
-				moved += len(pm.Annotations)
+			checked++
+			if !reflect.DeepEqual(flat, shared) {
+				moved++
 			}
 			again, _, err := NewEngine(profiles).ShapeWorkflow(shared)
 			if err != nil || !reflect.DeepEqual(again, shared) {
@@ -215,8 +254,9 @@ profiles:
 			}
 		}
 	}
+	t.Logf("%d shaped objects, %d with settings moved to the workflow level: pods the same", checked, moved)
 	if moved == 0 {
-		t.Error("no setting moved to spec.podMetadata anywhere in the corpus")
+		t.Error("no setting moved to the workflow level anywhere in the corpus")
 	}
 }
 
