@@ -87,6 +87,10 @@ func docOf(obj runtime.Object) (*wfDoc, error) {
 // by an argo-eci plugin template or listed in argo-eci.io/datasets), the Fluid serverless sidecar
 // label in podMetadata and terminationGracePeriodSeconds: 0 in podSpecPatch.
 //
+// What every pod template ends up sharing is then written once, at workflow level, where that
+// reaches no other pod (see gatherShared, gatherPlacement, gatherPodSpecPatch): the pods the
+// controller builds carry the same annotations, labels, placement and patch either way.
+//
 // The agent pod's spec and the artifact-GC pod are left to the pod webhook: their containers come
 // from the controller's configuration, which a workflow file does not show.
 //
