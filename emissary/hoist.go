@@ -121,7 +121,9 @@ func spreadShared(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) bool {
 	}
 	spread(spec.PodMetadata.Annotations, defaults.Annotations, func(t *wfv1.Template) *map[string]string { return &t.Metadata.Annotations }, writtenKey)
 	spread(spec.PodMetadata.Labels, defaults.Labels, func(t *wfv1.Template) *map[string]string { return &t.Metadata.Labels }, writtenLabel)
-	tidyMetadata(spec)
+	if moved {
+		tidyMetadata(spec)
+	}
 	return moved
 }
 
@@ -137,7 +139,8 @@ func gatherShared(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 	if spec.TemplateDefaults != nil {
 		defaults = spec.TemplateDefaults.Metadata
 	}
-	if spec.PodMetadata == nil {
+	created := spec.PodMetadata == nil
+	if created {
 		spec.PodMetadata = &wfv1.Metadata{}
 	}
 	gather := func(dst *map[string]string, defaults map[string]string, src func(*wfv1.Template) *map[string]string, ours func(string) bool) {
@@ -153,21 +156,18 @@ func gatherShared(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 			for _, t := range pods {
 				if m := src(t); (*m)[k] == v {
 					delete(*m, k)
+					if len(*m) == 0 {
+						*m = nil
+					}
 				}
 			}
 		}
 	}
 	gather(&spec.PodMetadata.Annotations, defaults.Annotations, func(t *wfv1.Template) *map[string]string { return &t.Metadata.Annotations }, writtenKey)
 	gather(&spec.PodMetadata.Labels, defaults.Labels, func(t *wfv1.Template) *map[string]string { return &t.Metadata.Labels }, writtenLabel)
-	for _, t := range pods {
-		if len(t.Metadata.Annotations) == 0 {
-			t.Metadata.Annotations = nil
-		}
-		if len(t.Metadata.Labels) == 0 {
-			t.Metadata.Labels = nil
-		}
+	if created {
+		tidyMetadata(spec)
 	}
-	tidyMetadata(spec)
 }
 
 // commonKeys lists, sorted, the keys ours accepts that every template's map has.
