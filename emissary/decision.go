@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math/bits"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +40,7 @@ var decisionKeys = []string{
 func compactKeys(keys []string) string {
 	var set uint64
 	for _, k := range keys {
-		i := slicesIndex(decisionKeys, k)
+		i := slices.Index(decisionKeys, k)
 		if i < 0 {
 			return ""
 		}
@@ -67,15 +68,6 @@ func expandKeys(list string) (keys []string, ok bool) {
 	return keys, true
 }
 
-func slicesIndex(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
-
 // recordDecision writes AnnotationDecision for the keys just written to ann.
 func recordDecision(ann map[string]string, profile string, written []string) {
 	if len(written) == 0 {
@@ -83,6 +75,7 @@ func recordDecision(ann map[string]string, profile string, written []string) {
 	}
 	keys := append([]string(nil), written...)
 	sort.Strings(keys)
+	keys = slices.Compact(keys) // a key is listed once, and its value digested once
 	list := compactKeys(keys)
 	if list == "" {
 		short := make([]string, len(keys))

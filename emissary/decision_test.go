@@ -2,6 +2,7 @@ package emissary
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,4 +49,45 @@ func TestDecisionRecordCompact(t *testing.T) {
 			t.Errorf("key list %q accepted", bad)
 		}
 	}
+}
+
+// FuzzDecisionKeys reads argo-eci.io/decision values as a pod or template carries them: never a
+// panic, and a record read as intact is written back (compact or spelled out) with the same keys.
+func FuzzDecisionKeys(f *testing.F) {
+	for _, rec := range []string{"standard;#10997;79dd45bfc7c85488", "standard;shaped-by,eci-use-specs;0123456789abcdef",
+		"p;#0;x", "p;#;x", ";;", "p;eci-x,#1;d", "standard;#3fffff;0000000000000000",
+		"p;shaped-by,shaped-by;0000000000000000", "p;eci-use-specs,shaped-by;0000000000000000"} {
+		f.Add(rec, "1-2Gi")
+	}
+	f.Fuzz(func(t *testing.T, rec, value string) {
+		ann := map[string]string{AnnotationDecision: rec}
+		for _, k := range decisionKeys {
+			ann[k] = value
+		}
+		ann["k8s.aliyun.com/eci-x"] = value
+		profile, keys, ok := DecisionKeys(ann)
+		if parts := strings.Split(rec, ";"); !ok && len(parts) == 3 && parts[1] != "" {
+			// Give the record its right digest, so the fuzzer reaches intact records.
+			listed, compact := expandKeys(parts[1])
+			if !compact {
+				listed = nil
+				for _, short := range strings.Split(parts[1], ",") {
+					listed = append(listed, decisionKey(short))
+				}
+			}
+			ann[AnnotationDecision] = parts[0] + ";" + parts[1] + ";" + decisionDigest(ann, parts[0], listed)
+			profile, keys, ok = DecisionKeys(ann)
+		}
+		if !ok {
+			return
+		}
+		delete(ann, AnnotationDecision)
+		recordDecision(ann, profile, keys)
+		p2, keys2, ok := DecisionKeys(ann)
+		// A spelled-out list may be in any order and repeat a key: it is written sorted, once.
+		keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+		if !ok || p2 != profile || !reflect.DeepEqual(keys, keys2) {
+			t.Fatalf("%q: read %q %v, rewritten %q read %q %v %v", rec, profile, keys, ann[AnnotationDecision], p2, keys2, ok)
+		}
+	})
 }
