@@ -57,6 +57,12 @@ func TestSizeLimitBoundary(t *testing.T) {
 	if v, _ := admitSized(t, raw, len(shaped)); v.outcome != outcomeShaped {
 		t.Errorf("limit = shaped size: outcome %s, want shaped", v.outcome)
 	}
+	if again, _ := admitSized(t, shaped, 0); len(again.patch) != 0 {
+		t.Errorf("second pass over the shaped workflow: %s with patch %.300s, want no patch", again.outcome, again.patch)
+	}
+	if !strings.Contains(string(shaped), `"podMetadata"`) {
+		t.Errorf("shared settings did not move to spec.podMetadata")
+	}
 	v, stored := admitSized(t, raw, len(shaped)-1)
 	if v.outcome != outcomeSkipped || string(stored) != string(raw) {
 		t.Errorf("limit below the shaped size: outcome %s, want skipped and the object as it came", v.outcome)
