@@ -128,8 +128,8 @@ func spreadShared(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) bool {
 }
 
 // gatherShared moves each key argo-eci writes that every pod template carries into
-// spec.podMetadata with its most common value (ties: the smallest value), and removes it from the
-// templates that have that value. Keys spec.templateDefaults sets are left where they are: its
+// spec.podMetadata with its most common value (ties: the smallest value) when at least two
+// templates share it, and removes it from the templates that have that value. Keys spec.templateDefaults sets are left where they are: its
 // value beats spec.podMetadata's on the pod.
 func gatherShared(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 	if len(pods) < 2 {
@@ -148,7 +148,10 @@ func gatherShared(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 			if _, set := defaults[k]; set {
 				continue
 			}
-			v := mostCommon(pods, src, k)
+			v, n := mostCommon(pods, src, k)
+			if n < 2 {
+				continue // a value no two templates share gains nothing from moving
+			}
 			if *dst == nil {
 				*dst = map[string]string{}
 			}
@@ -192,7 +195,7 @@ func commonKeys(pods []*wfv1.Template, src func(*wfv1.Template) *map[string]stri
 	return out
 }
 
-func mostCommon(pods []*wfv1.Template, src func(*wfv1.Template) *map[string]string, k string) string {
+func mostCommon(pods []*wfv1.Template, src func(*wfv1.Template) *map[string]string, k string) (string, int) {
 	count := map[string]int{}
 	for _, t := range pods {
 		count[(*src(t))[k]]++
@@ -204,7 +207,7 @@ func mostCommon(pods []*wfv1.Template, src func(*wfv1.Template) *map[string]stri
 			best = v
 		}
 	}
-	return best
+	return best, count[best]
 }
 
 func slicesSorted(m map[string]int) []string {
