@@ -274,9 +274,17 @@ func boundaryFree(doc *wfDoc) bool {
 }
 
 // gatherPlacement moves a nodeSelector, tolerations or schedulerName that every pod template
-// carries, identical, to the workflow, and clears it on the templates.
+// carries, identical, to the workflow, and clears it on the templates; not one that
+// spec.templateDefaults sets, which a template without its own would take instead.
 func gatherPlacement(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
+	var defaults wfv1.Template // spec.templateDefaults is merged into a template before the workflow's fields count
+	if spec.TemplateDefaults != nil {
+		defaults = *spec.TemplateDefaults
+	}
 	same := func(eq func(a, b *wfv1.Template) bool, set func(*wfv1.Template) bool) bool {
+		if set(&defaults) {
+			return false
+		}
 		for _, t := range pods {
 			if !set(t) || !eq(t, pods[0]) {
 				return false
@@ -310,11 +318,13 @@ func gatherPlacement(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 // gatherPodSpecPatch moves a podSpecPatch every pod template carries, identical, to the workflow
 // when the workflow has none or the same: the controller applies the workflow's patch, then the
 // template's (workflowpod.go processPodSpecPatch), and applying one strategic merge patch once or
-// twice gives the same pod. Templates without Argo's wait container (resource, data) get no
+// twice gives the same pod. Not when spec.templateDefaults has a podSpecPatch, which a template
+// without its own would take. Templates without Argo's wait container (resource, data) get no
 // executor patch, so a patch naming wait never reaches their pods this way.
 func gatherPodSpecPatch(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 	p := pods[0].PodSpecPatch
-	if p == "" || (spec.PodSpecPatch != "" && spec.PodSpecPatch != p) {
+	if p == "" || (spec.PodSpecPatch != "" && spec.PodSpecPatch != p) ||
+		(spec.TemplateDefaults != nil && spec.TemplateDefaults.PodSpecPatch != "") {
 		return
 	}
 	for _, t := range pods {

@@ -54,6 +54,7 @@ func argoPodMetadata(spec *wfv1.WorkflowSpec, t *wfv1.Template) map[string]strin
 // from the workflow, schedulerName likewise. A steps or DAG template's own (the boundary's) comes
 // between the two; boundaryFree checks where that matters.
 func argoPodPlacement(spec *wfv1.WorkflowSpec, t *wfv1.Template) map[string]string {
+	t = withDefaultFields(spec, t)
 	sel, tol, sched := t.NodeSelector, t.Tolerations, t.SchedulerName
 	if len(sel) == 0 {
 		sel = spec.NodeSelector
@@ -73,6 +74,7 @@ func argoPodPlacement(spec *wfv1.WorkflowSpec, t *wfv1.Template) map[string]stri
 // controller's order (workflowpod.go processPodSpecPatch), make of a pod with main and wait; a
 // patch that does not apply (parameters) is compared as written.
 func argoPodSpecPatched(spec *wfv1.WorkflowSpec, t *wfv1.Template) string {
+	t = withDefaultFields(spec, t)
 	cur, _ := json.Marshal(corev1.PodSpec{Containers: []corev1.Container{{Name: "main"}, {Name: "wait"}}})
 	for _, p := range []string{spec.PodSpecPatch, t.PodSpecPatch} {
 		if p == "" {
@@ -87,6 +89,30 @@ func argoPodSpecPatched(spec *wfv1.WorkflowSpec, t *wfv1.Template) string {
 		}
 	}
 	return string(cur)
+}
+
+// withDefaultFields is t with the placement fields and podSpecPatch of spec.templateDefaults where
+// t has none, as the controller's strategic merge of the defaults into the template gives them
+// (operator.go mergedTemplateDefaultsInto).
+func withDefaultFields(spec *wfv1.WorkflowSpec, t *wfv1.Template) *wfv1.Template {
+	d := spec.TemplateDefaults
+	if d == nil {
+		return t
+	}
+	c := t.DeepCopy()
+	if len(c.NodeSelector) == 0 {
+		c.NodeSelector = d.NodeSelector
+	}
+	if len(c.Tolerations) == 0 {
+		c.Tolerations = d.Tolerations
+	}
+	if c.SchedulerName == "" {
+		c.SchedulerName = d.SchedulerName
+	}
+	if c.PodSpecPatch == "" {
+		c.PodSpecPatch = d.PodSpecPatch
+	}
+	return c
 }
 
 // podsMetadata maps the path of every pod template of obj to its pods' metadata and placement.
@@ -386,6 +412,12 @@ spec:
 		}
 		return obj
 	}
+	defaulted := func(obj runtime.Object, sel map[string]string) runtime.Object {
+		spec := WorkflowSpecOf(obj)
+		spec.TemplateDefaults = &wfv1.Template{NodeSelector: sel, Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}},
+			PodSpecPatch: `{"priorityClassName":"batch"}`}
+		return obj
+	}
 	for _, c := range []struct {
 		name       string
 		obj        runtime.Object
@@ -395,6 +427,7 @@ spec:
 		{"plain", wf("", "false"), true, 2},
 		{"DAG nodeSelector", wf("nodeSelector: {pool: batch}", "false"), false, 2},
 		{"one template skipped", wf("", "true"), false, 1},
+		{"templateDefaults nodeSelector", defaulted(wf("", "false"), map[string]string{"disk": "ssd"}), false, 2},
 	} {
 		flat, shared := layouts(t, p, c.obj)
 		spec := WorkflowSpecOf(shared)
