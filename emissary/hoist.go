@@ -1,8 +1,8 @@
 package emissary
 
 import (
+	"encoding/json"
 	"maps"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -149,7 +149,7 @@ func gatherShared(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 				continue
 			}
 			v, n := mostCommon(pods, src, k)
-			if n < 2 {
+			if n < 2 || hasParam(v) {
 				continue // a value no two templates share gains nothing from moving
 			}
 			if *dst == nil {
@@ -219,6 +219,10 @@ func slicesSorted(m map[string]int) []string {
 	return out
 }
 
+// hasParam reports an Argo expression or parameter ("{{...}}"): the controller substitutes those in
+// a template with the template's inputs, which the workflow's own fields do not have.
+func hasParam(s string) bool { return strings.Contains(s, "{{") }
+
 // tidyMetadata drops an empty spec.podMetadata.
 func tidyMetadata(spec *wfv1.WorkflowSpec) {
 	pm := spec.PodMetadata
@@ -281,33 +285,40 @@ func gatherPlacement(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 	if spec.TemplateDefaults != nil {
 		defaults = *spec.TemplateDefaults
 	}
-	same := func(eq func(a, b *wfv1.Template) bool, set func(*wfv1.Template) bool) bool {
-		if set(&defaults) {
+	// shared reports that field (as JSON, "" when unset) is set, the same and without parameters on
+	// every pod template, and not set in the defaults.
+	shared := func(field func(*wfv1.Template) any) bool {
+		enc := func(t *wfv1.Template) string {
+			b, _ := json.Marshal(field(t))
+			if s := string(b); s != "null" && s != "{}" && s != "[]" && s != `""` {
+				return s
+			}
+			return ""
+		}
+		first := enc(pods[0])
+		if first == "" || hasParam(first) || enc(&defaults) != "" {
 			return false
 		}
-		for _, t := range pods {
-			if !set(t) || !eq(t, pods[0]) {
+		for _, t := range pods[1:] {
+			if enc(t) != first {
 				return false
 			}
 		}
 		return true
 	}
-	if same(func(a, b *wfv1.Template) bool { return maps.Equal(a.NodeSelector, b.NodeSelector) },
-		func(t *wfv1.Template) bool { return len(t.NodeSelector) > 0 }) {
+	if shared(func(t *wfv1.Template) any { return t.NodeSelector }) {
 		spec.NodeSelector = pods[0].NodeSelector
 		for _, t := range pods {
 			t.NodeSelector = nil
 		}
 	}
-	if same(func(a, b *wfv1.Template) bool { return reflect.DeepEqual(a.Tolerations, b.Tolerations) },
-		func(t *wfv1.Template) bool { return len(t.Tolerations) > 0 }) {
+	if shared(func(t *wfv1.Template) any { return t.Tolerations }) {
 		spec.Tolerations = pods[0].Tolerations
 		for _, t := range pods {
 			t.Tolerations = nil
 		}
 	}
-	if same(func(a, b *wfv1.Template) bool { return a.SchedulerName == b.SchedulerName },
-		func(t *wfv1.Template) bool { return t.SchedulerName != "" }) {
+	if shared(func(t *wfv1.Template) any { return t.SchedulerName }) {
 		spec.SchedulerName = pods[0].SchedulerName
 		for _, t := range pods {
 			t.SchedulerName = ""
@@ -323,7 +334,7 @@ func gatherPlacement(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 // executor patch, so a patch naming wait never reaches their pods this way.
 func gatherPodSpecPatch(spec *wfv1.WorkflowSpec, pods []*wfv1.Template) {
 	p := pods[0].PodSpecPatch
-	if p == "" || (spec.PodSpecPatch != "" && spec.PodSpecPatch != p) ||
+	if p == "" || hasParam(p) || (spec.PodSpecPatch != "" && spec.PodSpecPatch != p) ||
 		(spec.TemplateDefaults != nil && spec.TemplateDefaults.PodSpecPatch != "") {
 		return
 	}

@@ -462,3 +462,33 @@ profiles:
 		checkWorkflowInvariants(t, e, obj, where)
 	}
 }
+
+// TestParametersStayOnTemplates: the controller substitutes a template's "{{...}}" with its inputs,
+// which the workflow's fields do not have, so values with parameters are never moved.
+func TestParametersStayOnTemplates(t *testing.T) {
+	tmpl := func(name string) string {
+		return `
+  - name: ` + name + `
+    inputs: {parameters: [{name: vsw}, {name: pool}]}
+    metadata: {annotations: {k8s.aliyun.com/eci-vswitch: "{{inputs.parameters.vsw}}"}}
+    nodeSelector: {pool: "{{inputs.parameters.pool}}"}
+    container: {image: alpine, resources: {requests: {cpu: "1", memory: 2Gi}}}`
+	}
+	obj, err := DecodeObject([]byte("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entrypoint: a\n  templates:" +
+		tmpl("a") + tmpl("b") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustProfiles(t, "default: standard\nprofiles:\n  standard: {placement: [nodeSelector], specs: auto}\n")
+	_, shared := layouts(t, p, obj)
+	spec := WorkflowSpecOf(shared)
+	for i := range spec.Templates {
+		tm := &spec.Templates[i]
+		if tm.Metadata.Annotations[eci.AnnotationVSwitch] == "" || tm.NodeSelector["pool"] == "" {
+			t.Errorf("template %s lost a value with parameters: %v %v", tm.Name, tm.Metadata.Annotations, tm.NodeSelector)
+		}
+	}
+	if pm := spec.PodMetadata; pm == nil || pm.Annotations[AnnotationShapedBy] == "" {
+		t.Errorf("values without parameters did not move: %+v", pm)
+	}
+}
