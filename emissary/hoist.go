@@ -69,8 +69,13 @@ func hasTemplateRefs(doc *wfDoc) bool {
 	return false
 }
 
-// writtenKey reports keys argo-eci writes on templates, the only ones it moves.
+// writtenKey reports keys argo-eci writes on templates, the only ones it moves. eci-use-specs stays
+// on each template: the sizing package reads a template's spec from it, and applies a learned spec
+// by replacing it there.
 func writtenKey(k string) bool {
+	if k == eci.AnnotationUseSpecs {
+		return false
+	}
 	return strings.HasPrefix(k, eci.AnnotationPrefix) || k == AnnotationShapedBy || k == AnnotationSpecReason || k == AnnotationDecision
 }
 

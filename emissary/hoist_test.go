@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/eci"
+	"github.com/argo-eci/argo-eci/sizing"
 )
 
 // argoPodMetadata is what the Argo v4.0.7 controller puts on the pod of template t
@@ -89,6 +90,23 @@ func argoPodSpecPatched(spec *wfv1.WorkflowSpec, t *wfv1.Template) string {
 		}
 	}
 	return string(cur)
+}
+
+// declaredSpecs maps each pod template of obj to the spec the sizing package reads from it (its
+// eci-use-specs annotation, which must stay on the template).
+func declaredSpecs(t *testing.T, obj runtime.Object) map[string]string {
+	t.Helper()
+	doc, err := docOf(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, at := range allTemplates(doc) {
+		if pod, _ := podTemplate(at.t); pod {
+			out[at.path] = sizing.DeclaredSpec(at.t).String()
+		}
+	}
+	return out
 }
 
 // withDefaultFields is t with the placement fields and podSpecPatch of spec.templateDefaults where
@@ -267,6 +285,9 @@ profiles:
 			if !reflect.DeepEqual(podsMetadata(t, flat), podsMetadata(t, shared)) {
 				t.Errorf("%s: pods get other metadata:\nper template %v\nshared       %v", where, podsMetadata(t, flat), podsMetadata(t, shared))
 			}
+			if !reflect.DeepEqual(declaredSpecs(t, flat), declaredSpecs(t, shared)) {
+				t.Errorf("%s: sizing reads other specs from the templates: %v / %v", where, declaredSpecs(t, flat), declaredSpecs(t, shared))
+			}
 			if !bytes.Equal(withoutMetadata(t, flat), withoutMetadata(t, shared)) {
 				t.Errorf("%s: the layouts differ beyond metadata", where)
 			}
@@ -317,8 +338,8 @@ func TestSharedMetadataOnlyWhereItReachesNoOtherPod(t *testing.T) {
 		}
 		flat, shared := layouts(t, DefaultProfiles(), obj)
 		pm := WorkflowSpecOf(shared).PodMetadata
-		if got := pm != nil && pm.Annotations[eci.AnnotationUseSpecs] != ""; got != c.moves {
-			t.Errorf("%s: eci-use-specs in spec.podMetadata: %v, want %v", name, got, c.moves)
+		if got := pm != nil && pm.Annotations[AnnotationShapedBy] != ""; got != c.moves {
+			t.Errorf("%s: shaped-by in spec.podMetadata: %v, want %v", name, got, c.moves)
 		}
 		if !c.moves && !reflect.DeepEqual(flat, shared) {
 			t.Errorf("%s: the object changed layout", name)
