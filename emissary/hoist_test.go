@@ -368,26 +368,54 @@ spec:
   - name: c
     container: {image: alpine, resources: {requests: {cpu: "2", memory: 4Gi}}}
 `
-	for _, change := range []string{AnnotationSpot + "=false", AnnotationSkip + "=true", AnnotationFailStrategy + "=fail-over"} {
+	annotate := func(k, v string) func(*wfv1.Workflow) {
+		return func(wf *wfv1.Workflow) { wf.Annotations = map[string]string{k: v} }
+	}
+	changes := map[string]func(*wfv1.Workflow){
+		"spot off":   annotate(AnnotationSpot, "false"),
+		"skip":       annotate(AnnotationSkip, "true"),
+		"fail-over":  annotate(AnnotationFailStrategy, "fail-over"),
+		"profile ci": annotate(AnnotationProfile, "ci"),
+		"b skipped":  func(wf *wfv1.Workflow) { tmplByName(&wf.Spec, "b").Metadata.Annotations[AnnotationSkip] = "true" },
+		"a resized": func(wf *wfv1.Workflow) {
+			tmplByName(&wf.Spec, "a").Container.Resources = tmplByName(&wf.Spec, "c").Container.Resources
+		},
+		"b gets a pin": func(wf *wfv1.Workflow) { tmplByName(&wf.Spec, "b").Metadata.Annotations[AnnotationSpecs] = "4-8Gi" },
+	}
+	for name, change := range changes {
 		obj, err := DecodeObject([]byte(base))
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := mustProfiles(t, fullProfiles)
 		flat, shared := layouts(t, p, obj)
-		k, v, _ := cutEq(change)
 		for _, o := range []runtime.Object{flat, shared} {
-			o.(*wfv1.Workflow).Annotations = map[string]string{k: v}
+			wf := o.(*wfv1.Workflow)
+			for i := range wf.Spec.Templates {
+				if wf.Spec.Templates[i].Metadata.Annotations == nil {
+					wf.Spec.Templates[i].Metadata.Annotations = map[string]string{}
+				}
+			}
+			change(wf)
 		}
+		// Each layout is rendered again by the engine that wrote it.
 		flat2, _ := layouts(t, p, flat)
-		_, shared2 := layouts(t, p, shared)
-		if !reflect.DeepEqual(podsMetadata(t, flat2), podsMetadata(t, shared2)) {
-			t.Errorf("%s: pods differ:\nper template %v\nshared       %v", change, podsMetadata(t, flat2), podsMetadata(t, shared2))
+		e := NewEngine(p)
+		shared2, sf, err := e.ShapeWorkflow(shared)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if change == AnnotationSpot+"=false" {
+		e.perTemplateMetadata = true
+		if _, ff, _ := e.ShapeWorkflow(flat); !reflect.DeepEqual(ff, sf) {
+			t.Errorf("%s: findings differ:\n%v\n%v", name, ff, sf)
+		}
+		if !reflect.DeepEqual(podsMetadata(t, flat2), podsMetadata(t, shared2)) {
+			t.Errorf("%s: pods differ:\nper template %v\nshared       %v", name, podsMetadata(t, flat2), podsMetadata(t, shared2))
+		}
+		if name == "spot off" {
 			for path, m := range podsMetadata(t, shared2) {
 				if m["annotation "+eci.AnnotationSpotStrategy] != "" {
-					t.Errorf("%s: %s keeps spot %q", change, path, m["annotation "+eci.AnnotationSpotStrategy])
+					t.Errorf("%s: %s keeps spot %q", name, path, m["annotation "+eci.AnnotationSpotStrategy])
 				}
 			}
 		}
