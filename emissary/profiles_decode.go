@@ -15,6 +15,7 @@ import (
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/recovery"
@@ -128,13 +129,12 @@ var (
 )
 
 // ParseProfiles parses the profiles.yaml document: strict decoding into typed structs (unknown
-// fields are errors), then Validate. Errors are *FieldError naming the field path (e.g.
-// `profiles.standard.fallbackSpecs`); with several problems, the first names the path and the
-// message lists them all.
+// fields are errors), then Validate. Errors are *badinput.Error naming the field path (e.g.
+// `profiles.standard.fallbackSpecs`), every problem of the document listed.
 func ParseProfiles(data []byte) (*Profiles, error) {
 	jsonData, err := yaml.YAMLToJSON(data)
 	if err != nil {
-		return nil, &FieldError{Path: "profiles.yaml", Msg: "malformed YAML: " + err.Error()}
+		return nil, fieldError("profiles.yaml", "malformed YAML: "+err.Error())
 	}
 	var doc profilesDoc
 	if string(jsonData) != "null" {
@@ -143,18 +143,18 @@ func ParseProfiles(data []byte) (*Profiles, error) {
 		}
 	}
 	if errs := doc.Validate(nil); len(errs) > 0 {
-		return nil, fieldErrorFromList(errs)
+		return nil, &badinput.Error{Errs: errs}
 	}
 	return doc.profiles(), nil
 }
 
-// decodeStrict decodes JSON into v, reporting unknown fields and type mismatches as *FieldError
+// decodeStrict decodes JSON into v, reporting unknown fields and type mismatches as *badinput.Error
 // with the full field path. Type mismatches are found by walking the document beside v's Go type,
 // so no error text is read.
 func decodeStrict(data []byte, v any) error {
 	var tree any
 	if err := json.Unmarshal(data, &tree); err != nil {
-		return &FieldError{Path: "profiles.yaml", Msg: "malformed: " + err.Error()}
+		return fieldError("profiles.yaml", "malformed: "+err.Error())
 	}
 	if path, want, bad := mismatch(tree, reflect.TypeOf(v), ""); bad {
 		if path == "" {
@@ -164,7 +164,7 @@ func decodeStrict(data []byte, v any) error {
 	}
 	strict, err := kjson.UnmarshalStrict(data, v)
 	if err != nil {
-		return &FieldError{Path: "profiles.yaml", Msg: err.Error()}
+		return fieldError("profiles.yaml", err.Error())
 	}
 	for _, e := range strict {
 		var fe kjson.FieldError
@@ -177,7 +177,7 @@ func decodeStrict(data []byte, v any) error {
 		}
 	}
 	if len(strict) > 0 {
-		return &FieldError{Path: "profiles.yaml", Msg: strict[0].Error()}
+		return fieldError("profiles.yaml", strict[0].Error())
 	}
 	return nil
 }
@@ -286,22 +286,6 @@ func valueAt(v any, path string) any {
 	return v
 }
 
-// fieldErrorFromList turns a Validate result into the one bad-input error type.
-func fieldErrorFromList(errs field.ErrorList) *FieldError {
-	msgs := make([]string, 0, len(errs))
-	for i, e := range errs {
-		body := e.ErrorBody()
-		if (e.Type == field.ErrorTypeInvalid || e.Type == field.ErrorTypeRequired) && e.Detail != "" {
-			body = e.Detail
-		}
-		if i > 0 {
-			body = e.Field + ": " + body
-		}
-		msgs = append(msgs, body)
-	}
-	return &FieldError{Path: errs[0].Field, Msg: strings.Join(msgs, "; ")}
-}
-
 // Validate checks the whole document; paths start at fldPath (nil: the document root).
 func (d *profilesDoc) Validate(fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -362,7 +346,7 @@ func (p *profileDoc) Validate(fp *field.Path) field.ErrorList {
 	errs = append(errs, validatePlacement(fp.Child("placement"), p.Placement)...)
 	errs = append(errs, p.Specs.validate(fp.Child("specs"))...)
 	if p.FallbackSpecs != nil && (*p.FallbackSpecs < 0 || *p.FallbackSpecs > eci.MaxSpecs-1) {
-		errs = append(errs, field.Invalid(fp.Child("fallbackSpecs"), *p.FallbackSpecs, fmt.Sprintf("expected 0..%d, got %d", eci.MaxSpecs-1, *p.FallbackSpecs)))
+		errs = append(errs, field.Invalid(fp.Child("fallbackSpecs"), *p.FallbackSpecs, fmt.Sprintf("expected 0..%d", eci.MaxSpecs-1)))
 	}
 	for i, f := range p.InstanceFamilies {
 		if !familyRE.MatchString(f) {
@@ -485,7 +469,7 @@ func (s *spotDoc) Validate(fp *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(fp.Child("priceLimit"), price, "only used with strategy SpotWithPriceLimit (strategy is SpotAsPriceGo)"))
 	}
 	if d := s.DurationHours; d != nil && (*d < 0 || *d > 1) { // a 1-hour protection period or none
-		errs = append(errs, field.Invalid(fp.Child("durationHours"), *d, fmt.Sprintf("expected 0..1, got %d", *d)))
+		errs = append(errs, field.Invalid(fp.Child("durationHours"), *d, "expected 0..1"))
 	}
 	return errs
 }
@@ -511,7 +495,7 @@ func (z *zonesDoc) Validate(fp *field.Path) field.ErrorList {
 func (r *retryDoc) Validate(fp *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if r.Limit < 1 || r.Limit > 100 {
-		errs = append(errs, field.Invalid(fp.Child("limit"), r.Limit, fmt.Sprintf("expected 1..100, got %d", r.Limit)))
+		errs = append(errs, field.Invalid(fp.Child("limit"), r.Limit, "expected 1..100"))
 	}
 	if r.Policy != "" {
 		errs = append(errs, enum(fp.Child("policy"), r.Policy, "Always", "OnFailure", "OnError", "OnTransientError")...)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 const fullProfiles = `
@@ -54,7 +56,7 @@ func TestParseProfilesErrors(t *testing.T) {
 	tests := []struct {
 		doc, path, msg string
 	}{
-		{"profiles: {a: {fallbackSpecs: 9}}", "profiles.a.fallbackSpecs", "expected 0..4, got 9"},
+		{"profiles: {a: {fallbackSpecs: 9}}", "profiles.a.fallbackSpecs", "Invalid value: 9: expected 0..4"},
 		{"profiles: {a: {fallbackSpec: 1}}", "profiles.a.fallbackSpec", "unknown field"},
 		{"defaults: a", "defaults", "unknown field"},
 		{"default: b\nprofiles: {a: {}}", "default", `"b"`},
@@ -88,12 +90,12 @@ func TestParseProfilesErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := ParseProfiles([]byte(tt.doc))
-		var fe *FieldError
+		var fe *badinput.Error
 		if !errors.As(err, &fe) {
-			t.Errorf("%q: error %v is not a *FieldError", tt.doc, err)
+			t.Errorf("%q: error %v is not a *badinput.Error", tt.doc, err)
 			continue
 		}
-		if fe.Path != tt.path || !strings.Contains(fe.Msg, tt.msg) {
+		if fe.Field() != tt.path || !strings.Contains(fe.Message(), tt.msg) {
 			t.Errorf("%q: got %q, want path %s and message containing %q", tt.doc, err, tt.path, tt.msg)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -337,8 +338,8 @@ spec:
 
 	bad := wf.DeepCopy()
 	bad.Spec.Templates[2].Metadata.Annotations[AnnotationProfile] = "gold"
-	var fe *FieldError
-	if _, _, err := e.ShapeWorkflow(bad); !errors.As(err, &fe) || fe.Path != `spec.templates[2].metadata.annotations["argo-eci.io/profile"]` {
+	var fe *badinput.Error
+	if _, _, err := e.ShapeWorkflow(bad); !errors.As(err, &fe) || fe.Field() != `spec.templates[2].metadata.annotations["argo-eci.io/profile"]` {
 		t.Errorf("unknown template profile: %v", err)
 	}
 }
@@ -439,9 +440,9 @@ func TestDecodeObject(t *testing.T) {
 	}
 	for in, path := range bad {
 		_, err := DecodeObject([]byte(in))
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Path != path {
-			t.Errorf("%q: error %v, want a FieldError at %s", in, err, path)
+		var fe *badinput.Error
+		if !errors.As(err, &fe) || fe.Field() != path {
+			t.Errorf("%q: error %v, want a *badinput.Error at %s", in, err, path)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/plugin"
@@ -256,7 +257,7 @@ func wrongKind(path string, req *admissionv1.AdmissionRequest, want string) verd
 // errorVerdict classifies an engine error: bad user input is refused naming the field, anything
 // else is an internal error.
 func errorVerdict(err error) verdict {
-	var fe *emissary.FieldError
+	var fe *badinput.Error
 	if errors.As(err, &fe) {
 		return verdict{outcome: outcomeInvalid, message: "argo-eci: " + fe.Error()}
 	}

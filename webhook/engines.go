@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/sizing"
 )
@@ -74,7 +75,7 @@ func (s *EngineStore) Load(kind, origin string, data []byte) (changed bool, err 
 	if len(bytes.TrimSpace(data)) == 0 {
 		// Most likely a file caught between truncation and write; never let it switch
 		// shaping off. An explicit `profiles: {}` does that.
-		err = &emissary.FieldError{Path: "profiles.yaml", Msg: "empty document (write `profiles: {}` to shape nothing)"}
+		err = badinput.Errorf("profiles.yaml", "empty document (write `profiles: {}` to shape nothing)")
 	} else {
 		profiles, err = emissary.ParseProfiles(data)
 	}
