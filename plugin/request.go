@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/dataset"
 	"github.com/argo-eci/argo-eci/imagecache"
 )
@@ -40,20 +41,9 @@ type Request struct {
 // answered with 400 because it says nothing about any template.
 var errProtocol = errors.New("malformed template.execute request")
 
-// InputError is bad user input in an argo-eci template: the node fails with its message.
-type InputError struct {
-	Errs field.ErrorList
-}
-
-func (e *InputError) Error() string {
-	if agg := e.Errs.ToAggregate(); agg != nil {
-		return agg.Error()
-	}
-	return "invalid " + Name + " template"
-}
-
 // DecodeRequest decodes a template.execute body. mine is false (and err nil) for templates that are
-// not argo-eci's. A protocol problem wraps errProtocol; bad argo-eci input is an *InputError.
+// not argo-eci's. A protocol problem wraps errProtocol; bad argo-eci input is a
+// *badinput.Error naming the field (the node fails with its message).
 func DecodeRequest(body []byte) (req *Request, mine bool, err error) {
 	var args executorplugins.ExecuteTemplateArgs
 	if err := json.Unmarshal(body, &args); err != nil {
@@ -80,7 +70,7 @@ func DecodeRequest(body []byte) (req *Request, mine bool, err error) {
 	req = &Request{Workflow: wf, Template: args.Template.Name}
 	root := field.NewPath(Name)
 	if errs := decodeStrict(raw, &req.Spec, root); len(errs) > 0 {
-		return nil, true, &InputError{Errs: errs}
+		return nil, true, &badinput.Error{Errs: errs}
 	}
 	var errs field.ErrorList
 	switch s := req.Spec; {
@@ -94,7 +84,7 @@ func DecodeRequest(body []byte) (req *Request, mine bool, err error) {
 		errs = append(errs, field.Required(root, "set exactly one of dataset or imageCache"))
 	}
 	if len(errs) > 0 {
-		return nil, true, &InputError{Errs: errs}
+		return nil, true, &badinput.Error{Errs: errs}
 	}
 	return req, true, nil
 }
