@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // Defaults and limits of the configuration.
@@ -117,36 +119,15 @@ func (s Size) String() string { return strconv.FormatInt(s.Bytes, 10) }
 // MarshalJSON writes the byte count.
 func (s Size) MarshalJSON() ([]byte, error) { return []byte(strconv.FormatInt(s.Bytes, 10)), nil }
 
-// ConfigError is an invalid configuration: every problem with the field it concerns and what
-// was expected.
-type ConfigError struct {
-	Errs field.ErrorList
-}
-
-func (e *ConfigError) Error() string {
-	msgs := make([]string, len(e.Errs))
-	for i, fe := range e.Errs {
-		if fe.Field == "" {
-			msgs[i] = fe.ErrorBody()
-		} else {
-			msgs[i] = fe.Field + ": " + fe.ErrorBody()
-		}
-	}
-	return "configuration: " + strings.Join(msgs, "; ")
+// configError is an invalid configuration: a *badinput.Error listing every problem with the
+// field it concerns and what was expected.
+func configError(errs field.ErrorList) *badinput.Error {
+	return &badinput.Error{Input: "configuration", Errs: errs}
 }
 
 // rootError is a problem with the configuration as a whole.
 func rootError(t field.ErrorType, detail string) *field.Error {
 	return &field.Error{Type: t, BadValue: field.OmitValueType{}, Detail: detail}
-}
-
-// Fields returns the paths of the invalid fields ("partSize", "credentials.accessKeyIdEnv").
-func (e *ConfigError) Fields() []string {
-	out := make([]string, len(e.Errs))
-	for i, fe := range e.Errs {
-		out[i] = fe.Field
-	}
-	return out
 }
 
 var (
@@ -160,17 +141,17 @@ var storageClasses = map[string]bool{"": true, "Standard": true, "IA": true, "Ar
 var encryptions = map[string]bool{"": true, "AES256": true, "KMS": true, "SM4": true}
 
 // ParseConfig decodes an artifact's configuration strictly (unknown and duplicate fields and
-// wrong types are errors), validates it and fills in defaults. Errors are *ConfigError.
+// wrong types are errors), validates it and fills in defaults. Errors are *badinput.Error.
 func ParseConfig(text string) (*Config, error) {
 	if strings.TrimSpace(text) == "" {
-		return nil, &ConfigError{Errs: field.ErrorList{rootError(field.ErrorTypeRequired, "the configuration is empty; need at least endpoint and bucket")}}
+		return nil, configError(field.ErrorList{rootError(field.ErrorTypeRequired, "the configuration is empty; need at least endpoint and bucket")})
 	}
 	var c Config
 	if errs := decodeConfig([]byte(text), &c); len(errs) > 0 {
-		return nil, &ConfigError{Errs: errs}
+		return nil, configError(errs)
 	}
 	if errs := c.Validate(nil); len(errs) > 0 {
-		return nil, &ConfigError{Errs: errs}
+		return nil, configError(errs)
 	}
 	c.defaults()
 	return &c, nil
@@ -341,10 +322,4 @@ func (c *Config) defaults() {
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
 	}
-}
-
-// IsConfigError reports whether err is an invalid configuration.
-func IsConfigError(err error) bool {
-	var ce *ConfigError
-	return errors.As(err, &ce)
 }
