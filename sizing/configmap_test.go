@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 func learnedData(t *testing.T) (map[string]string, *Recommendation) {
@@ -49,19 +49,15 @@ func TestConfigMapRoundTrip(t *testing.T) {
 	}
 }
 
-// fieldsOf returns the field paths of the errors in an aggregate of *field.Error.
+// fieldsOf returns the field paths of the problems of a *badinput.Error.
 func fieldsOf(t *testing.T, err error) []string {
 	t.Helper()
-	var agg utilerrors.Aggregate
-	if !errors.As(err, &agg) {
-		t.Fatalf("error %v is not an aggregate", err)
+	var bad *badinput.Error
+	if !errors.As(err, &bad) {
+		t.Fatalf("error %v is not a *badinput.Error", err)
 	}
 	var out []string
-	for _, e := range agg.Errors() {
-		var fe *field.Error
-		if !errors.As(e, &fe) {
-			t.Fatalf("%v is not a *field.Error", e)
-		}
+	for _, fe := range bad.Errs {
 		out = append(out, fe.Field)
 	}
 	return out
