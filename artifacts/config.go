@@ -3,7 +3,6 @@ package artifacts
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -12,8 +11,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	sigsjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/badinput"
 )
@@ -147,7 +144,7 @@ func ParseConfig(text string) (*Config, error) {
 		return nil, configError(field.ErrorList{rootError(field.ErrorTypeRequired, "the configuration is empty; need at least endpoint and bucket")})
 	}
 	var c Config
-	if errs := decodeConfig([]byte(text), &c); len(errs) > 0 {
+	if errs := badinput.DecodeYAML([]byte(text), &c, nil); len(errs) > 0 {
 		return nil, configError(errs)
 	}
 	if errs := c.Validate(nil); len(errs) > 0 {
@@ -155,56 +152,6 @@ func ParseConfig(text string) (*Config, error) {
 	}
 	c.defaults()
 	return &c, nil
-}
-
-// decodeConfig decodes YAML into c: unknown or duplicate fields and wrong types are field
-// errors, classified by the decoders' error types.
-func decodeConfig(text []byte, c *Config) field.ErrorList {
-	raw, err := yaml.YAMLToJSON(text)
-	if err != nil {
-		return field.ErrorList{rootError(field.ErrorTypeInvalid, "not valid YAML: "+err.Error())}
-	}
-	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		raw = []byte("{}")
-	}
-	strict, err := sigsjson.UnmarshalStrict(raw, c)
-	if err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			p := fieldPath(ute.Field)
-			if ute.Field == "" {
-				return field.ErrorList{rootError(field.ErrorTypeTypeInvalid, "expected a mapping of fields")}
-			}
-			return field.ErrorList{field.TypeInvalid(p, field.OmitValueType{}, fmt.Sprintf("expected %s, got %s", ute.Type.Kind(), ute.Value))}
-		}
-		return field.ErrorList{rootError(field.ErrorTypeInvalid, "not a valid configuration: "+err.Error())}
-	}
-	var errs field.ErrorList
-	for _, e := range strict {
-		var fe sigsjson.FieldError
-		if errors.As(e, &fe) {
-			errs = append(errs, field.Forbidden(fieldPath(fe.FieldPath()), "unknown or duplicate field (see the artifact plugin's configuration reference)"))
-			continue
-		}
-		errs = append(errs, rootError(field.ErrorTypeInvalid, e.Error()))
-	}
-	return errs
-}
-
-// fieldPath turns a dotted decoder path ("credentials.accessKeyIdEnv") into a field.Path.
-func fieldPath(dotted string) *field.Path {
-	var p *field.Path
-	for _, part := range strings.Split(dotted, ".") {
-		if part == "" {
-			continue
-		}
-		if p == nil {
-			p = field.NewPath(part)
-		} else {
-			p = p.Child(part)
-		}
-	}
-	return p
 }
 
 func child(p *field.Path, name string) *field.Path {

@@ -73,6 +73,8 @@ maxAttempts: 7
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncheckpointDir: relative\n", "checkpointDir"},
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\nmaxAttempts: 0.5\n", "maxAttempts"},
 		{"endpoint: [unclosed\n", ""},
+		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\nbucket: other\n", "bucket"},
+		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncredentials: {accessKeyIdEnv: A, accessKeySecretEnv: B, accessKeyIdEnv: C}\n", "credentials.accessKeyIdEnv"},
 	}
 	for _, tc := range bad {
 		_, err := ParseConfig(tc.text)
