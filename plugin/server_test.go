@@ -216,7 +216,7 @@ func TestBadInputFailsTheNodeNamingTheField(t *testing.T) {
 		{"relative path", `{"argo-eci":{"dataset":{"name":"a","load":{"paths":["train"]}}}}`, "argo-eci.dataset.load.paths[0]"},
 		{"cleanup", `{"argo-eci":{"dataset":{"name":"a","cleanup":"always"}}}`, "argo-eci.dataset.cleanup"},
 		{"runtime without mounts", `{"argo-eci":{"dataset":{"name":"a","runtime":{"replicas":1}}}}`, "argo-eci.dataset.mounts"},
-		{"bad quantity", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"tieredstore":{"levels":[{"mediumtype":"MEM","quota":"lots"}]}}}}}`, "argo-eci"},
+		{"bad quantity", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"tieredstore":{"levels":[{"mediumtype":"MEM","quota":"lots"}]}}}}}`, "argo-eci.dataset.runtime.tieredstore.levels[0].quota"},
 		{"runtime image is not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"fuse":{"image":"evil/fuse"}}}}}`, "argo-eci.dataset.runtime.fuse.image"},
 		{"runtime fuse args are not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"fuse":{"args":["--privileged"]}}}}}`, "argo-eci.dataset.runtime.fuse.args"},
 		{"runtime volumes are not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"volumes":[{"name":"root","hostPath":{"path":"/"}}]}}}}`, "argo-eci.dataset.runtime.volumes"},
