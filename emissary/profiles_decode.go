@@ -2,9 +2,7 @@ package emissary
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -12,8 +10,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
 
 	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
@@ -86,7 +82,7 @@ func (s *scalar) UnmarshalJSON(b []byte) error {
 	case bool:
 		*s = scalar(strconv.FormatBool(x))
 	default:
-		return &json.UnmarshalTypeError{Value: describe(v), Type: reflect.TypeOf("")}
+		return fmt.Errorf("expected a string, got %s", describe(v))
 	}
 	return nil
 }
@@ -132,158 +128,20 @@ var (
 // fields are errors), then Validate. Errors are *badinput.Error naming the field path (e.g.
 // `profiles.standard.fallbackSpecs`), every problem of the document listed.
 func ParseProfiles(data []byte) (*Profiles, error) {
-	jsonData, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, fieldError("profiles.yaml", "malformed YAML: "+err.Error())
-	}
 	var doc profilesDoc
-	if string(jsonData) != "null" {
-		if err := decodeStrict(jsonData, &doc); err != nil {
-			return nil, err
-		}
+	errs := badinput.DecodeYAML(data, &doc, nil)
+	if len(errs) == 0 {
+		errs = doc.Validate(nil)
 	}
-	if errs := doc.Validate(nil); len(errs) > 0 {
+	if len(errs) > 0 {
+		for _, e := range errs {
+			if e.Field == "" {
+				e.Field = "profiles.yaml" // a problem with the document as a whole
+			}
+		}
 		return nil, &badinput.Error{Errs: errs}
 	}
 	return doc.profiles(), nil
-}
-
-// decodeStrict decodes JSON into v, reporting unknown fields and type mismatches as *badinput.Error
-// with the full field path. Type mismatches are found by walking the document beside v's Go type,
-// so no error text is read.
-func decodeStrict(data []byte, v any) error {
-	var tree any
-	if err := json.Unmarshal(data, &tree); err != nil {
-		return fieldError("profiles.yaml", "malformed: "+err.Error())
-	}
-	if path, want, bad := mismatch(tree, reflect.TypeOf(v), ""); bad {
-		if path == "" {
-			path = "profiles.yaml"
-		}
-		return fieldErrorf(path, "expected %s, got %s", want, describe(valueAt(tree, path)))
-	}
-	strict, err := kjson.UnmarshalStrict(data, v)
-	if err != nil {
-		return fieldError("profiles.yaml", err.Error())
-	}
-	for _, e := range strict {
-		var fe kjson.FieldError
-		if errors.As(e, &fe) {
-			path := fe.FieldPath()
-			if path == "" || strings.HasSuffix(path, ".") {
-				path += `""`
-			}
-			return fieldErrorf(path, "unknown field")
-		}
-	}
-	if len(strict) > 0 {
-		return fieldError("profiles.yaml", strict[0].Error())
-	}
-	return nil
-}
-
-var (
-	unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
-	scalarType      = reflect.TypeOf(scalar(""))
-)
-
-// mismatch walks a decoded JSON value beside the Go type t and returns the path of the first value
-// whose JSON type t cannot hold, with what t expects there.
-func mismatch(v any, t reflect.Type, path string) (string, string, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if v == nil {
-		return "", "", false
-	}
-	join := func(k string) string {
-		if path == "" {
-			return k
-		}
-		return path + "." + k
-	}
-	switch {
-	case t == scalarType:
-		switch v.(type) {
-		case map[string]any, []any:
-			return path, "a string", true
-		}
-		return "", "", false
-	case reflect.PointerTo(t).Implements(unmarshalerType):
-		return "", "", false // types with their own decoding report through Validate
-	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return path, "a mapping", true
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			ft, known := fieldType(t, k)
-			if !known {
-				continue // unknown fields are reported by the strict decoder
-			}
-			if p, want, bad := mismatch(m[k], ft, join(k)); bad {
-				return p, want, true
-			}
-		}
-	case reflect.Slice:
-		list, ok := v.([]any)
-		if !ok {
-			return path, "a list", true
-		}
-		for i, e := range list {
-			if p, want, bad := mismatch(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); bad {
-				return p, want, true
-			}
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			return path, "true or false", true
-		}
-	case reflect.Int, reflect.Int64:
-		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
-			return path, "a whole number", true
-		}
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			return path, "a string", true
-		}
-	}
-	return "", "", false
-}
-
-// fieldType is the type of a map's values, or of the struct field with JSON name k.
-func fieldType(t reflect.Type, k string) (reflect.Type, bool) {
-	if t.Kind() == reflect.Map {
-		return t.Elem(), true
-	}
-	for i := 0; i < t.NumField(); i++ {
-		if strings.Split(t.Field(i).Tag.Get("json"), ",")[0] == k {
-			return t.Field(i).Type, true
-		}
-	}
-	return nil, false
-}
-
-// valueAt returns the value at a dotted path of a decoded JSON tree (the closest one found).
-func valueAt(v any, path string) any {
-	if path == "profiles.yaml" {
-		return v
-	}
-	for _, p := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return v
-		}
-		v = m[p]
-	}
-	return v
 }
 
 // Validate checks the whole document; paths start at fldPath (nil: the document root).

@@ -85,7 +85,12 @@ func TestParseProfilesErrors(t *testing.T) {
 		{"profiles: {a: {selector: {namespaces: [x]}}, b: {selector: {namespaces: [x]}}}", "profiles.b.selector.namespaces", "already selected"},
 		{"profiles: [a]", "profiles", "mapping"},
 		{"profiles: {a: {instanceFamilies: [c6]}}", "profiles.a.instanceFamilies[0]", "ecs.c6"},
-		{"profiles: {a: [", "profiles.yaml", "malformed"},
+		{"profiles: {a: [", "profiles.yaml", "not valid YAML"},
+		{"profiles:\n  a: {}\n  a: {fallbackSpecs: 1}\n", "profiles.a", "given twice (line 3)"},
+		{"profiles: {a: {fallbackSpecs: 1, fallbackSpecs: 2}}", "profiles.a.fallbackSpecs", "given twice"},
+		{"profiles: {a: {tags: {team: [data]}}}", "profiles.a.tags.team", "expected a string, got a list"},
+		{"profiles: {a: {spot: {strategy: SpotWithPriceLimit, priceLimit: {max: 1}}}}", "profiles.a.spot.priceLimit", "expected a string, got a mapping"},
+		{"profiles: {a: {fallbackSpecs: two}}", "profiles.a.fallbackSpecs", `expected a whole number, got "two"`},
 		{"- a", "profiles.yaml", "mapping"},
 	}
 	for _, tt := range tests {
