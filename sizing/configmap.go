@@ -268,8 +268,8 @@ func ParseConfigMapData(data map[string]string) (*Table, error) {
 	for _, key := range keys {
 		path := field.NewPath("data").Key(key)
 		var e Entry
-		if err := yaml.UnmarshalStrict([]byte(data[key]), &e); err != nil {
-			errs = append(errs, field.Invalid(path, "", "not an entry: "+err.Error()))
+		if derrs := badinput.DecodeYAML([]byte(data[key]), &e, path); len(derrs) > 0 {
+			errs = append(errs, derrs...)
 			continue
 		}
 		if verrs := e.Validate(path); len(verrs) > 0 {

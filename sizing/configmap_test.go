@@ -85,7 +85,11 @@ func TestParseConfigMapDataRejects(t *testing.T) {
 		field string
 	}{
 		{"malformed YAML", map[string]string{"ci_wt_build_compile": "spec: [2-4Gi"}, key},
-		{"unknown field", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["specs"] = "2-4Gi" })}, key},
+		{"unknown field", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["specs"] = "2-4Gi" })}, key + ".specs"},
+		{"wrong type", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["runs"] = "many" })}, key + ".runs"},
+		{"not a quantity", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["memory"].(map[string]any)["p95"] = "lots" })}, key + ".memory.p95"},
+		{"not a time", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["window"].(map[string]any)["from"] = "yesterday" })}, key + ".window.from"},
+		{"field given twice", map[string]string{"ci_wt_build_compile": entry + "spec: 4-8Gi\n"}, key + ".spec"},
 		{"spec not in the catalog", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["spec"] = "3-5Gi" })}, key + ".spec"},
 		{"spec below the memory max", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["spec"] = "2-2Gi" })}, key + ".spec"},
 		{"spec below the CPU max", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["spec"] = "0.5-4Gi" })}, key + ".spec"},
