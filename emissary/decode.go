@@ -8,13 +8,14 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // DecodeObject decodes one Workflow, CronWorkflow, WorkflowTemplate, ClusterWorkflowTemplate (or
-// Pod, for lint) from YAML or JSON. Unknown fields are errors (render would otherwise drop them
-// silently); errors are *badinput.Error naming the field.
+// Pod, for lint) from YAML or JSON. Unknown fields and values of the wrong type are errors naming
+// their field (render would otherwise drop them silently); errors are *badinput.Error.
 func DecodeObject(data []byte) (runtime.Object, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
@@ -50,16 +51,8 @@ func DecodeObject(data []byte) (runtime.Object, error) {
 	if !strings.HasPrefix(head.APIVersion, wantGroup) {
 		return nil, fieldErrorf("apiVersion", "expected %sv1alpha1 for kind %s, got %q", strings.TrimSuffix(wantGroup, "v1"), head.Kind, head.APIVersion)
 	}
-	strict, err := kjson.UnmarshalStrict(jsonData, obj)
-	if err != nil {
-		return nil, fieldError(head.Kind, strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if len(strict) > 0 {
-		msgs := make([]string, len(strict))
-		for i, e := range strict {
-			msgs[i] = strings.TrimPrefix(e.Error(), "json: ")
-		}
-		return nil, fieldError(head.Kind, strings.Join(msgs, "; "))
+	if errs := badinput.DecodeJSON(jsonData, obj, nil); len(errs) > 0 {
+		return nil, &badinput.Error{Errs: errs}
 	}
 	return obj, nil
 }

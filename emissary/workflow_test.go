@@ -435,7 +435,9 @@ func TestDecodeObject(t *testing.T) {
 		"kind: Deployment\napiVersion: apps/v1": "kind",
 		"apiVersion: v1\nkind: Workflow":        "apiVersion",
 		"metadata: {name: x}":                   "kind",
-		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {entrypoint: [a]}": "Workflow",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {entrypoint: [a]}":                                                                "spec.entrypoint",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {templates: [{name: a}, {name: b, container: {image: x, imagePullPolicy: [1]}}]}": "spec.templates[1].container.imagePullPolicy",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {templates: [{name: a, contianer: {}}]}":                                          "spec.templates[0].contianer",
 		"{": "input",
 	}
 	for in, path := range bad {
