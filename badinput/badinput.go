@@ -9,7 +9,13 @@
 //   - the artifact plugin answers "invalid artifact configuration";
 //   - the CLI exits with its bad-input code.
 //
-// The package depends on nothing but apimachinery's field package, so every package can import it.
+// DecodeYAML and DecodeJSON are the one strict decoder of such input: typed structs, unknown and
+// duplicate fields refused, every problem a field.Error with its full path; each input's own
+// Validate(*field.Path) field.ErrorList then checks the values.
+//
+// The package imports only apimachinery's field package and the YAML and JSON libraries Kubernetes
+// itself uses (sigs.k8s.io/yaml, sigs.k8s.io/json, go.yaml.in/yaml/v3), so every package can
+// import it.
 package badinput
 
 import (
