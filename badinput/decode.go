@@ -1,6 +1,7 @@
 package badinput
 
 import (
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,7 +104,10 @@ func duplicateKeys(n *yamlv3.Node, p *field.Path) field.ErrorList {
 	return errs
 }
 
-var unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
+var (
+	unmarshalerType     = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
+	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+)
 
 // mismatch walks a decoded JSON value beside the Go type t and returns the path of the first value
 // t cannot hold and what t expects there (for a type with its own UnmarshalJSON, its error).
@@ -117,6 +121,12 @@ func mismatch(v any, t reflect.Type, p *field.Path) (*field.Path, string, bool) 
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		raw, _ := json.Marshal(v) // a decoded JSON value always encodes
 		if err := reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw); err != nil {
+			return p, err.Error(), true
+		}
+		return nil, "", false
+	}
+	if str, ok := v.(string); ok && reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(str)); err != nil {
 			return p, err.Error(), true
 		}
 		return nil, "", false

@@ -23,6 +23,21 @@ func (c *choice) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// level decodes from text, like a type with UnmarshalText.
+type level struct{ n int }
+
+func (l *level) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "low":
+		l.n = 1
+	case "high":
+		l.n = 2
+	default:
+		return errors.New(`expected "low" or "high"`)
+	}
+	return nil
+}
+
 type Common struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
@@ -41,6 +56,7 @@ type doc struct {
 	Mode    choice           `json:"mode,omitempty"`
 	Data    []byte           `json:"data,omitempty"`
 	Any     any              `json:"any,omitempty"`
+	Level   *level           `json:"level,omitempty"`
 }
 
 func TestDecodeYAML(t *testing.T) {
@@ -52,6 +68,8 @@ func TestDecodeYAML(t *testing.T) {
 		{"valid", "enabled: true\nitems: {x: {name: a, count: 3}}\nlist: [{name: b, ratio: 0.5}]\nlabels: {k: v}\nmode: a\nany: [1, {x: y}]\n", nil, "", ""},
 		{"empty", "", nil, "", ""},
 		{"null", "null\n", nil, "", ""},
+		{"text decoding", "level: high\n", nil, "", ""},
+		{"text decoding refuses", "level: medium\n", nil, "level", `expected "low" or "high"`},
 		{"json is yaml", `{"items": {"x": {"name": "a"}}}`, nil, "", ""},
 		{"not yaml", "items: [unclosed\n", nil, "", "not valid YAML"},
 		{"not a mapping", "- 1\n", nil, "", "expected a mapping, got a list"},
