@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,14 +212,14 @@ func expected(t reflect.Type) string {
 }
 
 // fieldType is the type of a map's values, or of the struct field (maybe of an embedded struct)
-// with JSON name k.
+// with JSON name k; false for fields the walk leaves to the decoder.
 func fieldType(t reflect.Type, k string) (reflect.Type, bool) {
 	if t.Kind() == reflect.Map {
 		return t.Elem(), t.Key().Kind() == reflect.String
 	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		switch {
 		case name == "-" || !f.IsExported() && !f.Anonymous:
 			continue
@@ -237,7 +238,8 @@ func fieldType(t reflect.Type, k string) (reflect.Type, bool) {
 			name = f.Name
 		}
 		if name == k {
-			return f.Type, true
+			// ",string" fields hold a scalar quoted as a string: the decoder checks them.
+			return f.Type, !slices.Contains(strings.Split(opts, ","), "string")
 		}
 	}
 	return nil, false

@@ -57,6 +57,7 @@ type doc struct {
 	Data    []byte           `json:"data,omitempty"`
 	Any     any              `json:"any,omitempty"`
 	Level   *level           `json:"level,omitempty"`
+	Quoted  int              `json:"quoted,omitempty,string"`
 }
 
 func TestDecodeYAML(t *testing.T) {
@@ -69,6 +70,7 @@ func TestDecodeYAML(t *testing.T) {
 		{"empty", "", nil, "", ""},
 		{"null", "null\n", nil, "", ""},
 		{"text decoding", "level: high\n", nil, "", ""},
+		{"number quoted as a string", `{"quoted": "42"}`, nil, "", ""},
 		{"text decoding refuses", "level: medium\n", nil, "level", `expected "low" or "high"`},
 		{"json is yaml", `{"items": {"x": {"name": "a"}}}`, nil, "", ""},
 		{"not yaml", "items: [unclosed\n", nil, "", "not valid YAML"},
