@@ -33,9 +33,14 @@ unit:
 E2E_SKIP ?=
 
 ## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
+# The full verbose log goes to .cache/logs/e2e.log; the console gets each test's result and time,
+# and the whole log when something fails.
+E2E_LOG := .cache/logs/e2e.log
 e2e: build cluster-build
 	hack/cluster/up.sh
-	set -o pipefail; rc=0; $(GO) test -tags e2e -count=1 -timeout 40m -skip '$(E2E_SKIP)' $(E2E_PKGS) || rc=$$?; \
+	mkdir -p $(dir $(E2E_LOG)); rc=0; $(GO) test -v -tags e2e -count=1 -timeout 40m -skip '$(E2E_SKIP)' $(E2E_PKGS) > $(E2E_LOG) 2>&1 || rc=$$?; \
+	  grep -E '^(--- |ok |FAIL|panic:)' $(E2E_LOG); \
+	  if [ $$rc -ne 0 ]; then echo "== e2e failed: full log ($(E2E_LOG))"; cat $(E2E_LOG); fi; \
 	  hack/cluster/down.sh; exit $$rc
 
 cluster-build:

@@ -95,7 +95,7 @@ func (d *Driver) Bucket(configuration string) (*Bucket, error) {
 		return nil, err
 	}
 	if errs := d.Policy.Check(cfg, nil); len(errs) > 0 {
-		return nil, &ConfigError{Errs: errs}
+		return nil, configError(errs)
 	}
 	env := d.Env
 	if env == nil {
@@ -141,10 +141,10 @@ func (d *Driver) Bucket(configuration string) (*Bucket, error) {
 // Config returns the bucket's parsed configuration.
 func (b *Bucket) Config() Config { return *b.cfg }
 
-// validated returns the policy's own problems as a *ConfigError.
+// validated returns the policy's own problems as a *badinput.Error.
 func (p Policy) validated() error {
 	if errs := p.Validate(field.NewPath("policy")); len(errs) > 0 {
-		return &ConfigError{Errs: errs}
+		return configError(errs)
 	}
 	return nil
 }

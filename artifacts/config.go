@@ -3,7 +3,6 @@ package artifacts
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -12,8 +11,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	sigsjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // Defaults and limits of the configuration.
@@ -117,36 +116,15 @@ func (s Size) String() string { return strconv.FormatInt(s.Bytes, 10) }
 // MarshalJSON writes the byte count.
 func (s Size) MarshalJSON() ([]byte, error) { return []byte(strconv.FormatInt(s.Bytes, 10)), nil }
 
-// ConfigError is an invalid configuration: every problem with the field it concerns and what
-// was expected.
-type ConfigError struct {
-	Errs field.ErrorList
-}
-
-func (e *ConfigError) Error() string {
-	msgs := make([]string, len(e.Errs))
-	for i, fe := range e.Errs {
-		if fe.Field == "" {
-			msgs[i] = fe.ErrorBody()
-		} else {
-			msgs[i] = fe.Field + ": " + fe.ErrorBody()
-		}
-	}
-	return "configuration: " + strings.Join(msgs, "; ")
+// configError is an invalid configuration: a *badinput.Error listing every problem with the
+// field it concerns and what was expected.
+func configError(errs field.ErrorList) *badinput.Error {
+	return &badinput.Error{Input: "configuration", Errs: errs}
 }
 
 // rootError is a problem with the configuration as a whole.
 func rootError(t field.ErrorType, detail string) *field.Error {
 	return &field.Error{Type: t, BadValue: field.OmitValueType{}, Detail: detail}
-}
-
-// Fields returns the paths of the invalid fields ("partSize", "credentials.accessKeyIdEnv").
-func (e *ConfigError) Fields() []string {
-	out := make([]string, len(e.Errs))
-	for i, fe := range e.Errs {
-		out[i] = fe.Field
-	}
-	return out
 }
 
 var (
@@ -160,70 +138,20 @@ var storageClasses = map[string]bool{"": true, "Standard": true, "IA": true, "Ar
 var encryptions = map[string]bool{"": true, "AES256": true, "KMS": true, "SM4": true}
 
 // ParseConfig decodes an artifact's configuration strictly (unknown and duplicate fields and
-// wrong types are errors), validates it and fills in defaults. Errors are *ConfigError.
+// wrong types are errors), validates it and fills in defaults. Errors are *badinput.Error.
 func ParseConfig(text string) (*Config, error) {
 	if strings.TrimSpace(text) == "" {
-		return nil, &ConfigError{Errs: field.ErrorList{rootError(field.ErrorTypeRequired, "the configuration is empty; need at least endpoint and bucket")}}
+		return nil, configError(field.ErrorList{rootError(field.ErrorTypeRequired, "the configuration is empty; need at least endpoint and bucket")})
 	}
 	var c Config
-	if errs := decodeConfig([]byte(text), &c); len(errs) > 0 {
-		return nil, &ConfigError{Errs: errs}
+	if errs := badinput.DecodeYAML([]byte(text), &c, nil); len(errs) > 0 {
+		return nil, configError(errs)
 	}
 	if errs := c.Validate(nil); len(errs) > 0 {
-		return nil, &ConfigError{Errs: errs}
+		return nil, configError(errs)
 	}
 	c.defaults()
 	return &c, nil
-}
-
-// decodeConfig decodes YAML into c: unknown or duplicate fields and wrong types are field
-// errors, classified by the decoders' error types.
-func decodeConfig(text []byte, c *Config) field.ErrorList {
-	raw, err := yaml.YAMLToJSON(text)
-	if err != nil {
-		return field.ErrorList{rootError(field.ErrorTypeInvalid, "not valid YAML: "+err.Error())}
-	}
-	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		raw = []byte("{}")
-	}
-	strict, err := sigsjson.UnmarshalStrict(raw, c)
-	if err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			p := fieldPath(ute.Field)
-			if ute.Field == "" {
-				return field.ErrorList{rootError(field.ErrorTypeTypeInvalid, "expected a mapping of fields")}
-			}
-			return field.ErrorList{field.TypeInvalid(p, field.OmitValueType{}, fmt.Sprintf("expected %s, got %s", ute.Type.Kind(), ute.Value))}
-		}
-		return field.ErrorList{rootError(field.ErrorTypeInvalid, "not a valid configuration: "+err.Error())}
-	}
-	var errs field.ErrorList
-	for _, e := range strict {
-		var fe sigsjson.FieldError
-		if errors.As(e, &fe) {
-			errs = append(errs, field.Forbidden(fieldPath(fe.FieldPath()), "unknown or duplicate field (see the artifact plugin's configuration reference)"))
-			continue
-		}
-		errs = append(errs, rootError(field.ErrorTypeInvalid, e.Error()))
-	}
-	return errs
-}
-
-// fieldPath turns a dotted decoder path ("credentials.accessKeyIdEnv") into a field.Path.
-func fieldPath(dotted string) *field.Path {
-	var p *field.Path
-	for _, part := range strings.Split(dotted, ".") {
-		if part == "" {
-			continue
-		}
-		if p == nil {
-			p = field.NewPath(part)
-		} else {
-			p = p.Child(part)
-		}
-	}
-	return p
 }
 
 func child(p *field.Path, name string) *field.Path {
@@ -341,10 +269,4 @@ func (c *Config) defaults() {
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
 	}
-}
-
-// IsConfigError reports whether err is an invalid configuration.
-func IsConfigError(err error) bool {
-	var ce *ConfigError
-	return errors.As(err, &ce)
 }

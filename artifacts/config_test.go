@@ -2,11 +2,12 @@ package artifacts
 
 import (
 	"errors"
-
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -72,16 +73,18 @@ maxAttempts: 7
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncheckpointDir: relative\n", "checkpointDir"},
 		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\nmaxAttempts: 0.5\n", "maxAttempts"},
 		{"endpoint: [unclosed\n", ""},
+		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\nbucket: other\n", "bucket"},
+		{"endpoint: oss-cn-hangzhou.aliyuncs.com\nbucket: abc\ncredentials: {accessKeyIdEnv: A, accessKeySecretEnv: B, accessKeyIdEnv: C}\n", "credentials.accessKeyIdEnv"},
 	}
 	for _, tc := range bad {
 		_, err := ParseConfig(tc.text)
-		var ce *ConfigError
+		var ce *badinput.Error
 		if !errors.As(err, &ce) {
-			t.Errorf("%q: error %v, want *ConfigError", tc.text, err)
+			t.Errorf("%q: error %v, want *badinput.Error", tc.text, err)
 			continue
 		}
-		if got := ce.Fields(); len(got) == 0 || got[0] != tc.field {
-			t.Errorf("%q: fields %q, want %q first (%v)", tc.text, got, tc.field, err)
+		if got := ce.Field(); got != tc.field || ce.Input != "configuration" {
+			t.Errorf("%q: first field %q of %q, want %q of configuration (%v)", tc.text, got, ce.Input, tc.field, err)
 		}
 	}
 }
@@ -91,8 +94,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := ParseConfig(text)
 		if err != nil {
-			if !IsConfigError(err) {
-				t.Fatalf("error is not a *ConfigError: %v", err)
+			if _, ok := badinput.As(err); !ok {
+				t.Fatalf("error is not a *badinput.Error: %v", err)
 			}
 			return
 		}
@@ -202,7 +205,8 @@ func TestCredentialsOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, src, err := credentialsProvider(tc.cfg, tc.env, "")
 			if tc.fails {
-				if !IsConfigError(err) || !strings.Contains(err.Error(), "MY_SECRET") {
+				bad, ok := badinput.As(err)
+				if !ok || len(bad.Errs) != 1 || bad.Errs[0].BadValue != "MY_SECRET" {
 					t.Fatalf("want a configuration error naming MY_SECRET, got %v", err)
 				}
 				return
@@ -226,7 +230,7 @@ func TestReplyError(t *testing.T) {
 		want string
 	}{
 		{nil, ""},
-		{&ConfigError{Errs: field.ErrorList{field.Required(field.NewPath("bucket"), "")}}, "argo-eci-oss save invalid artifact configuration: configuration: bucket: Required value"},
+		{configError(field.ErrorList{field.Required(field.NewPath("bucket"), "")}), "argo-eci-oss save invalid artifact configuration: configuration: bucket: Required value"},
 		{errors.Join(ErrNotFound), "argo-eci-oss save not found"},
 		{ErrUnsafeKey, "argo-eci-oss save unsafe object key"},
 		{ErrCRCMismatch, "argo-eci-oss save integrity check failed"},

@@ -49,10 +49,10 @@ func credentialsProvider(cfg *Config, env LookupEnv, stsEndpoint string) (creden
 	if cr := cfg.Credentials; cr != nil {
 		id, secret := get(cr.AccessKeyIDEnv), get(cr.AccessKeySecretEnv)
 		if id == "" {
-			return nil, "", &ConfigError{Errs: field.ErrorList{field.Invalid(field.NewPath("credentials", "accessKeyIdEnv"), cr.AccessKeyIDEnv, "the environment variable is empty or unset")}}
+			return nil, "", configError(field.ErrorList{field.Invalid(field.NewPath("credentials", "accessKeyIdEnv"), cr.AccessKeyIDEnv, "the environment variable is empty or unset")})
 		}
 		if secret == "" {
-			return nil, "", &ConfigError{Errs: field.ErrorList{field.Invalid(field.NewPath("credentials", "accessKeySecretEnv"), cr.AccessKeySecretEnv, "the environment variable is empty or unset")}}
+			return nil, "", configError(field.ErrorList{field.Invalid(field.NewPath("credentials", "accessKeySecretEnv"), cr.AccessKeySecretEnv, "the environment variable is empty or unset")})
 		}
 		token := ""
 		if cr.SessionTokenEnv != "" {

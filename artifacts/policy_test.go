@@ -20,6 +20,7 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/internal/osstest"
 )
 
@@ -64,7 +65,7 @@ func TestPolicyCheck(t *testing.T) {
 	if errs := (Policy{AllowedEndpoints: []string{"a/b", "[", ""}, CredentialEnvPrefix: "bad prefix"}).Validate(nil); len(errs) != 4 {
 		t.Fatalf("invalid policy: %v", errs)
 	}
-	if _, err := NewDriver(nil, Policy{AllowedEndpoints: []string{"["}}, nil); !IsConfigError(err) {
+	if _, err := NewDriver(nil, Policy{AllowedEndpoints: []string{"["}}, nil); !errors.As(err, new(*badinput.Error)) {
 		t.Fatalf("NewDriver with a bad pattern: %v", err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/argoproj/argo-workflows/v4/pkg/apiclient/artifact"
 	"google.golang.org/grpc"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // streamChunk is the size of the data messages OpenStream sends.
@@ -62,9 +64,12 @@ func replyError(op string, err error) string {
 	if err == nil {
 		return ""
 	}
-	var class string
+	var (
+		class string
+		bad   *badinput.Error
+	)
 	switch {
-	case IsConfigError(err):
+	case errors.As(err, &bad):
 		class = "invalid artifact configuration"
 	case errors.Is(err, ErrNotFound):
 		class = "not found"

@@ -38,25 +38,25 @@ func (c *ControllerConfig) Initless() bool {
 
 // ParseControllerConfig reads the workflow-controller ConfigMap (the object, whose data holds
 // either a whole "config" or one key per setting) or the config document itself. Other settings
-// are ignored. Errors are *FieldError naming the key.
+// are ignored. Errors are *badinput.Error naming the key.
 func ParseControllerConfig(data []byte) (*ControllerConfig, error) {
 	var head struct {
 		Kind string            `json:"kind"`
 		Data map[string]string `json:"data"`
 	}
 	if err := yaml.Unmarshal(data, &head); err != nil {
-		return nil, &FieldError{Path: "controller config", Msg: "malformed YAML: " + err.Error()}
+		return nil, fieldError("controller config", "malformed YAML: "+err.Error())
 	}
 	cc := &ControllerConfig{}
 	if head.Kind != "ConfigMap" {
 		if err := yaml.Unmarshal(data, cc); err != nil {
-			return nil, &FieldError{Path: "controller config", Msg: err.Error()}
+			return nil, fieldError("controller config", err.Error())
 		}
 		return cc, nil
 	}
 	if cfg, ok := head.Data["config"]; ok {
 		if err := yaml.Unmarshal([]byte(cfg), cc); err != nil {
-			return nil, &FieldError{Path: "data.config", Msg: err.Error()}
+			return nil, fieldError("data.config", err.Error())
 		}
 	}
 	for key, dst := range map[string]any{"mainContainer": &cc.MainContainer, "executor": &cc.Executor, "initlessPod": &cc.InitlessPod,

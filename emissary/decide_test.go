@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -36,7 +37,7 @@ func TestDecideSpot(t *testing.T) {
 		{"price limit missing", nil, nil, map[string]string{eci.AnnotationSpotStrategy: "SpotWithPriceLimit"}, nil, true},
 	} {
 		got, err := decideSpot(&Profile{Spot: tc.spot}, settings{{ann: tc.settings, path: "a"}}, tc.existing, "pod")
-		var fe *FieldError
+		var fe *badinput.Error
 		if tc.badInput != errors.As(err, &fe) || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: got %v, %v; want %v (bad input %v)", tc.name, got, err, tc.want, tc.badInput)
 		}

@@ -8,38 +8,39 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // DecodeObject decodes one Workflow, CronWorkflow, WorkflowTemplate, ClusterWorkflowTemplate (or
-// Pod, for lint) from YAML or JSON. Unknown fields are errors (render would otherwise drop them
-// silently); errors are *FieldError naming the field.
+// Pod, for lint) from YAML or JSON. Unknown fields and values of the wrong type are errors naming
+// their field (render would otherwise drop them silently); errors are *badinput.Error.
 func DecodeObject(data []byte) (runtime.Object, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, &FieldError{Path: "input", Msg: "empty document"}
+		return nil, fieldError("input", "empty document")
 	}
 	if n := countDocuments(data); n > 1 {
 		return nil, fieldErrorf("input", "%d YAML documents; expected one object (split the file)", n)
 	}
 	jsonData, err := yaml.YAMLToJSON(data)
 	if err != nil {
-		return nil, &FieldError{Path: "input", Msg: "malformed YAML/JSON: " + err.Error()}
+		return nil, fieldError("input", "malformed YAML/JSON: "+err.Error())
 	}
 	var head struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 	}
 	if err := json.Unmarshal(jsonData, &head); err != nil {
-		return nil, &FieldError{Path: "input", Msg: "expected a single Kubernetes object: " + err.Error()}
+		return nil, fieldError("input", "expected a single Kubernetes object: "+err.Error())
 	}
 	obj := NewWorkflowObject(head.Kind)
 	switch {
 	case head.Kind == "Pod":
 		obj = &corev1.Pod{}
 	case head.Kind == "":
-		return nil, &FieldError{Path: "kind", Msg: "missing (expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate)"}
+		return nil, fieldError("kind", "missing (expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate)")
 	case obj == nil:
 		return nil, fieldErrorf("kind", "expected Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate, got %q", head.Kind)
 	}
@@ -50,16 +51,8 @@ func DecodeObject(data []byte) (runtime.Object, error) {
 	if !strings.HasPrefix(head.APIVersion, wantGroup) {
 		return nil, fieldErrorf("apiVersion", "expected %sv1alpha1 for kind %s, got %q", strings.TrimSuffix(wantGroup, "v1"), head.Kind, head.APIVersion)
 	}
-	strict, err := kjson.UnmarshalStrict(jsonData, obj)
-	if err != nil {
-		return nil, &FieldError{Path: head.Kind, Msg: strings.TrimPrefix(err.Error(), "json: ")}
-	}
-	if len(strict) > 0 {
-		msgs := make([]string, len(strict))
-		for i, e := range strict {
-			msgs[i] = strings.TrimPrefix(e.Error(), "json: ")
-		}
-		return nil, &FieldError{Path: head.Kind, Msg: strings.Join(msgs, "; ")}
+	if errs := badinput.DecodeJSON(jsonData, obj, nil); len(errs) > 0 {
+		return nil, &badinput.Error{Errs: errs}
 	}
 	return obj, nil
 }

@@ -33,6 +33,6 @@
 // from vCPU/memory) but an error finding asking for GPU instance types.
 //
 // Bad input (unknown profile, invalid argo-eci.io/* values or specs, argo-eci.io/specs and
-// eci-use-specs disagreeing side by side, a malformed profiles.yaml) is a *FieldError naming the
+// eci-use-specs disagreeing side by side, a malformed profiles.yaml) is a *badinput.Error naming the
 // field. Everything else worth telling is a Finding with a stable code (see the Code constants).
 package emissary

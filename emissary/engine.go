@@ -75,7 +75,7 @@ func (s settings) get(key string) (value, path string, ok bool) {
 	return "", "", false
 }
 
-// skipped reports argo-eci.io/skip; any value other than true/false is a FieldError.
+// skipped reports argo-eci.io/skip; any value other than true/false is bad input (*badinput.Error).
 func (s settings) skipped() (bool, error) {
 	v, path, ok := s.get(AnnotationSkip)
 	if !ok {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/emissary"
 )
 
@@ -27,13 +28,13 @@ profiles:
 	fmt.Println(p.Name, p.Placement, p.Spot.Strategy, p.Spot.PriceLimit)
 
 	_, err = emissary.ParseProfiles([]byte(`profiles: {standard: {fallbackSpecs: 9}}`))
-	var fe *emissary.FieldError
-	fmt.Println(errors.As(err, &fe), fe.Path)
+	var fe *badinput.Error
+	fmt.Println(errors.As(err, &fe), fe.Field())
 	fmt.Println(err)
 	// Output:
 	// standard [label scheduler] SpotWithPriceLimit 0.25
 	// true profiles.standard.fallbackSpecs
-	// profiles.standard.fallbackSpecs: expected 0..4, got 9
+	// profiles.standard.fallbackSpecs: Invalid value: 9: expected 0..4
 }
 
 func ExampleEngine_ShapePod() {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // addSeeds adds every file of testdata/fuzz/<dir> (hand-written seed inputs) to the corpus. Go's
@@ -24,7 +26,7 @@ func addSeeds(f *testing.F, dir string) {
 }
 
 // FuzzParseProfiles: any input either parses into profiles an Engine can use, or fails with a
-// *FieldError; never a panic.
+// *badinput.Error; never a panic.
 func FuzzParseProfiles(f *testing.F) {
 	f.Add([]byte(fullProfiles))
 	f.Add([]byte(DefaultProfilesYAML))
@@ -34,9 +36,9 @@ func FuzzParseProfiles(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParseProfiles(data)
 		if err != nil {
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Path == "" {
-				t.Fatalf("error %v is not a *FieldError with a path", err)
+			var fe *badinput.Error
+			if !errors.As(err, &fe) || fe.Field() == "" {
+				t.Fatalf("error %v is not a *badinput.Error with a path", err)
 			}
 			return
 		}
@@ -54,7 +56,7 @@ func FuzzParseProfiles(f *testing.F) {
 }
 
 // FuzzDecodeAndRender: any input either parses as a stream (render's reader) and renders, or fails
-// with a *FieldError; never a panic. Rendered output parses again, rendering it again changes no
+// with a *badinput.Error; never a panic. Rendered output parses again, rendering it again changes no
 // object, and every pod the controller builds from a rendered template keeps the invariants
 // (images in every container, first spec covering the billed sum, nothing for the webhook to change).
 func FuzzDecodeAndRender(f *testing.F) {
@@ -72,9 +74,9 @@ func FuzzDecodeAndRender(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseStream(data)
 		if err != nil {
-			var fe *FieldError
+			var fe *badinput.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("parse error %v is not a *FieldError", err)
+				t.Fatalf("parse error %v is not a *badinput.Error", err)
 			}
 			return
 		}
@@ -84,18 +86,18 @@ func FuzzDecodeAndRender(f *testing.F) {
 			}
 			if _, ok := o.Object.(*corev1.Pod); ok {
 				if _, err := e.Lint(o.Object); err != nil {
-					var fe *FieldError
+					var fe *badinput.Error
 					if !errors.As(err, &fe) {
-						t.Fatalf("lint error %v is not a *FieldError", err)
+						t.Fatalf("lint error %v is not a *badinput.Error", err)
 					}
 				}
 				continue
 			}
 			out, _, err := e.ShapeWorkflow(o.Object)
 			if err != nil {
-				var fe *FieldError
+				var fe *badinput.Error
 				if !errors.As(err, &fe) {
-					t.Fatalf("render error %v is not a *FieldError", err)
+					t.Fatalf("render error %v is not a *badinput.Error", err)
 				}
 				return
 			}

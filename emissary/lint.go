@@ -22,7 +22,7 @@ const FanOutThreshold = 20
 // controller then looks the entrypoint up in the image registry), a wait sidecar that bumps the
 // spec, GPU without explicit ECS types, spot without retries, fan-out over FanOutThreshold pods
 // without a pinned image cache, Fluid dataset PVCs without serverless sidecar injection, and
-// missing resources (2-4Gi default billing). Errors are *FieldError for bad input.
+// missing resources (2-4Gi default billing). Errors are *badinput.Error for bad input.
 func (e *Engine) Lint(obj runtime.Object) ([]Finding, error) {
 	if pod, ok := obj.(*corev1.Pod); ok {
 		res, err := e.ShapePod(pod, nil)

@@ -53,7 +53,7 @@ type PodResult struct {
 // It never mutates its inputs; Pod in the result is a shaped deep copy (an unchanged copy when
 // skipped or denied).
 //
-// Errors are *FieldError for bad user input (unknown profile, invalid argo-eci.io/* value, invalid
+// Errors are *badinput.Error for bad user input (unknown profile, invalid argo-eci.io/* value, invalid
 // or conflicting spec annotations); the webhook denies such pods.
 //
 // The pod's creation time picks the time-of-day band of a learned spec; see [Engine.ShapePodAt].

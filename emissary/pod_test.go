@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/plugin"
 )
@@ -31,7 +32,7 @@ func TestShapePod(t *testing.T) {
 		outcome  Outcome
 		ann      map[string]string // expected annotations ("" = must be absent)
 		codes    []string          // findings that must be present
-		err      string            // FieldError path
+		err      string            // bad-input field path
 	}{
 		{
 			name: "typical step, full profile", profiles: std,
@@ -269,9 +270,9 @@ func TestShapePod(t *testing.T) {
 				t.Fatal("ShapePod mutated its input")
 			}
 			if tt.err != "" {
-				var fe *FieldError
-				if !errors.As(err, &fe) || fe.Path != tt.err {
-					t.Fatalf("error = %v, want a FieldError at %s", err, tt.err)
+				var fe *badinput.Error
+				if !errors.As(err, &fe) || fe.Field() != tt.err {
+					t.Fatalf("error = %v, want a *badinput.Error at %s", err, tt.err)
 				}
 				return
 			}

@@ -2,9 +2,7 @@ package emissary
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -12,9 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/recovery"
@@ -85,7 +82,7 @@ func (s *scalar) UnmarshalJSON(b []byte) error {
 	case bool:
 		*s = scalar(strconv.FormatBool(x))
 	default:
-		return &json.UnmarshalTypeError{Value: describe(v), Type: reflect.TypeOf("")}
+		return fmt.Errorf("expected a string, got %s", describe(v))
 	}
 	return nil
 }
@@ -128,178 +125,23 @@ var (
 )
 
 // ParseProfiles parses the profiles.yaml document: strict decoding into typed structs (unknown
-// fields are errors), then Validate. Errors are *FieldError naming the field path (e.g.
-// `profiles.standard.fallbackSpecs`); with several problems, the first names the path and the
-// message lists them all.
+// fields are errors), then Validate. Errors are *badinput.Error naming the field path (e.g.
+// `profiles.standard.fallbackSpecs`), every problem of the document listed.
 func ParseProfiles(data []byte) (*Profiles, error) {
-	jsonData, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, &FieldError{Path: "profiles.yaml", Msg: "malformed YAML: " + err.Error()}
-	}
 	var doc profilesDoc
-	if string(jsonData) != "null" {
-		if err := decodeStrict(jsonData, &doc); err != nil {
-			return nil, err
-		}
+	errs := badinput.DecodeYAML(data, &doc, nil)
+	if len(errs) == 0 {
+		errs = doc.Validate(nil)
 	}
-	if errs := doc.Validate(nil); len(errs) > 0 {
-		return nil, fieldErrorFromList(errs)
+	if len(errs) > 0 {
+		for _, e := range errs {
+			if e.Field == "" {
+				e.Field = "profiles.yaml" // a problem with the document as a whole
+			}
+		}
+		return nil, &badinput.Error{Errs: errs}
 	}
 	return doc.profiles(), nil
-}
-
-// decodeStrict decodes JSON into v, reporting unknown fields and type mismatches as *FieldError
-// with the full field path. Type mismatches are found by walking the document beside v's Go type,
-// so no error text is read.
-func decodeStrict(data []byte, v any) error {
-	var tree any
-	if err := json.Unmarshal(data, &tree); err != nil {
-		return &FieldError{Path: "profiles.yaml", Msg: "malformed: " + err.Error()}
-	}
-	if path, want, bad := mismatch(tree, reflect.TypeOf(v), ""); bad {
-		if path == "" {
-			path = "profiles.yaml"
-		}
-		return fieldErrorf(path, "expected %s, got %s", want, describe(valueAt(tree, path)))
-	}
-	strict, err := kjson.UnmarshalStrict(data, v)
-	if err != nil {
-		return &FieldError{Path: "profiles.yaml", Msg: err.Error()}
-	}
-	for _, e := range strict {
-		var fe kjson.FieldError
-		if errors.As(e, &fe) {
-			path := fe.FieldPath()
-			if path == "" || strings.HasSuffix(path, ".") {
-				path += `""`
-			}
-			return fieldErrorf(path, "unknown field")
-		}
-	}
-	if len(strict) > 0 {
-		return &FieldError{Path: "profiles.yaml", Msg: strict[0].Error()}
-	}
-	return nil
-}
-
-var (
-	unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
-	scalarType      = reflect.TypeOf(scalar(""))
-)
-
-// mismatch walks a decoded JSON value beside the Go type t and returns the path of the first value
-// whose JSON type t cannot hold, with what t expects there.
-func mismatch(v any, t reflect.Type, path string) (string, string, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if v == nil {
-		return "", "", false
-	}
-	join := func(k string) string {
-		if path == "" {
-			return k
-		}
-		return path + "." + k
-	}
-	switch {
-	case t == scalarType:
-		switch v.(type) {
-		case map[string]any, []any:
-			return path, "a string", true
-		}
-		return "", "", false
-	case reflect.PointerTo(t).Implements(unmarshalerType):
-		return "", "", false // types with their own decoding report through Validate
-	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return path, "a mapping", true
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			ft, known := fieldType(t, k)
-			if !known {
-				continue // unknown fields are reported by the strict decoder
-			}
-			if p, want, bad := mismatch(m[k], ft, join(k)); bad {
-				return p, want, true
-			}
-		}
-	case reflect.Slice:
-		list, ok := v.([]any)
-		if !ok {
-			return path, "a list", true
-		}
-		for i, e := range list {
-			if p, want, bad := mismatch(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); bad {
-				return p, want, true
-			}
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			return path, "true or false", true
-		}
-	case reflect.Int, reflect.Int64:
-		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
-			return path, "a whole number", true
-		}
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			return path, "a string", true
-		}
-	}
-	return "", "", false
-}
-
-// fieldType is the type of a map's values, or of the struct field with JSON name k.
-func fieldType(t reflect.Type, k string) (reflect.Type, bool) {
-	if t.Kind() == reflect.Map {
-		return t.Elem(), true
-	}
-	for i := 0; i < t.NumField(); i++ {
-		if strings.Split(t.Field(i).Tag.Get("json"), ",")[0] == k {
-			return t.Field(i).Type, true
-		}
-	}
-	return nil, false
-}
-
-// valueAt returns the value at a dotted path of a decoded JSON tree (the closest one found).
-func valueAt(v any, path string) any {
-	if path == "profiles.yaml" {
-		return v
-	}
-	for _, p := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return v
-		}
-		v = m[p]
-	}
-	return v
-}
-
-// fieldErrorFromList turns a Validate result into the one bad-input error type.
-func fieldErrorFromList(errs field.ErrorList) *FieldError {
-	msgs := make([]string, 0, len(errs))
-	for i, e := range errs {
-		body := e.ErrorBody()
-		if (e.Type == field.ErrorTypeInvalid || e.Type == field.ErrorTypeRequired) && e.Detail != "" {
-			body = e.Detail
-		}
-		if i > 0 {
-			body = e.Field + ": " + body
-		}
-		msgs = append(msgs, body)
-	}
-	return &FieldError{Path: errs[0].Field, Msg: strings.Join(msgs, "; ")}
 }
 
 // Validate checks the whole document; paths start at fldPath (nil: the document root).
@@ -362,7 +204,7 @@ func (p *profileDoc) Validate(fp *field.Path) field.ErrorList {
 	errs = append(errs, validatePlacement(fp.Child("placement"), p.Placement)...)
 	errs = append(errs, p.Specs.validate(fp.Child("specs"))...)
 	if p.FallbackSpecs != nil && (*p.FallbackSpecs < 0 || *p.FallbackSpecs > eci.MaxSpecs-1) {
-		errs = append(errs, field.Invalid(fp.Child("fallbackSpecs"), *p.FallbackSpecs, fmt.Sprintf("expected 0..%d, got %d", eci.MaxSpecs-1, *p.FallbackSpecs)))
+		errs = append(errs, field.Invalid(fp.Child("fallbackSpecs"), *p.FallbackSpecs, fmt.Sprintf("expected 0..%d", eci.MaxSpecs-1)))
 	}
 	for i, f := range p.InstanceFamilies {
 		if !familyRE.MatchString(f) {
@@ -485,7 +327,7 @@ func (s *spotDoc) Validate(fp *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(fp.Child("priceLimit"), price, "only used with strategy SpotWithPriceLimit (strategy is SpotAsPriceGo)"))
 	}
 	if d := s.DurationHours; d != nil && (*d < 0 || *d > 1) { // a 1-hour protection period or none
-		errs = append(errs, field.Invalid(fp.Child("durationHours"), *d, fmt.Sprintf("expected 0..1, got %d", *d)))
+		errs = append(errs, field.Invalid(fp.Child("durationHours"), *d, "expected 0..1"))
 	}
 	return errs
 }
@@ -511,7 +353,7 @@ func (z *zonesDoc) Validate(fp *field.Path) field.ErrorList {
 func (r *retryDoc) Validate(fp *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if r.Limit < 1 || r.Limit > 100 {
-		errs = append(errs, field.Invalid(fp.Child("limit"), r.Limit, fmt.Sprintf("expected 1..100, got %d", r.Limit)))
+		errs = append(errs, field.Invalid(fp.Child("limit"), r.Limit, "expected 1..100"))
 	}
 	if r.Policy != "" {
 		errs = append(errs, enum(fp.Child("policy"), r.Policy, "Always", "OnFailure", "OnError", "OnTransientError")...)

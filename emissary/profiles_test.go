@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 const fullProfiles = `
@@ -54,7 +56,7 @@ func TestParseProfilesErrors(t *testing.T) {
 	tests := []struct {
 		doc, path, msg string
 	}{
-		{"profiles: {a: {fallbackSpecs: 9}}", "profiles.a.fallbackSpecs", "expected 0..4, got 9"},
+		{"profiles: {a: {fallbackSpecs: 9}}", "profiles.a.fallbackSpecs", "Invalid value: 9: expected 0..4"},
 		{"profiles: {a: {fallbackSpec: 1}}", "profiles.a.fallbackSpec", "unknown field"},
 		{"defaults: a", "defaults", "unknown field"},
 		{"default: b\nprofiles: {a: {}}", "default", `"b"`},
@@ -83,17 +85,22 @@ func TestParseProfilesErrors(t *testing.T) {
 		{"profiles: {a: {selector: {namespaces: [x]}}, b: {selector: {namespaces: [x]}}}", "profiles.b.selector.namespaces", "already selected"},
 		{"profiles: [a]", "profiles", "mapping"},
 		{"profiles: {a: {instanceFamilies: [c6]}}", "profiles.a.instanceFamilies[0]", "ecs.c6"},
-		{"profiles: {a: [", "profiles.yaml", "malformed"},
+		{"profiles: {a: [", "profiles.yaml", "not valid YAML"},
+		{"profiles:\n  a: {}\n  a: {fallbackSpecs: 1}\n", "profiles.a", "given twice (line 3)"},
+		{"profiles: {a: {fallbackSpecs: 1, fallbackSpecs: 2}}", "profiles.a.fallbackSpecs", "given twice"},
+		{"profiles: {a: {tags: {team: [data]}}}", "profiles.a.tags.team", "expected a string, got a list"},
+		{"profiles: {a: {spot: {strategy: SpotWithPriceLimit, priceLimit: {max: 1}}}}", "profiles.a.spot.priceLimit", "expected a string, got a mapping"},
+		{"profiles: {a: {fallbackSpecs: two}}", "profiles.a.fallbackSpecs", `expected a whole number, got "two"`},
 		{"- a", "profiles.yaml", "mapping"},
 	}
 	for _, tt := range tests {
 		_, err := ParseProfiles([]byte(tt.doc))
-		var fe *FieldError
+		var fe *badinput.Error
 		if !errors.As(err, &fe) {
-			t.Errorf("%q: error %v is not a *FieldError", tt.doc, err)
+			t.Errorf("%q: error %v is not a *badinput.Error", tt.doc, err)
 			continue
 		}
-		if fe.Path != tt.path || !strings.Contains(fe.Msg, tt.msg) {
+		if fe.Field() != tt.path || !strings.Contains(fe.Message(), tt.msg) {
 			t.Errorf("%q: got %q, want path %s and message containing %q", tt.doc, err, tt.path, tt.msg)
 		}
 	}

@@ -47,10 +47,10 @@ type StreamObject struct {
 }
 
 // ParseStream parses a YAML or JSON stream. An Argo object that Argo's own types cannot hold is a
-// *FieldError naming the document and the field; unknown fields are not errors (see Unknown).
+// *badinput.Error naming the document and the field; unknown fields are not errors (see Unknown).
 func ParseStream(data []byte) (*Stream, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &FieldError{Path: "input", Msg: "empty document"}
+		return nil, fieldError("input", "empty document")
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	s := &Stream{indentedSeqs: indentsSequences(data)}
@@ -72,7 +72,7 @@ func ParseStream(data []byte) (*Stream, error) {
 		}
 	}
 	if len(s.Objects) == 0 {
-		return nil, &FieldError{Path: "input", Msg: "no object in the stream"}
+		return nil, fieldError("input", "no object in the stream")
 	}
 	return s, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // renderStream renders every Argo object of a stream the way `argo-eci render` does.
@@ -120,10 +122,10 @@ spec:
     inputs: {parameters: [{name: cpu}]}
     container: {image: alpine, resources: {limits: {cpu: "{{inputs.parameters.cpu}}"}}}
 `))
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Path != "spec.templates[0].container.resources.limits.cpu" ||
-		!strings.Contains(fe.Msg, `template "main"`) || !strings.Contains(fe.Msg, "podSpecPatch") {
-		t.Errorf("got %v, want a FieldError naming the template, the field and podSpecPatch", err)
+	var fe *badinput.Error
+	if !errors.As(err, &fe) || fe.Field() != "spec.templates[0].container.resources.limits.cpu" ||
+		!strings.Contains(fe.Message(), `template "main"`) || !strings.Contains(fe.Message(), "podSpecPatch") {
+		t.Errorf("got %v, want a *badinput.Error naming the template, the field and podSpecPatch", err)
 	}
 }
 

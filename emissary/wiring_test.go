@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/plugin"
 	"github.com/argo-eci/argo-eci/recovery"
@@ -192,8 +193,8 @@ func TestParseProfilesWiringFields(t *testing.T) {
 		"profiles: {a: {sizing: measured}}":                "profiles.a.sizing",
 	} {
 		_, err := ParseProfiles([]byte(doc))
-		fe, ok := err.(*FieldError)
-		if !ok || fe.Path != path {
+		fe, ok := badinput.As(err)
+		if !ok || fe.Field() != path {
 			t.Errorf("%s: error %v, want one naming %s", doc, err, path)
 		}
 	}

@@ -55,7 +55,7 @@ func docOf(obj runtime.Object) (*wfDoc, error) {
 		return &wfDoc{meta: &o.ObjectMeta, settings: settings{{ann: o.Annotations, path: "metadata.annotations"}},
 			spec: &o.Spec, specPath: "spec", tagName: workflowTagName(nil, o.Name, o.GenerateName), namespace: o.Namespace, obj: obj}, nil
 	case nil:
-		return nil, &FieldError{Path: "kind", Msg: "no object"}
+		return nil, fieldError("kind", "no object")
 	default:
 		return nil, fieldErrorf("kind", "expected a Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate, got %T", obj)
 	}
@@ -94,11 +94,11 @@ func docOf(obj runtime.Object) (*wfDoc, error) {
 // The agent pod's spec and the artifact-GC pod are left to the pod webhook: their containers come
 // from the controller's configuration, which a workflow file does not show.
 //
-// Errors are *FieldError for bad input (unknown profile, invalid annotation values or specs).
+// Errors are *badinput.Error for bad input (unknown profile, invalid annotation values or specs).
 // Findings with SeverityError describe pods that would fail or be denied on ECI.
 func (e *Engine) ShapeWorkflow(obj runtime.Object) (runtime.Object, []Finding, error) {
 	if obj == nil {
-		return nil, nil, &FieldError{Path: "kind", Msg: "no object"}
+		return nil, nil, fieldError("kind", "no object")
 	}
 	out := obj.DeepCopyObject()
 	doc, err := docOf(out)

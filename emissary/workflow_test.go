@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -346,8 +347,8 @@ spec:
 
 	bad := wf.DeepCopy()
 	bad.Spec.Templates[2].Metadata.Annotations[AnnotationProfile] = "gold"
-	var fe *FieldError
-	if _, _, err := e.ShapeWorkflow(bad); !errors.As(err, &fe) || fe.Path != `spec.templates[2].metadata.annotations["argo-eci.io/profile"]` {
+	var fe *badinput.Error
+	if _, _, err := e.ShapeWorkflow(bad); !errors.As(err, &fe) || fe.Field() != `spec.templates[2].metadata.annotations["argo-eci.io/profile"]` {
 		t.Errorf("unknown template profile: %v", err)
 	}
 }
@@ -443,14 +444,16 @@ func TestDecodeObject(t *testing.T) {
 		"kind: Deployment\napiVersion: apps/v1": "kind",
 		"apiVersion: v1\nkind: Workflow":        "apiVersion",
 		"metadata: {name: x}":                   "kind",
-		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {entrypoint: [a]}": "Workflow",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {entrypoint: [a]}":                                                                "spec.entrypoint",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {templates: [{name: a}, {name: b, container: {image: x, imagePullPolicy: [1]}}]}": "spec.templates[1].container.imagePullPolicy",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {templates: [{name: a, contianer: {}}]}":                                          "spec.templates[0].contianer",
 		"{": "input",
 	}
 	for in, path := range bad {
 		_, err := DecodeObject([]byte(in))
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Path != path {
-			t.Errorf("%q: error %v, want a FieldError at %s", in, err, path)
+		var fe *badinput.Error
+		if !errors.As(err, &fe) || fe.Field() != path {
+			t.Errorf("%q: error %v, want a *badinput.Error at %s", in, err, path)
 		}
 	}
 }

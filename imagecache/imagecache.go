@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/internal/requeue"
 )
 
@@ -206,8 +207,9 @@ func (m *Manager) end(key string) {
 
 // Ensure runs one step: reuse a Ready cache of the same images (templates that name no cache), or
 // create the ImageCache (again, when
-// an earlier one of argo-eci's failed), then report its phase. Validate spec first. After an attempt's
-// first call, transient Kubernetes errors become a Running reply that retries until the timeout.
+// an earlier one of argo-eci's failed), then report its phase. Validate spec first; a spec the
+// workflow's namespace may not use is a *badinput.Error. After an attempt's first call, transient
+// Kubernetes errors become a Running reply that retries until the timeout.
 func (m *Manager) Ensure(ctx context.Context, wf executorplugins.ObjectMeta, spec *Spec) (executorplugins.ExecuteTemplateReply, error) {
 	now := m.now()
 	key := wf.UID + "/" + spec.CacheName()
@@ -215,7 +217,7 @@ func (m *Manager) Ensure(ctx context.Context, wf executorplugins.ObjectMeta, spe
 	policy := m.Requeue.OrDefault(DefaultRequeue)
 	if errs := spec.ValidateNamespace(field.NewPath("argo-eci", "imageCache"), wf.Namespace); len(errs) > 0 {
 		m.end(key)
-		return failed(errs.ToAggregate().Error()), nil
+		return executorplugins.ExecuteTemplateReply{}, &badinput.Error{Errs: errs}
 	}
 	reply, err := m.step(ctx, wf, spec, first, now, start, policy)
 	switch {

@@ -2,6 +2,7 @@ package imagecache
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 var testWF = executorplugins.ObjectMeta{Name: "wf", Namespace: "ns", UID: "11111111-2222-3333-4444-555555555555"}
@@ -96,10 +99,10 @@ func TestEnsureCreatesWithReuseAnnotationAndOwnNamespaceSecrets(t *testing.T) {
 		t.Fatalf("created %v", ic.Object)
 	}
 	foreign := &Spec{Name: "steal", Images: []string{"app:1"}, ImagePullSecrets: []string{"kube-system:admin-registry"}}
-	r, err = (&Manager{Client: kube}).Ensure(context.Background(), testWF, foreign)
-	if err != nil || r.Node.Phase != wfv1.NodeFailed || !strings.Contains(r.Node.Message, "argo-eci.imageCache.imagePullSecrets[0]") ||
-		!strings.Contains(r.Node.Message, "only Secrets of the workflow's namespace ns") {
-		t.Fatalf("a Secret of another namespace was accepted: %v %+v", err, r.Node)
+	_, err = (&Manager{Client: kube}).Ensure(context.Background(), testWF, foreign)
+	var bad *badinput.Error
+	if !errors.As(err, &bad) || bad.Field() != "argo-eci.imageCache.imagePullSecrets[0]" {
+		t.Fatalf("a Secret of another namespace: %v, want bad input at argo-eci.imageCache.imagePullSecrets[0]", err)
 	}
 	if err := kube.Get(context.Background(), client.ObjectKey{Name: "steal"}, cache("steal", nil, nil, nil)); !apierrors.IsNotFound(err) {
 		t.Fatalf("ImageCache created for a foreign Secret: %v", err)

@@ -12,6 +12,8 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // FuzzExecuteTemplate feeds arbitrary bodies to the decoder and the handler. Seeds live in
@@ -43,7 +45,7 @@ func FuzzExecuteTemplate(f *testing.F) {
 		case err == nil && req != nil:
 			t.Fatal("foreign template returned a request")
 		case err != nil:
-			var ie *InputError
+			var ie *badinput.Error
 			if !errors.As(err, &ie) && !errors.Is(err, errProtocol) {
 				t.Fatalf("unclassified decode error: %v", err)
 			}

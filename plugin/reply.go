@@ -8,6 +8,7 @@ import (
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/internal/requeue"
 )
 
@@ -33,7 +34,7 @@ type Response struct {
 // 404 is never returned here: the agent would stop calling template.execute for the agent's lifetime.
 func Reply(out executorplugins.ExecuteTemplateReply, err error) Response {
 	var (
-		inputErr *InputError
+		badInput *badinput.Error
 		tooBig   *http.MaxBytesError
 	)
 	switch {
@@ -56,8 +57,8 @@ func Reply(out executorplugins.ExecuteTemplateReply, err error) Response {
 		return Response{Status: http.StatusBadRequest, Text: err.Error()}
 	case errors.Is(err, errPanic):
 		return Response{Status: http.StatusInternalServerError, Text: err.Error()}
-	case errors.As(err, &inputErr):
-		return failed(err.Error())
+	case errors.As(err, &badInput):
+		return failed(badInput.Error())
 	case IsTransient(err):
 		return Response{Status: http.StatusServiceUnavailable, Text: err.Error()}
 	default:

@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"strings"
 
 	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/dataset"
 	"github.com/argo-eci/argo-eci/imagecache"
 )
@@ -40,20 +38,9 @@ type Request struct {
 // answered with 400 because it says nothing about any template.
 var errProtocol = errors.New("malformed template.execute request")
 
-// InputError is bad user input in an argo-eci template: the node fails with its message.
-type InputError struct {
-	Errs field.ErrorList
-}
-
-func (e *InputError) Error() string {
-	if agg := e.Errs.ToAggregate(); agg != nil {
-		return agg.Error()
-	}
-	return "invalid " + Name + " template"
-}
-
 // DecodeRequest decodes a template.execute body. mine is false (and err nil) for templates that are
-// not argo-eci's. A protocol problem wraps errProtocol; bad argo-eci input is an *InputError.
+// not argo-eci's. A protocol problem wraps errProtocol; bad argo-eci input is a
+// *badinput.Error naming the field (the node fails with its message).
 func DecodeRequest(body []byte) (req *Request, mine bool, err error) {
 	var args executorplugins.ExecuteTemplateArgs
 	if err := json.Unmarshal(body, &args); err != nil {
@@ -79,8 +66,8 @@ func DecodeRequest(body []byte) (req *Request, mine bool, err error) {
 	}
 	req = &Request{Workflow: wf, Template: args.Template.Name}
 	root := field.NewPath(Name)
-	if errs := decodeStrict(raw, &req.Spec, root); len(errs) > 0 {
-		return nil, true, &InputError{Errs: errs}
+	if errs := badinput.DecodeJSON(raw, &req.Spec, root); len(errs) > 0 {
+		return nil, true, &badinput.Error{Errs: errs}
 	}
 	var errs field.ErrorList
 	switch s := req.Spec; {
@@ -94,81 +81,7 @@ func DecodeRequest(body []byte) (req *Request, mine bool, err error) {
 		errs = append(errs, field.Required(root, "set exactly one of dataset or imageCache"))
 	}
 	if len(errs) > 0 {
-		return nil, true, &InputError{Errs: errs}
+		return nil, true, &badinput.Error{Errs: errs}
 	}
 	return req, true, nil
-}
-
-// decodeStrict decodes raw into v rejecting unknown and duplicate fields and wrong types, with errors
-// that name the field (root.dataset.timeout) and say what was expected. Unknown and duplicate fields
-// are told apart by decoding once per strictness option, never by reading error text.
-func decodeStrict(raw []byte, v any, root *field.Path) field.ErrorList {
-	unknown, err := sigsjson.UnmarshalStrict(raw, v, sigsjson.DisallowUnknownFields)
-	if err != nil {
-		// Decode again with encoding/json only to learn which field had the wrong type.
-		var ute *json.UnmarshalTypeError
-		if errors.As(json.Unmarshal(raw, new(Spec)), &ute) {
-			return field.ErrorList{invalid(fieldPath(root, ute.Field), field.ErrorTypeTypeInvalid,
-				fmt.Sprintf("expected %s, got %s", typeName(ute.Type), ute.Value))}
-		}
-		if isSyntax, _ := sigsjson.SyntaxErrorOffset(err); isSyntax {
-			return field.ErrorList{invalid(root, field.ErrorTypeInvalid, "not valid JSON: "+err.Error())}
-		}
-		return field.ErrorList{invalid(root, field.ErrorTypeInvalid, strings.TrimPrefix(err.Error(), "json: "))}
-	}
-	duplicate, _ := sigsjson.UnmarshalStrict(raw, new(Spec), sigsjson.DisallowDuplicateFields)
-	var errs field.ErrorList
-	for _, group := range []struct {
-		errs []error
-		msg  string
-	}{{unknown, "unknown field"}, {duplicate, "duplicate field"}} {
-		for _, e := range group.errs {
-			var fe sigsjson.FieldError
-			if errors.As(e, &fe) {
-				errs = append(errs, field.Forbidden(fieldPath(root, fe.FieldPath()), group.msg))
-				continue
-			}
-			errs = append(errs, field.Invalid(root, "", e.Error()))
-		}
-	}
-	return errs
-}
-
-// invalid is a field error whose (unknown or unhelpful) value is left out of the message.
-func invalid(p *field.Path, t field.ErrorType, detail string) *field.Error {
-	return &field.Error{Type: t, Field: p.String(), BadValue: field.OmitValueType{}, Detail: detail}
-}
-
-// fieldPath turns "dataset.load.paths" (dots, maybe [i]) into a field.Path below root.
-func fieldPath(root *field.Path, dotted string) *field.Path {
-	p := root
-	for _, part := range strings.Split(dotted, ".") {
-		if part != "" {
-			p = p.Child(part)
-		}
-	}
-	return p
-}
-
-// typeName says what a Go type means in a template.
-func typeName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	}
-	return t.String()
 }

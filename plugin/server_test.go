@@ -26,7 +26,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/dataset"
 	"github.com/argo-eci/argo-eci/imagecache"
 )
@@ -214,7 +216,7 @@ func TestBadInputFailsTheNodeNamingTheField(t *testing.T) {
 		{"relative path", `{"argo-eci":{"dataset":{"name":"a","load":{"paths":["train"]}}}}`, "argo-eci.dataset.load.paths[0]"},
 		{"cleanup", `{"argo-eci":{"dataset":{"name":"a","cleanup":"always"}}}`, "argo-eci.dataset.cleanup"},
 		{"runtime without mounts", `{"argo-eci":{"dataset":{"name":"a","runtime":{"replicas":1}}}}`, "argo-eci.dataset.mounts"},
-		{"bad quantity", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"tieredstore":{"levels":[{"mediumtype":"MEM","quota":"lots"}]}}}}}`, "argo-eci"},
+		{"bad quantity", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"tieredstore":{"levels":[{"mediumtype":"MEM","quota":"lots"}]}}}}}`, "argo-eci.dataset.runtime.tieredstore.levels[0].quota"},
 		{"runtime image is not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"fuse":{"image":"evil/fuse"}}}}}`, "argo-eci.dataset.runtime.fuse.image"},
 		{"runtime fuse args are not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"fuse":{"args":["--privileged"]}}}}}`, "argo-eci.dataset.runtime.fuse.args"},
 		{"runtime volumes are not allowed", `{"argo-eci":{"dataset":{"name":"a","mounts":[{"mountPoint":"oss://b/p/"}],"runtime":{"volumes":[{"name":"root","hostPath":{"path":"/"}}]}}}}`, "argo-eci.dataset.runtime.volumes"},
@@ -230,6 +232,11 @@ func TestBadInputFailsTheNodeNamingTheField(t *testing.T) {
 			t.Log(msg)
 			if !strings.HasPrefix(msg, c.field) {
 				t.Fatalf("message %q does not start with the field %q", msg, c.field)
+			}
+			_, mine, err := DecodeRequest([]byte(body(c.plugin)))
+			var bad *badinput.Error
+			if !mine || !errors.As(err, &bad) || bad.Field() != c.field {
+				t.Fatalf("DecodeRequest: mine %v, error %v; want a *badinput.Error at %s", mine, err, c.field)
 			}
 		})
 	}
@@ -349,6 +356,18 @@ func TestPanicIsRecovered(t *testing.T) {
 	}
 }
 
+// Bad input found by an executor (a pull Secret of another namespace) fails the node naming the
+// field, like bad input found while decoding; it is never retried as a transient error.
+func TestExecutorBadInputFailsTheNode(t *testing.T) {
+	bad := &badinput.Error{Errs: field.ErrorList{field.Forbidden(field.NewPath("argo-eci", "imageCache", "imagePullSecrets").Index(0), "only Secrets of the workflow's namespace")}}
+	ic := &fakeImageCaches{err: fmt.Errorf("ensure: %w", bad)}
+	ts := newTestServer(t, &fakeDatasets{}, ic)
+	msg := failedMessage(t, ts, body(`{"argo-eci":{"imageCache":{"images":["alpine"],"imagePullSecrets":["other:regcred"]}}}`))
+	if !strings.HasPrefix(msg, "argo-eci.imageCache.imagePullSecrets[0]: Forbidden") {
+		t.Fatalf("message %q, want the field and the problem", msg)
+	}
+}
+
 func TestImageCacheDispatch(t *testing.T) {
 	ic := &fakeImageCaches{reply: executorplugins.ExecuteTemplateReply{Node: &wfv1.NodeResult{Phase: wfv1.NodeSucceeded}}}
 	ts := newTestServer(t, &fakeDatasets{}, ic)
@@ -411,7 +430,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestReplyNeverNotFound(t *testing.T) {
-	errs := []error{nil, errForbidden, errProtocol, errPanic, &InputError{}, apierrors.NewNotFound(schema.GroupResource{}, "x"),
+	errs := []error{nil, errForbidden, errProtocol, errPanic, &badinput.Error{}, apierrors.NewNotFound(schema.GroupResource{}, "x"),
 		&http.MaxBytesError{Limit: 1}, errors.New("other")}
 	for _, err := range errs {
 		if r := Reply(executorplugins.ExecuteTemplateReply{}, err); r.Status == http.StatusNotFound {

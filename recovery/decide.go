@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -73,11 +74,12 @@ func (d *Decision) set(key, value, reason string) {
 }
 
 // Decide shapes the pod of a retry from its earlier attempts. It reads only pod's annotations and
-// containers; an error means the pod's own ECI annotations are malformed.
+// containers; an error means the pod's own ECI annotations are malformed, or opts (a profile's
+// recovery settings) are invalid, a *badinput.Error.
 func Decide(pod *corev1.Pod, attempts []Attempt, opts Options) (Decision, error) {
 	var d Decision
 	if errs := opts.Validate(field.NewPath("recovery")); len(errs) > 0 {
-		return d, errs.ToAggregate()
+		return d, &badinput.Error{Errs: errs}
 	}
 	ann := pod.Annotations
 	var specs []eci.Spec

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 )
 
@@ -254,8 +255,8 @@ type Table struct {
 }
 
 // ParseConfigMapData decodes every entry strictly (unknown fields are errors) and validates it; one
-// broken entry fails the whole ConfigMap, so a caller keeps its previous Table. The error lists
-// every problem with its key and field.
+// broken entry fails the whole ConfigMap, so a caller keeps its previous Table. The error is a
+// *badinput.Error listing every problem with its key and field (`data[key].spec`).
 func ParseConfigMapData(data map[string]string) (*Table, error) {
 	t := &Table{byKey: make(map[string]Learned, len(data))}
 	var errs field.ErrorList
@@ -267,8 +268,8 @@ func ParseConfigMapData(data map[string]string) (*Table, error) {
 	for _, key := range keys {
 		path := field.NewPath("data").Key(key)
 		var e Entry
-		if err := yaml.UnmarshalStrict([]byte(data[key]), &e); err != nil {
-			errs = append(errs, field.Invalid(path, "", "not an entry: "+err.Error()))
+		if derrs := badinput.DecodeYAML([]byte(data[key]), &e, path); len(derrs) > 0 {
+			errs = append(errs, derrs...)
 			continue
 		}
 		if verrs := e.Validate(path); len(verrs) > 0 {
@@ -282,7 +283,7 @@ func ParseConfigMapData(data map[string]string) (*Table, error) {
 		t.byKey[key] = learnedOf(e)
 	}
 	if len(errs) > 0 {
-		return nil, errs.ToAggregate()
+		return nil, &badinput.Error{Errs: errs}
 	}
 	return t, nil
 }

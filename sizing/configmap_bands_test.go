@@ -124,7 +124,7 @@ func TestParseConfigMapDataRejectsBands(t *testing.T) {
 		data  map[string]string
 		field string
 	}{
-		{"unknown band field", edit(func(_ map[string]any, b []any) { band(b, 0)["hours"] = 6 }), key},
+		{"unknown band field", edit(func(_ map[string]any, b []any) { band(b, 0)["hours"] = 6 }), key + ".bands[0].hours"},
 		{"no time zone", edit(func(m map[string]any, _ []any) { delete(m, "timeZone") }), key + ".timeZone"},
 		{"Local time zone", edit(func(m map[string]any, _ []any) { m["timeZone"] = "Local" }), key + ".timeZone"},
 		{"unknown time zone", edit(func(m map[string]any, _ []any) { m["timeZone"] = "Mars/Olympus" }), key + ".timeZone"},

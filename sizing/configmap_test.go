@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 func learnedData(t *testing.T) (map[string]string, *Recommendation) {
@@ -49,19 +49,15 @@ func TestConfigMapRoundTrip(t *testing.T) {
 	}
 }
 
-// fieldsOf returns the field paths of the errors in an aggregate of *field.Error.
+// fieldsOf returns the field paths of the problems of a *badinput.Error.
 func fieldsOf(t *testing.T, err error) []string {
 	t.Helper()
-	var agg utilerrors.Aggregate
-	if !errors.As(err, &agg) {
-		t.Fatalf("error %v is not an aggregate", err)
+	var bad *badinput.Error
+	if !errors.As(err, &bad) {
+		t.Fatalf("error %v is not a *badinput.Error", err)
 	}
 	var out []string
-	for _, e := range agg.Errors() {
-		var fe *field.Error
-		if !errors.As(e, &fe) {
-			t.Fatalf("%v is not a *field.Error", e)
-		}
+	for _, fe := range bad.Errs {
 		out = append(out, fe.Field)
 	}
 	return out
@@ -89,7 +85,11 @@ func TestParseConfigMapDataRejects(t *testing.T) {
 		field string
 	}{
 		{"malformed YAML", map[string]string{"ci_wt_build_compile": "spec: [2-4Gi"}, key},
-		{"unknown field", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["specs"] = "2-4Gi" })}, key},
+		{"unknown field", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["specs"] = "2-4Gi" })}, key + ".specs"},
+		{"wrong type", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["runs"] = "many" })}, key + ".runs"},
+		{"not a quantity", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["memory"].(map[string]any)["p95"] = "lots" })}, key + ".memory.p95"},
+		{"not a time", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["window"].(map[string]any)["from"] = "yesterday" })}, key + ".window.from"},
+		{"field given twice", map[string]string{"ci_wt_build_compile": entry + "spec: 4-8Gi\n"}, key + ".spec"},
 		{"spec not in the catalog", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["spec"] = "3-5Gi" })}, key + ".spec"},
 		{"spec below the memory max", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["spec"] = "2-2Gi" })}, key + ".spec"},
 		{"spec below the CPU max", map[string]string{"ci_wt_build_compile": edit(func(m map[string]any) { m["spec"] = "0.5-4Gi" })}, key + ".spec"},

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/plugin"
@@ -253,12 +254,20 @@ func wrongKind(path string, req *admissionv1.AdmissionRequest, want string) verd
 		"argo-eci: %s shapes %s, not %s; check the MutatingWebhookConfiguration rules", path, want, got)}}
 }
 
-// errorVerdict classifies an engine error: bad user input is refused naming the field, anything
+// maxCauses bounds the field causes of one refusal.
+const maxCauses = 5
+
+// errorVerdict classifies an engine error: bad user input is refused naming the field (in the
+// message and, as the apiserver's own validation does, as one status cause per problem), anything
 // else is an internal error.
 func errorVerdict(err error) verdict {
-	var fe *emissary.FieldError
+	var fe *badinput.Error
 	if errors.As(err, &fe) {
-		return verdict{outcome: outcomeInvalid, message: "argo-eci: " + fe.Error()}
+		v := verdict{outcome: outcomeInvalid, message: "argo-eci: " + fe.Error()}
+		for _, e := range fe.Errs[:min(len(fe.Errs), maxCauses)] {
+			v.causes = append(v.causes, metav1.StatusCause{Type: metav1.CauseType(e.Type), Message: e.ErrorBody(), Field: e.Field})
+		}
+		return v
 	}
 	return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
 }

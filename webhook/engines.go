@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/sizing"
 )
@@ -58,9 +59,12 @@ func (s *EngineStore) Current() Shaper {
 func (s *EngineStore) Set(e Shaper) { s.current.Store(&loadedEngine{e}) }
 
 // Load parses profiles.yaml data and installs a new engine built from it. Unchanged data is a
-// no-op, and data that failed before fails again without a second log line. On error the
-// engine in use is kept and the error, naming the bad field, is returned. An empty document
-// is an error. kind ("file" or "configmap") labels the metrics; origin names the file or object in logs.
+// no-op. On error the engine in use is kept and the error, naming the bad field, is returned for
+// the caller to report (Load logs only successful loads); an empty document is an error. changed
+// reports whether the outcome is new: a new engine installed, or data rejected for the first time.
+// Data that failed before fails again with changed false and is not counted again, so a caller
+// polling the same bad data reports it once. kind ("file" or "configmap") labels the metrics;
+// origin names the file or object in logs and errors.
 func (s *EngineStore) Load(kind, origin string, data []byte) (changed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,34 +72,34 @@ func (s *EngineStore) Load(kind, origin string, data []byte) (changed bool, err 
 		return false, nil
 	}
 	if s.rejected != nil && bytes.Equal(data, s.rejected) {
-		return false, s.rejectErr // already logged and counted once
+		return false, s.rejectErr // already returned and counted once
 	}
 	var profiles *emissary.Profiles
 	if len(bytes.TrimSpace(data)) == 0 {
 		// Most likely a file caught between truncation and write; never let it switch
 		// shaping off. An explicit `profiles: {}` does that.
-		err = &emissary.FieldError{Path: "profiles.yaml", Msg: "empty document (write `profiles: {}` to shape nothing)"}
+		err = badinput.Errorf("profiles.yaml", "empty document (write `profiles: {}` to shape nothing)")
 	} else {
 		profiles, err = emissary.ParseProfiles(data)
-	}
-	if err == nil {
-		s.Set(emissary.NewEngine(profiles).WithSizing(s.Sizing))
-		s.data, s.rejected, s.rejectErr = bytes.Clone(data), nil, nil
 	}
 	if s.Metrics != nil {
 		s.Metrics.profileLoad(kind, err)
 	}
-	log := s.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	if err != nil {
-		log.Error("profiles rejected; keeping the previous profiles", "source", origin, "error", err)
 		s.rejected, s.rejectErr = bytes.Clone(data), fmt.Errorf("loading profiles from %s: %w", origin, err)
-		return false, s.rejectErr
+		return true, s.rejectErr
 	}
-	log.Info("profiles loaded", "source", origin, "bytes", len(data))
+	s.Set(emissary.NewEngine(profiles).WithSizing(s.Sizing))
+	s.data, s.rejected, s.rejectErr = bytes.Clone(data), nil, nil
+	s.logger().Info("profiles loaded", "source", origin, "bytes", len(data))
 	return true, nil
+}
+
+func (s *EngineStore) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
 }
 
 func (s *EngineStore) ready() error {
@@ -117,21 +121,27 @@ type ProfileFile struct {
 	Interval time.Duration
 }
 
-// Load reads the file once into the store.
+// Load reads the file once into the store and returns the error, if any (it logs none).
 func (f *ProfileFile) Load() error {
+	_, err := f.load()
+	return err
+}
+
+// load is Load, also reporting whether the outcome is new (see EngineStore.Load).
+func (f *ProfileFile) load() (changed bool, err error) {
 	data, err := os.ReadFile(f.Path)
 	if err != nil {
 		if f.Store.Metrics != nil {
 			f.Store.Metrics.profileLoad("file", err)
 		}
-		return fmt.Errorf("reading profiles: %w", err)
+		return true, fmt.Errorf("reading profiles: %w", err)
 	}
-	_, err = f.Store.Load("file", f.Path, data)
-	return err
+	return f.Store.Load("file", f.Path, data)
 }
 
-// Run reloads the file on every change until ctx is cancelled. Load errors are logged and
-// counted by the store; the previous engine stays in use.
+// Run reloads the file on every change until ctx is cancelled. A file that cannot be read is
+// logged at every attempt; bad profiles are logged once per distinct content, and counted by the
+// store. The previous engine stays in use.
 func (f *ProfileFile) Run(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -147,10 +157,7 @@ func (f *ProfileFile) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	log := f.Store.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := f.Store.logger()
 	for {
 		select {
 		case <-ctx.Done():
@@ -166,8 +173,11 @@ func (f *ProfileFile) Run(ctx context.Context) error {
 			continue
 		case <-tick.C:
 		}
-		if err := f.Load(); err != nil && errors.Is(err, os.ErrNotExist) {
+		switch changed, err := f.load(); {
+		case errors.Is(err, os.ErrNotExist):
 			log.Warn("profiles file missing; keeping the previous profiles", "path", f.Path)
+		case err != nil && changed:
+			log.Error("profiles rejected; keeping the previous profiles", "source", f.Path, "error", err)
 		}
 	}
 }
@@ -208,7 +218,9 @@ func (c *ProfileConfigMap) Start(ctx context.Context) error {
 			c.logger().Error("profiles rejected; keeping the previous profiles", "source", source, "error", err)
 			return
 		}
-		_, _ = c.Store.Load("configmap", source, []byte(data)) // the store logs and counts errors
+		if changed, err := c.Store.Load("configmap", source, []byte(data)); err != nil && changed {
+			c.logger().Error("profiles rejected; keeping the previous profiles", "source", source, "error", err)
+		}
 	}
 	_, err := c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    apply,
@@ -232,9 +244,4 @@ func (c *ProfileConfigMap) Synced() error {
 	return nil
 }
 
-func (c *ProfileConfigMap) logger() *slog.Logger {
-	if c.Store.Logger != nil {
-		return c.Store.Logger
-	}
-	return slog.Default()
-}
+func (c *ProfileConfigMap) logger() *slog.Logger { return c.Store.logger() }

@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // maxMilli is the largest quantity whose value in thousandths still fits an int64: the spec
@@ -26,10 +26,8 @@ func checkQuantities(pod *corev1.Pod) error {
 			}{{"limits", cs[i].Resources.Limits}, {"requests", cs[i].Resources.Requests}} {
 				for name, q := range list.rl {
 					if q.Cmp(*maxMilli) > 0 {
-						return &emissary.FieldError{
-							Path: fmt.Sprintf("spec.%s[%d].resources.%s.%s", kind, i, list.name, name),
-							Msg:  fmt.Sprintf("quantity %s is too large (at most %s)", q.String(), maxMilli.String()),
-						}
+						return badinput.Errorf(fmt.Sprintf("spec.%s[%d].resources.%s.%s", kind, i, list.name, name),
+							"quantity %s is too large (at most %s)", q.String(), maxMilli.String())
 					}
 				}
 			}

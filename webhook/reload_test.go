@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/emissary"
 )
 
@@ -217,16 +218,16 @@ func TestProfileFileLoadErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "profiles.yaml")
 	writeAtomic(t, path, "default: nope\nprofiles: {}\n")
 	err := (&ProfileFile{Path: path, Store: store}).Load()
-	var fe *emissary.FieldError
-	if !errors.As(err, &fe) || fe.Path != "default" {
-		t.Errorf("default naming no profile: %v, want a FieldError on default", err)
+	var fe *badinput.Error
+	if !errors.As(err, &fe) || fe.Field() != "default" {
+		t.Errorf("default naming no profile: %v, want a *badinput.Error on default", err)
 	}
 	if store.Current() != nil {
 		t.Error("a bad first file installed an engine")
 	}
 	writeAtomic(t, path, "\n  \n")
 	if err := (&ProfileFile{Path: path, Store: store}).Load(); !errors.As(err, &fe) {
-		t.Errorf("empty file: %v, want a FieldError", err)
+		t.Errorf("empty file: %v, want a *badinput.Error", err)
 	}
 }
 

@@ -64,9 +64,10 @@ const (
 // verdict is the handlers' answer before it becomes an AdmissionResponse.
 type verdict struct {
 	outcome  outcome
-	patch    []byte   // JSON patch (RFC 6902); only for outcomeShaped
-	warnings []string // shown to the client by the apiserver
-	message  string   // reason for denials and errors
+	patch    []byte               // JSON patch (RFC 6902); only for outcomeShaped
+	warnings []string             // shown to the client by the apiserver
+	message  string               // reason for denials and errors
+	causes   []metav1.StatusCause // the fields of bad input, for outcomeInvalid
 }
 
 // maxWarningLen keeps warnings within what the apiserver shows without truncating them.
@@ -97,6 +98,9 @@ func response(uid string, v verdict) *admissionv1.AdmissionResponse {
 		r.Allowed = false
 		r.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadRequest,
 			Reason: metav1.StatusReasonBadRequest, Message: v.message}
+		if len(v.causes) > 0 {
+			r.Result.Details = &metav1.StatusDetails{Causes: v.causes}
+		}
 	default: // outcomeError and anything unforeseen fail closed as an internal error
 		r.Allowed = false
 		r.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError,

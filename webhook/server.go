@@ -42,6 +42,9 @@ const DefaultReadTimeout = 2 * time.Second
 // user input (an annotation of up to 256 KiB), which must not come back at that size.
 const maxMessageLen = 1024
 
+// maxCauseLen caps the message and field of each status cause of a refusal (at most maxCauses).
+const maxCauseLen = 160
+
 // maxWarnings caps the warnings of one reply.
 const maxWarnings = 20
 
@@ -282,6 +285,9 @@ func (s *Server) review(ctx context.Context, endpoint string, admit admitFunc, b
 		"namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
 	v := s.admitRecovered(WithLogger(ctx, log), log, admit, req)
 	v.message = truncate(v.message, maxMessageLen)
+	for i := range v.causes {
+		v.causes[i].Message, v.causes[i].Field = truncate(v.causes[i].Message, maxCauseLen), truncate(v.causes[i].Field, maxCauseLen)
+	}
 	s.Metrics.reviews.WithLabelValues(endpoint, string(v.outcome)).Inc()
 	switch v.outcome {
 	case outcomeDenied, outcomeInvalid:

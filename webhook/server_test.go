@@ -208,6 +208,10 @@ func TestRefusals(t *testing.T) {
 			if r.Allowed || r.Patch != nil || r.Result == nil || r.Result.Code != tc.code || r.Result.Reason != tc.reason || r.Result.Message == "" {
 				t.Errorf("got %s, want refused with %d %s and a message", body, tc.code, tc.reason)
 			}
+			if tc.outcome == outcomeInvalid && (r.Result == nil || r.Result.Details == nil || len(r.Result.Details.Causes) != 1 ||
+				r.Result.Details.Causes[0].Field != `metadata.annotations["argo-eci.io/profile"]`) {
+				t.Errorf("got %s, want one cause naming the profile annotation", body)
+			}
 			after := testutil.ToFloat64(ts.Metrics.reviews.WithLabelValues("pods", string(tc.outcome)))
 			if after != before+1 {
 				t.Errorf("%s reviews %v → %v, want +1", tc.outcome, before, after)

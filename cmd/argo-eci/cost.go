@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/cost"
 )
 
@@ -40,7 +41,7 @@ nothing. ECS instance types are priced at the vCPU/memory list rate for their si
 			}
 			prices := cost.Prices{SpotRatio: spotRatio}
 			if errs := prices.Validate(field.NewPath("--spot-ratio")); len(errs) > 0 {
-				return &exitError{code: 2, err: errs.ToAggregate()}
+				return &exitError{code: 2, err: &badinput.Error{Errs: errs}}
 			}
 			kube, wfs, ns, err := costClients(kubeconfig, namespace)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/lint"
 )
@@ -96,9 +97,9 @@ func lintInput(in *shapeInput, stdin io.Reader) ([]emissary.Finding, error) {
 // badInputFinding reports an input error as a finding, for -o json.
 func badInputFinding(err error) emissary.Finding {
 	f := emissary.Finding{Code: emissary.CodeBadInput, Severity: emissary.SeverityError, Message: err.Error()}
-	var fe *emissary.FieldError
+	var fe *badinput.Error
 	if errors.As(err, &fe) {
-		f.Path, f.Message = fe.Path, fe.Msg
+		f.Path, f.Message = fe.Field(), fe.Message()
 	}
 	return f
 }

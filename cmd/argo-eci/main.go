@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/argo-eci/argo-eci/badinput"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -142,9 +144,25 @@ func main() {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "argo-eci:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		os.Exit(ee.code)
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the process exit code for a command's error: the code an exitError carries, 2 for
+// bad input (a *badinput.Error: a flag, file or ConfigMap that does not decode or validate), 1
+// for any other error and 0 for none.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
 	}
-	os.Exit(1)
+	var (
+		ee  *exitError
+		bad *badinput.Error
+	)
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &bad):
+		return 2
+	}
+	return 1
 }

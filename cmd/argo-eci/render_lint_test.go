@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,17 +25,6 @@ func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 	root.SetArgs(args)
 	err = root.Execute()
 	return out.String(), errOut.String(), err
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return 1
 }
 
 const workflowsDir = "../../emissary/testdata/workflows"

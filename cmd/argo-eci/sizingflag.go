@@ -5,8 +5,8 @@ import (
 	"os"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/sizing"
 )
@@ -23,11 +23,11 @@ func (in *shapeInput) withSizing(engine *emissary.Engine) (*emissary.Engine, err
 		return nil, &exitError{code: 2, err: fmt.Errorf("--sizing: %w", err)}
 	}
 	var cm corev1.ConfigMap
-	if err := yaml.UnmarshalStrict(data, &cm); err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("%s: not a ConfigMap: %w", in.sizing, err)}
+	if errs := badinput.DecodeYAML(data, &cm, nil); len(errs) > 0 {
+		return nil, &exitError{code: 2, err: fmt.Errorf("%s: not a ConfigMap: %w", in.sizing, &badinput.Error{Errs: errs})}
 	}
 	if cm.Kind != "" && cm.Kind != "ConfigMap" {
-		return nil, &exitError{code: 2, err: fmt.Errorf("%s: kind: expected ConfigMap, got %q", in.sizing, cm.Kind)}
+		return nil, &exitError{code: 2, err: fmt.Errorf("%s: %w", in.sizing, badinput.Errorf("kind", "expected ConfigMap, got %q", cm.Kind))}
 	}
 	store := &sizing.Store{}
 	if err := store.Update(cm.Data); err != nil {

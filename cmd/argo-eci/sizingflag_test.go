@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/sizing"
 )
@@ -60,6 +61,16 @@ func TestRenderSizingFlag(t *testing.T) {
 		_, _, err := runCmd(t, "", "render", "-f", wf, "--profiles", profiles, "--sizing", file)
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), want) {
 			t.Errorf("--sizing %s: exit %d, %v; want exit 2 naming %s", file, exitCode(err), err, want)
+		}
+	}
+	// Bad files are bad input naming the field.
+	for file, field := range map[string]string{broken: "data[ci_wf_build_compile]",
+		write("secret.yaml", []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")):  "kind",
+		write("typo.yaml", []byte("apiVersion: v1\nkind: ConfigMap\ndta: {}\n")):             "dta",
+		write("twice.yaml", []byte("apiVersion: v1\nkind: ConfigMap\ndata: {}\ndata: {}\n")): "data"} {
+		_, _, err := runCmd(t, "", "render", "-f", wf, "--profiles", profiles, "--sizing", file)
+		if bad, ok := badinput.As(err); !ok || !strings.HasPrefix(bad.Field(), field) {
+			t.Errorf("--sizing %s: %v, want bad input at %s", file, err, field)
 		}
 	}
 }

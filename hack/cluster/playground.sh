@@ -56,8 +56,19 @@ say webhook "registered for namespaces ${PLAYGROUND_NAMESPACES[*]}"
 kubectl_ create namespace real --dry-run=client -o yaml | kubectl_ apply -f - >>"$LOGS/playground-apply.log"
 kubectl_ annotate namespace real --overwrite "scheduler.alpha.kubernetes.io/node-selector=$NODE_KIND_LABEL=kubelet" >>"$LOGS/playground-apply.log"
 for ns in "${PLAYGROUND_NAMESPACES[@]}"; do
-	kubectl_ kustomize "$ROOT/manifests/plugin" |
-		sed -e "s/^  namespace: argo$/  namespace: $ns/" -e "s/name: argo-eci-executor-plugin-imagecaches$/name: argo-eci-executor-plugin-imagecaches-$ns/" |
+	# The documented overlay: the namespace, the image set once (the one hack/cluster/registry
+	# serves) with `images`, and manifests/plugin/image to write it into the plugin ConfigMap.
+	overlay="$CONF/plugin-$ns"
+	mkdir -p "$overlay"
+	base=$(realpath --relative-to="$overlay" "$ROOT/manifests/plugin")
+	cat >"$overlay/kustomization.yaml" <<EOF
+namespace: $ns
+resources: [$base]
+images: [{name: argo-eci.invalid/argo-eci, newName: argo-eci/argo-eci, newTag: latest}]
+transformers: [$base/image]
+EOF
+	kubectl_ kustomize "$overlay" |
+		sed -e "s/name: argo-eci-executor-plugin-imagecaches$/name: argo-eci-executor-plugin-imagecaches-$ns/" |
 		kubectl_ apply -n "$ns" -f - >>"$LOGS/playground-apply.log"
 	kubectl_ -n "$ns" create role argo-executor --verb=create,patch --resource=workflowtaskresults.argoproj.io \
 		--dry-run=client -o yaml | kubectl_ apply -f - >>"$LOGS/playground-apply.log"

@@ -3,6 +3,7 @@ package pluginmanifests
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -12,10 +13,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// buildOverlay runs kustomize on an overlay that puts this directory into namespace ns.
-func buildOverlay(t *testing.T, ns string) map[string][]byte {
+// buildOverlay runs kustomize on an overlay that puts this directory into namespace ns, with the
+// kustomization fields in extra (YAML, may be empty).
+func buildOverlay(t *testing.T, ns, extra string) map[string][]byte {
 	t.Helper()
-	fs := filesys.MakeFsOnDisk()
 	dir := t.TempDir()
 	abs, err := filepath.Abs(".")
 	if err != nil {
@@ -25,11 +26,19 @@ func buildOverlay(t *testing.T, ns string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + ns + "\nresources:\n- " + rel + "\n"
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + ns + "\nresources:\n- " + rel + "\n" +
+		strings.ReplaceAll(extra, "$BASE", rel)
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
+	return render(t, dir)
+}
+
+// render runs kustomize (the library behind `kubectl kustomize`) on dir and indexes the objects by
+// kind/name.
+func render(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +56,7 @@ func buildOverlay(t *testing.T, ns string) map[string][]byte {
 // An overlay's namespace must reach the ClusterRoleBinding's subject; otherwise the plugin's
 // ServiceAccount in the overlay's namespace gets no ImageCache permission at all.
 func TestClusterRoleBindingFollowsOverlayNamespace(t *testing.T) {
-	objs := buildOverlay(t, "team-a")
+	objs := buildOverlay(t, "team-a", "")
 	raw, ok := objs["ClusterRoleBinding/argo-eci-executor-plugin-imagecaches"]
 	if !ok {
 		t.Fatalf("no ClusterRoleBinding in %v", objs)

@@ -34,6 +34,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/argo-eci/argo-eci/emissary"
 	"github.com/argo-eci/argo-eci/internal/fluidsim"
@@ -255,47 +257,74 @@ func (c *Cluster) RegisterWebhook(ctx context.Context, w *Webhook, ns string, wo
 	}
 }
 
-// InstallPlugin installs manifests/plugin into ns as `kubectl apply -n ns` would (the
-// cluster-wide binding gets a per-namespace name) and waits until kube-controller-manager has
-// filled the plugin's token Secret, which Argo needs to start the agent pod. It returns a function
-// that removes the cluster-scoped binding.
-func (c *Cluster) InstallPlugin(ctx context.Context, kube client.Client, ns string) (func(), error) {
+// PluginObjects renders manifests/plugin for namespace ns the way README "Install" documents it:
+// an overlay that sets the image once with kustomize's `images` (here ArgoECIImage, which
+// hack/cluster/registry serves) and lists manifests/plugin/image under `transformers`.
+func (c *Cluster) PluginObjects(ns string) ([]client.Object, error) {
+	dir, err := os.MkdirTemp("", "argo-eci-plugin-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	// kustomize takes only relative paths to other kustomizations.
+	base, err := filepath.Rel(dir, filepath.Join(c.Root, "manifests", "plugin"))
+	if err != nil {
+		return nil, err
+	}
+	i := strings.LastIndex(ArgoECIImage, ":")
+	k := fmt.Sprintf("namespace: %s\nresources: [%s]\nimages: [{name: argo-eci.invalid/argo-eci, newName: %s, newTag: %s}]\ntransformers: [%s]\n",
+		ns, base, ArgoECIImage[:i], ArgoECIImage[i+1:], filepath.Join(base, "image"))
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		return nil, err
+	}
+	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build of manifests/plugin for %s: %w", ns, err)
+	}
 	decoder := serializer.NewCodecFactory(clientgoscheme.Scheme).UniversalDeserializer()
+	var objs []client.Object
+	for _, r := range rm.Resources() {
+		raw, err := r.AsYAML()
+		if err != nil {
+			return nil, err
+		}
+		obj, _, err := decoder.Decode(raw, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.GetKind(), r.GetName(), err)
+		}
+		objs = append(objs, obj.(client.Object))
+	}
+	return objs, nil
+}
+
+// InstallPlugin installs manifests/plugin into ns as the documented overlay renders it
+// (PluginObjects; the cluster-wide binding gets a per-namespace name) and waits until
+// kube-controller-manager has filled the plugin's token Secret, which Argo needs to start the agent
+// pod. It returns a function that removes the cluster-scoped binding.
+func (c *Cluster) InstallPlugin(ctx context.Context, kube client.Client, ns string) (func(), error) {
+	objs, err := c.PluginObjects(ns)
+	if err != nil {
+		return nil, err
+	}
 	var cleanups []func()
 	cleanup := func() {
 		for _, f := range cleanups {
 			f()
 		}
 	}
-	for _, file := range []string{"argo-eci-executor-plugin-configmap.yaml", "serviceaccount.yaml", "rbac.yaml"} {
-		raw, err := os.ReadFile(filepath.Join(c.Root, "manifests", "plugin", file))
-		if err != nil {
-			cleanup()
-			return nil, err
+	for _, o := range objs {
+		switch typed := o.(type) {
+		case *rbacv1.ClusterRoleBinding:
+			typed.Name += "-" + ns
+			typed.Subjects[0].Namespace = ns
+			cleanups = append(cleanups, func() { _ = kube.Delete(context.Background(), typed) })
+		case *rbacv1.ClusterRole:
+		default:
+			o.SetNamespace(ns)
 		}
-		for _, doc := range strings.Split(string(raw), "\n---\n") {
-			if !strings.Contains(doc, "kind:") {
-				continue
-			}
-			obj, _, err := decoder.Decode([]byte(doc), nil, nil)
-			if err != nil {
-				cleanup()
-				return nil, fmt.Errorf("%s: %w", file, err)
-			}
-			o := obj.(client.Object)
-			switch typed := o.(type) {
-			case *rbacv1.ClusterRoleBinding:
-				typed.Name += "-" + ns
-				typed.Subjects[0].Namespace = ns
-				cleanups = append(cleanups, func() { _ = kube.Delete(context.Background(), typed) })
-			case *rbacv1.ClusterRole:
-			default:
-				o.SetNamespace(ns)
-			}
-			if err := kube.Create(ctx, o); err != nil && !(apierrors.IsAlreadyExists(err) && o.GetNamespace() == "") {
-				cleanup()
-				return nil, fmt.Errorf("create %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
-			}
+		if err := kube.Create(ctx, o); err != nil && !(apierrors.IsAlreadyExists(err) && o.GetNamespace() == "") {
+			cleanup()
+			return nil, fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
 		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {

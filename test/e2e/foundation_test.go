@@ -502,16 +502,20 @@ oss:
 	}, metav1.CreateOptions{})
 	create("ConfigMap artifact-repositories", err)
 
-	raw, err := os.ReadFile(filepath.Join(c.Root, "manifests", "plugin", "argo-eci-executor-plugin-configmap.yaml"))
+	objs, err := c.PluginObjects(ns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plugin corev1.ConfigMap
-	if err := yaml.Unmarshal(raw, &plugin); err != nil {
-		t.Fatalf("manifests/plugin/argo-eci-executor-plugin-configmap.yaml: %v", err)
+	var plugin *corev1.ConfigMap
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			plugin = cm
+		}
 	}
-	plugin.Namespace = ns
-	_, err = core.ConfigMaps(ns).Create(ctx, &plugin, metav1.CreateOptions{})
+	if plugin == nil {
+		t.Fatal("manifests/plugin rendered no ConfigMap")
+	}
+	_, err = core.ConfigMaps(ns).Create(ctx, plugin, metav1.CreateOptions{})
 	create("plugin ConfigMap", err)
 
 	for _, sa := range []string{"argo-eci-executor-plugin", "default"} {

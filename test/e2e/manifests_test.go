@@ -42,12 +42,16 @@ func TestManifestsApply(t *testing.T) {
 	for _, dir := range []string{"install", "argo", "plugin"} {
 		t.Run(dir, func(t *testing.T) {
 			ns := c.Namespace(t)
-			src := filepath.Join(c.Root, "manifests", dir)
+			// The documented overlays: the image set once with `images` (plus image/ for the
+			// ConfigMap data of argo and plugin); for install, namespace plus references.
+			var src string
 			if dir == "install" {
-				// The documented overlay: namespace plus the references transformer.
 				src = installOverlay(t, c, ns)
+			} else {
+				src = imageOverlay(t, c, dir)
 			}
 			objs := kustomize(t, c, src)
+			checkImageIsSet(t, objs)
 			if dir == "install" {
 				checkInstallReferences(t, objs, ns)
 			}
@@ -188,6 +192,45 @@ func installOverlay(t *testing.T, c *cluster.Cluster, ns string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// imageOverlay writes the README's overlay of manifests/DIR that sets the image once: kustomize's
+// `images`, and DIR/image under `transformers` for the image inside ConfigMap data.
+func imageOverlay(t *testing.T, c *cluster.Cluster, dir string) string {
+	t.Helper()
+	out := t.TempDir()
+	rel, err := filepath.Rel(out, filepath.Join(c.Root, "manifests", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := "resources: [" + rel + "]\nimages: [{name: argo-eci.invalid/argo-eci, newName: argo-eci, newTag: dev}]\n"
+	if _, err := os.Stat(filepath.Join(c.Root, "manifests", dir, "image")); err == nil {
+		k += "transformers: [" + filepath.Join(rel, "image") + "]\n"
+	}
+	if err := os.WriteFile(filepath.Join(out, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkImageIsSet asserts that kubectl kustomize itself put the overlay's image (argo-eci:dev)
+// everywhere, including inside ConfigMap data, and left no placeholder.
+func checkImageIsSet(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var set int
+	for _, o := range objs {
+		data, err := o.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("argo-eci.invalid")) {
+			t.Errorf("%s %s still names the placeholder image: %s", o.GetKind(), o.GetName(), data)
+		}
+		set += bytes.Count(data, []byte("argo-eci:dev"))
+	}
+	if set == 0 {
+		t.Error("no rendered object names the image the overlay set")
+	}
 }
 
 // checkInstallReferences asserts that kubectl kustomize itself pointed every namespace-bearing
