@@ -132,7 +132,7 @@ func mismatch(v any, t reflect.Type, p *field.Path) (*field.Path, string, bool) 
 		}
 		return nil, "", false
 	}
-	want := "expected " + expected(t) + ", got " + describe(v)
+	want := "expected " + expected(t) + ", got " + Describe(v)
 	switch t.Kind() {
 	case reflect.Struct, reflect.Map:
 		m, ok := v.(map[string]any)
@@ -245,8 +245,9 @@ func fieldType(t reflect.Type, k string) (reflect.Type, bool) {
 	return nil, false
 }
 
-// describe shows a decoded JSON value in a message.
-func describe(v any) string {
+// Describe shows a decoded JSON value in a message: "nothing", a quoted string, "a mapping",
+// "a list", or the value.
+func Describe(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "nothing"

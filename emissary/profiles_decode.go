@@ -82,7 +82,7 @@ func (s *scalar) UnmarshalJSON(b []byte) error {
 	case bool:
 		*s = scalar(strconv.FormatBool(x))
 	default:
-		return fmt.Errorf("expected a string, got %s", describe(v))
+		return fmt.Errorf("expected a string, got %s", badinput.Describe(v))
 	}
 	return nil
 }
@@ -445,17 +445,3 @@ func (p *Profiles) Names() []string {
 	return names
 }
 
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "nothing"
-	case string:
-		return strconv.Quote(x)
-	case map[string]any:
-		return "a mapping"
-	case []any:
-		return "a list"
-	default:
-		return fmt.Sprintf("%v", x)
-	}
-}
