@@ -444,4 +444,3 @@ func (p *Profiles) Names() []string {
 	sort.Strings(names)
 	return names
 }
-
