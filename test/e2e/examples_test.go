@@ -195,8 +195,8 @@ func TestExamples(t *testing.T) {
 			if p.Labels[eci.LabelFluidSidecarTarget] != "eci" || p.Spec.TerminationGracePeriodSeconds == nil || *p.Spec.TerminationGracePeriodSeconds != 0 {
 				t.Errorf("pod %s: Fluid serverless sidecar label %q, grace period %v", p.Name, p.Labels[eci.LabelFluidSidecarTarget], p.Spec.TerminationGracePeriodSeconds)
 			}
-			if p.Annotations[eci.AnnotationPrefix+"eci-spot-strategy"] != "SpotWithPriceLimit" || !strings.HasPrefix(p.Annotations[eci.AnnotationPrefix+"eci-use-specs"], "8-16Gi") {
-				t.Errorf("pod %s: want spot with a price limit on 8-16Gi: %v", p.Name, p.Annotations)
+			if p.Annotations[eci.AnnotationPrefix+"eci-spot-strategy"] != "SpotAsPriceGo" || !strings.HasPrefix(p.Annotations[eci.AnnotationPrefix+"eci-use-specs"], "8-16Gi") {
+				t.Errorf("pod %s: want spot at the market price on 8-16Gi: %v", p.Name, p.Annotations)
 			}
 		}
 	})
