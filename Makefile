@@ -33,12 +33,14 @@ unit:
 E2E_SKIP ?=
 
 ## e2e: builds (cached) and starts the local control plane, runs the e2e suite, always stops it.
-# The full verbose log goes to .cache/logs/e2e.log; the console gets each test's result and time,
+# The three e2e packages run at once (-p 3), and the long kwok-node tests that call t.Parallel run
+# beside each other (-parallel 4): most of their time is waiting. The full verbose log goes to
+# .cache/logs/e2e.log; the console gets each test's result and time,
 # and the whole log when something fails.
 E2E_LOG := .cache/logs/e2e.log
 e2e: build cluster-build
 	hack/cluster/up.sh
-	mkdir -p $(dir $(E2E_LOG)); rc=0; $(GO) test -v -tags e2e -count=1 -timeout 40m -skip '$(E2E_SKIP)' $(E2E_PKGS) > $(E2E_LOG) 2>&1 || rc=$$?; \
+	mkdir -p $(dir $(E2E_LOG)); rc=0; $(GO) test -v -tags e2e -count=1 -p 3 -parallel 4 -timeout 40m -skip '$(E2E_SKIP)' $(E2E_PKGS) > $(E2E_LOG) 2>&1 || rc=$$?; \
 	  grep -E '^(--- |ok |FAIL|panic:)' $(E2E_LOG); \
 	  if [ $$rc -ne 0 ]; then echo "== e2e failed: full log ($(E2E_LOG))"; cat $(E2E_LOG); fi; \
 	  hack/cluster/down.sh; exit $$rc

@@ -152,6 +152,7 @@ func eventCounts(t *testing.T, c *cluster.Cluster, ns string) map[string]int {
 // without it, in the same run; `argo-eci cost` shows the retries, the on-demand attempts and the
 // total from what the simulator billed.
 func TestECIFanOutSurvivesFailures(t *testing.T) {
+	t.Parallel() // long waits on the kwok node; runs beside the other parallel tests (make e2e: -parallel 4)
 	c := cluster.Get(t)
 	c.ECISimulator(t)
 	ctx := context.Background()

@@ -144,6 +144,7 @@ func assertExampleShaped(t *testing.T, p *corev1.Pod, profile string) {
 
 // TestExamples runs every workflow of examples/ on the local control plane with argo-eci in place.
 func TestExamples(t *testing.T) {
+	t.Parallel() // long waits on the kwok node; runs beside the other parallel tests (make e2e: -parallel 4)
 	c := cluster.Get(t)
 
 	t.Run("eci-fanout", func(t *testing.T) {

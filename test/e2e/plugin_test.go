@@ -183,6 +183,7 @@ func runAgent(t *testing.T, c *cluster.Cluster, wf *wfv1.Workflow, url, token st
 // (its handler, served on 127.0.0.1 by this process, with the RBAC of manifests/plugin), the Fluid
 // simulator completes the DataLoad after 10 s, and the 100 fan-out pods must all be created after that.
 func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
+	t.Parallel() // long waits on the kwok node; runs beside the other parallel tests (make e2e: -parallel 4)
 	c := cluster.Get(t)
 	ns := c.Namespace(t)
 	ctx := context.Background()

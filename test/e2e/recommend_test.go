@@ -77,6 +77,7 @@ type recommendReport struct {
 // real Prometheus scrape kwok's simulated cAdvisor series, and checks what `argo-eci recommend`
 // learns, applies to the argo-eci-sizing ConfigMap and emits as a patch.
 func TestRecommendLearnsFromKwokUsage(t *testing.T) {
+	t.Parallel() // long waits on the kwok node; runs beside the other parallel tests (make e2e: -parallel 4)
 	c := cluster.Get(t)
 	prom := prometheusURL(t, c)
 	ns := c.Namespace(t)
