@@ -211,7 +211,7 @@ func (d *demo) startPlugin(ctx context.Context) (string, string, error) {
 	token := fmt.Sprintf("demo-%d", time.Now().UnixNano())
 	url, stop, err := cluster.ServeHTTP((&plugin.Server{
 		Token:       []byte(token),
-		Datasets:    &recorder{next: &dataset.Manager{Client: d.admin}, d: d},
+		Datasets:    &cluster.WarmRecorder{Next: &dataset.Manager{Client: d.admin}, OnReply: d.onWarmReply()},
 		ImageCaches: &imagecache.Manager{Client: d.admin},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}).Handler())
@@ -223,34 +223,24 @@ func (d *demo) startPlugin(ctx context.Context) (string, string, error) {
 	return url, token, nil
 }
 
-// recorder notes when the plugin first answered and when it answered Succeeded.
-type recorder struct {
-	next *dataset.Manager
-	d    *demo
-	mu   sync.Mutex
-	seen bool
-	done bool
-}
-
-func (r *recorder) Warm(ctx context.Context, wf executorplugins.ObjectMeta, s *dataset.Spec) (executorplugins.ExecuteTemplateReply, error) {
-	reply, err := r.next.Warm(ctx, wf, s)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.seen {
-		r.seen = true
-		r.d.mark(time.Now(), "plugin called by Argo's agent: creates Dataset %s and its JindoRuntime", s.Name)
-		r.d.progress("warm-up started: dataset %s", s.Name)
-	}
-	if !r.done && err == nil && reply.Node != nil {
-		if reply.Node.Phase == wfv1.NodeSucceeded {
-			r.done = true
-			r.d.mark(time.Now(), "plugin reported the warm step Succeeded: %s", reply.Node.Message)
-			r.d.progress("warm-up done: %s", reply.Node.Message)
-		} else if reply.Node.Progress != "" {
-			r.d.progress("warm-up %s: %s", reply.Node.Progress, reply.Node.Message)
+// onWarmReply puts the plugin's warm-up replies on the timeline and the progress lines.
+func (d *demo) onWarmReply() func(*dataset.Spec, executorplugins.ExecuteTemplateReply, bool) {
+	done := false
+	return func(s *dataset.Spec, reply executorplugins.ExecuteTemplateReply, first bool) {
+		if first {
+			d.mark(time.Now(), "plugin called by Argo's agent: creates Dataset %s and its JindoRuntime", s.Name)
+			d.progress("warm-up started: dataset %s", s.Name)
+		}
+		switch {
+		case done:
+		case reply.Node.Phase == wfv1.NodeSucceeded:
+			done = true
+			d.mark(time.Now(), "plugin reported the warm step Succeeded: %s", reply.Node.Message)
+			d.progress("warm-up done: %s", reply.Node.Message)
+		case reply.Node.Progress != "":
+			d.progress("warm-up %s: %s", reply.Node.Progress, reply.Node.Message)
 		}
 	}
-	return reply, err
 }
 
 func (d *demo) startSimulator() *fluidsim.Simulator {

@@ -5,13 +5,10 @@ package e2e
 import (
 	"context"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
-	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -89,35 +86,6 @@ spec:
       volumeMounts:
       - {name: data, mountPath: /data, readOnly: true}
 `
-
-// recordingWarmer remembers when the plugin first answered Succeeded and the API calls made until then.
-type recordingWarmer struct {
-	next  *dataset.Manager
-	calls *atomic.Int64
-
-	mu        sync.Mutex
-	first     time.Time
-	succeeded time.Time
-	executes  int
-	apiCalls  int64
-}
-
-func (r *recordingWarmer) Warm(ctx context.Context, wf executorplugins.ObjectMeta, s *dataset.Spec) (executorplugins.ExecuteTemplateReply, error) {
-	reply, err := r.next.Warm(ctx, wf, s)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.first.IsZero() {
-		r.first = time.Now()
-	}
-	if r.succeeded.IsZero() {
-		r.executes++
-		if err == nil && reply.Node != nil && reply.Node.Phase == wfv1.NodeSucceeded {
-			r.succeeded = time.Now()
-			r.apiCalls = r.calls.Load()
-		}
-	}
-	return reply, err
-}
 
 // applyPluginManifests installs manifests/plugin into ns (cluster.InstallPlugin) until the test ends.
 func applyPluginManifests(t *testing.T, c *cluster.Cluster, kube client.Client, ns string) {
@@ -202,7 +170,7 @@ func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls.Store(0)
-	warmer := &recordingWarmer{next: &dataset.Manager{Client: pkube}, calls: calls}
+	warmer := &cluster.WarmRecorder{Next: &dataset.Manager{Client: pkube}, Calls: calls}
 	token := "e2e-token-0123456789abcdef012345"
 	url := servePlugin(t, &plugin.Server{Token: []byte(token), Datasets: warmer, ImageCaches: &imagecache.Manager{Client: pkube}})
 	sim := runSimulator(t, admin, ns, fluidsim.Script{BindAfter: time.Second, PVC: true, Load: fluidsim.LoadPlan{Duration: 10 * time.Second}})
@@ -264,13 +232,12 @@ func TestPluginWarmsDatasetBeforeFanOut(t *testing.T) {
 		}
 	}
 
-	warmer.mu.Lock()
-	defer warmer.mu.Unlock()
-	detect := warmer.succeeded.Sub(completed)
-	warmup := warmer.succeeded.Sub(warmer.first)
+	rec := warmer.Record()
+	detect := rec.Succeeded.Sub(completed)
+	warmup := rec.Succeeded.Sub(rec.First)
 	t.Logf("DataLoad %s completed at %s; plugin answered Succeeded %s later (%d template.execute calls, %d Kubernetes API calls in %s = %.1f calls/min); first fan-out pod created %s after completion (includes the agent's 10 s TaskSet patch period and the controller)",
-		dl.Name, completed.UTC().Format(time.RFC3339Nano), detect.Round(time.Millisecond), warmer.executes, warmer.apiCalls,
-		warmup.Round(time.Millisecond), float64(warmer.apiCalls)/warmup.Minutes(), fan[0].CreationTimestamp.Sub(completed).Round(time.Second))
+		dl.Name, completed.UTC().Format(time.RFC3339Nano), detect.Round(time.Millisecond), rec.Executes, rec.APICalls,
+		warmup.Round(time.Millisecond), float64(rec.APICalls)/warmup.Minutes(), fan[0].CreationTimestamp.Sub(completed).Round(time.Second))
 	// A whole-dataset load is judged on a cache refresh newer than Complete: up to one 90 s
 	// cache-sync period of Fluid's, 9 s at the simulator's default scale of 0.1, plus the 2 s poll.
 	if detect < 0 || detect > 11*time.Second {

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
-	executorplugins "github.com/argoproj/argo-workflows/v4/pkg/plugins/executor"
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -74,29 +71,6 @@ func BenchmarkWarmToFanOut(b *testing.B) {
 type latency struct {
 	fanOut, pluginShare time.Duration
 	callsPerMinute      float64
-}
-
-// succeededAt records when the plugin first answered Succeeded and the API calls until then.
-type succeededAt struct {
-	next  *dataset.Manager
-	calls *atomic.Int64
-
-	mu          sync.Mutex
-	first, done time.Time
-	calls0      int64
-}
-
-func (s *succeededAt) Warm(ctx context.Context, wf executorplugins.ObjectMeta, spec *dataset.Spec) (executorplugins.ExecuteTemplateReply, error) {
-	r, err := s.next.Warm(ctx, wf, spec)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.first.IsZero() {
-		s.first = time.Now()
-	}
-	if s.done.IsZero() && err == nil && r.Node != nil && r.Node.Phase == wfv1.NodeSucceeded {
-		s.done, s.calls0 = time.Now(), s.calls.Load()
-	}
-	return r, err
 }
 
 func warmToFanOut(b *testing.B, variant string) latency {
@@ -170,10 +144,9 @@ func warmToFanOut(b *testing.B, variant string) latency {
 	}
 	r := latency{fanOut: fanOut.Sub(completed)}
 	if warmer != nil {
-		warmer.mu.Lock()
-		r.pluginShare = warmer.done.Sub(completed)
-		r.callsPerMinute = float64(warmer.calls0) / warmer.done.Sub(warmer.first).Minutes()
-		warmer.mu.Unlock()
+		rec := warmer.Record()
+		r.pluginShare = rec.Succeeded.Sub(completed)
+		r.callsPerMinute = float64(rec.APICalls) / rec.Succeeded.Sub(rec.First).Minutes()
 	}
 	b.Logf("%s: Complete → first fan-out pod %s; plugin share %s; %.1f plugin API calls/min", variant,
 		r.fanOut.Round(time.Millisecond), r.pluginShare.Round(time.Millisecond), r.callsPerMinute)
@@ -184,7 +157,7 @@ const benchToken = "bench-token-0123456789abcdef0123"
 
 // benchPlugin is the in-process plugin with the sidecar's ServiceAccount and counted API calls.
 type benchPlugin struct {
-	*succeededAt
+	*cluster.WarmRecorder
 	url string
 }
 
@@ -195,14 +168,14 @@ func startBenchPlugin(b *testing.B, c *cluster.Cluster, ns string) *benchPlugin 
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := &succeededAt{next: &dataset.Manager{Client: pkube}, calls: calls}
+	w := &cluster.WarmRecorder{Next: &dataset.Manager{Client: pkube}, Calls: calls}
 	url, stop, err := cluster.ServeHTTP((&plugin.Server{Token: []byte(benchToken), Datasets: w}).Handler())
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(stop)
 	calls.Store(0)
-	return &benchPlugin{succeededAt: w, url: url}
+	return &benchPlugin{WarmRecorder: w, url: url}
 }
 
 // boundBenchDataset creates the Dataset and JindoRuntime a user would have, and waits until Bound.
