@@ -422,15 +422,6 @@ spec:
 	}
 }
 
-func cutEq(s string) (string, string, bool) {
-	for i := range s {
-		if s[i] == '=' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
 // TestPlacementMovesOnlyWithoutBoundary: nodeSelector and tolerations every pod template carries
 // move to the workflow, except when a DAG template sets its own (the controller prefers it to the
 // workflow's) or a template left alone has none.
