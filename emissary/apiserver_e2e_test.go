@@ -42,9 +42,9 @@ func TestRenderedPodsAcceptedByAPIServer(t *testing.T) {
 	submitAndCheck(t, files)
 }
 
-// TestArgoExamplesPodsAccepted does the same with the Workflows Argo v4.0.7 ships in examples/:
-// the first 80 files by name, or ARGO_ECI_EXAMPLES_LIMIT of them (0: all), so `make e2e` on a
-// small machine stays quick.
+// TestArgoExamplesPodsAccepted does the same with the Workflows Argo v4.0.7 ships in examples/ and
+// test/e2e/testdata/ (the corpus render and lint are tested on): all of them, or the first
+// ARGO_ECI_EXAMPLES_LIMIT by name.
 func TestArgoExamplesPodsAccepted(t *testing.T) {
 	out, err := exec.Command("go", "list", "-m", "-json", "github.com/argoproj/argo-workflows/v4").Output()
 	if err != nil {
@@ -55,7 +55,9 @@ func TestArgoExamplesPodsAccepted(t *testing.T) {
 		t.Fatalf("Argo's module directory: %v", err)
 	}
 	files, _ := filepath.Glob(filepath.Join(m.Dir, "examples", "*.yaml"))
-	limit := 80
+	more, _ := filepath.Glob(filepath.Join(m.Dir, "test", "e2e", "testdata", "*.yaml"))
+	files = append(files, more...)
+	limit := 0
 	if n, err := strconv.Atoi(os.Getenv("ARGO_ECI_EXAMPLES_LIMIT")); err == nil {
 		limit = n
 	}
