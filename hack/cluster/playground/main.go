@@ -28,10 +28,13 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", ".cache/state/kubeconfig", "admin kubeconfig of the local cluster")
-	bucket := flag.String("bucket", "argo-artifacts", "bucket the OSS test server creates")
-	namespaces := flag.String("namespaces", "default", "comma-separated namespaces the Fluid/ECI simulator serves")
-	flag.Parse()
+	// A flag set of its own: controller-runtime (imported through test/cluster) registers its own
+	// -kubeconfig on flag.CommandLine when it is initialised.
+	flags := flag.NewFlagSet("playground", flag.ExitOnError)
+	kubeconfig := flags.String("kubeconfig", ".cache/state/kubeconfig", "admin kubeconfig of the local cluster")
+	bucket := flags.String("bucket", "argo-artifacts", "bucket the OSS test server creates")
+	namespaces := flags.String("namespaces", "default", "comma-separated namespaces the Fluid/ECI simulator serves")
+	_ = flags.Parse(os.Args[1:])
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
