@@ -14,7 +14,7 @@ import (
 
 // recoverPod shapes the pod of a retry from the failures of its step's earlier attempts, as the
 // Workflow's node status records them or, for attempts it does not show yet, their pods
-// (recovery.ForPod under the profile's recovery options):
+// (recovery.Attempts, then recovery.Decide under the profile's recovery options):
 // pay-as-you-go after a spot reclaim, more memory after an OOMKill, rotated specs and zones after a
 // stock-out, and api-evict on spot pods. It runs after decide, so it sees the annotations decide
 // wrote, and records what it changed as argo-eci's. It returns the failures it acted on.

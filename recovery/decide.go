@@ -122,15 +122,8 @@ func present(ann map[string]string, keys []string) []string {
 	return out
 }
 
-// ForPod decides for the pod of a step from its earlier attempts: those in its Workflow wf's node
-// status (nil: none) and, for attempts the node status does not show yet, those among the
-// workflow's pods (siblings; nil: none). It is the one call the webhook's pod path makes.
-func ForPod(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, opts Options) (Decision, error) {
-	return Decide(pod, Attempts(pod, wf, siblings), opts)
-}
-
-// Attempts lists the earlier attempts of pod's step: those in wf's node status, then those only
-// its siblings' pods show.
+// Attempts lists the earlier attempts of pod's step: those in its Workflow wf's node status (nil:
+// none), then those only the workflow's pods (siblings; nil: none) show.
 func Attempts(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod) []Attempt {
 	name := pod.Annotations[common.AnnotationKeyNodeName]
 	attempts := PreviousAttempts(wf, name)
@@ -146,11 +139,13 @@ func Attempts(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod) []Attem
 	return attempts
 }
 
-// IsRetry reports whether a pod runs a retry of its step (Argo names the attempts of a step with
-// a retryStrategy "<step>(0)", "<step>(1)", ...): only then can earlier attempts have failed.
-func IsRetry(pod *corev1.Pod) bool {
-	_, n, ok := splitAttempt(pod.Annotations[common.AnnotationKeyNodeName])
-	return ok && n > 0
+// AttemptsUnknown reports whether pod runs attempt n > 0 of its step (Argo names the attempts of a
+// step with a retryStrategy "<step>(0)", "<step>(1)", ...) and wf's node status does not show all n
+// earlier attempts finished: only then can the workflow's pods add an attempt to Attempts.
+func AttemptsUnknown(pod *corev1.Pod, wf *wfv1.Workflow) bool {
+	name := pod.Annotations[common.AnnotationKeyNodeName]
+	_, n, ok := splitAttempt(name)
+	return ok && n > 0 && len(PreviousAttempts(wf, name)) < n
 }
 
 // Apply writes d into pod: its annotations, the main container's memory limit, and the reason in

@@ -12,8 +12,8 @@
 //     reclaim reaches Argo as an eviction.
 //
 // RetryStrategy (with RetryExpression) is the retryStrategy that retries exactly these failures, so
-// a user's own bug still fails fast. Everything here is pure: ForPod (or Decide) reads a pod and
-// its step's earlier attempts — from the Workflow's node status, and from the step's other pods
-// for attempts the node status does not show yet — and returns a Decision; Decision.Apply writes it
+// a user's own bug still fails fast. Everything here is pure: Attempts gathers a pod's
+// step's earlier attempts — from the Workflow's node status, and from the step's other pods
+// for attempts the node status does not show yet — and Decide returns a Decision; Decision.Apply writes it
 // into the pod.
 package recovery

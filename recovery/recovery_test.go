@@ -253,22 +253,25 @@ func TestNextMemory(t *testing.T) {
 	}
 }
 
-func TestForPod(t *testing.T) {
+func TestAttemptsDecide(t *testing.T) {
+	forPod := func(p *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, o Options) (Decision, error) {
+		return Decide(p, Attempts(p, wf, siblings), o)
+	}
 	wf := retriedWorkflow(msgOOM)
 	p := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(1)"}, "")
-	d, err := ForPod(p, wf, nil, DefaultOptions())
+	d, err := forPod(p, wf, nil, DefaultOptions())
 	if err != nil || d.Set[eci.AnnotationUseSpecs] != "2-8Gi" {
-		t.Fatalf("ForPod = %+v, %v", d, err)
+		t.Fatalf("decision = %+v, %v", d, err)
 	}
 	d.Apply(p)
 	if p.Annotations[AnnotationRecovery] == "" {
 		t.Error("no recovery reason on the pod")
 	}
 	first := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(0)"}, "")
-	if d, err := ForPod(first, wf, nil, DefaultOptions()); err != nil || d.Changed() {
+	if d, err := forPod(first, wf, nil, DefaultOptions()); err != nil || d.Changed() {
 		t.Errorf("first attempt changed: %+v, %v", d, err)
 	}
-	if d, err := ForPod(first, nil, nil, DefaultOptions()); err != nil || d.Changed() {
+	if d, err := forPod(first, nil, nil, DefaultOptions()); err != nil || d.Changed() {
 		t.Errorf("no workflow: %+v, %v", d, err)
 	}
 	// The node status does not show attempt 1's OOMKill yet; its pod does: two memory steps.
@@ -276,8 +279,12 @@ func TestForPod(t *testing.T) {
 	siblings := []corev1.Pod{failedPod("wf[0].fan(3:3)(1)", func(p *corev1.Pod) {
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}
 	})}
-	d, err = ForPod(second, wf, siblings, DefaultOptions())
+	d, err = forPod(second, wf, siblings, DefaultOptions())
 	if err != nil || d.Set[eci.AnnotationUseSpecs] != "2-16Gi" {
 		t.Errorf("with a sibling pod: %+v, %v", d, err)
+	}
+	if !AttemptsUnknown(second, wf) || AttemptsUnknown(p, wf) || AttemptsUnknown(first, wf) {
+		t.Errorf("AttemptsUnknown: attempt 2 with 1 of 2 earlier attempts shown %v, attempt 1 with its one shown %v, attempt 0 %v",
+			AttemptsUnknown(second, wf), AttemptsUnknown(p, wf), AttemptsUnknown(first, wf))
 	}
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 
+	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v4/workflow/common"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,11 +28,12 @@ func (k KubePods) WorkflowPods(ctx context.Context, namespace, workflow string) 
 	return list.Items, nil
 }
 
-// retrySiblings lists the other pods of a retry's workflow; nil for first attempts, without a
-// lister, or when the list fails (the retry is then shaped from the node status alone).
-func (s *Server) retrySiblings(ctx context.Context, pod *corev1.Pod) []corev1.Pod {
+// retrySiblings lists the other pods of a retry's workflow when wf's node status does not show all
+// its earlier attempts yet; nil otherwise, without a lister, or when the list fails (the retry is
+// then shaped from the node status alone).
+func (s *Server) retrySiblings(ctx context.Context, pod *corev1.Pod, wf *wfv1.Workflow) []corev1.Pod {
 	name := pod.Labels[common.LabelKeyWorkflow]
-	if s.Pods == nil || name == "" || !recovery.IsRetry(pod) {
+	if s.Pods == nil || name == "" || !recovery.AttemptsUnknown(pod, wf) {
 		return nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.directReadTimeout())

@@ -267,3 +267,29 @@ func TestPodPathRecoveryFromFailedPod(t *testing.T) {
 		})
 	}
 }
+
+// noPods fails the test when the webhook lists pods.
+type noPods struct{ t *testing.T }
+
+func (n noPods) WorkflowPods(_ context.Context, _, _ string) ([]corev1.Pod, error) {
+	n.t.Error("listed the workflow's pods although its node status shows every earlier attempt")
+	return nil, nil
+}
+
+// TestPodPathNoListWhenNodeStatusKnows: a retry whose earlier attempt the node status already
+// shows finished is shaped from it without listing the workflow's pods.
+func TestPodPathNoListWhenNodeStatusKnows(t *testing.T) {
+	_, raw, wf := retryPodAndWorkflow(t, wfv1.NodeFailed, "main: OOMKilled (exit code 137)")
+	ts := startServer(t, &Server{Engines: realStore(t, testProfiles), Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf}, Pods: noPods{t}})
+	status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
+	if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	shaped := &corev1.Pod{}
+	if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
+		t.Fatal(err)
+	}
+	if got := shaped.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "1-4Gi,") {
+		t.Errorf("eci-use-specs = %q, want 1-4Gi first", got)
+	}
+}
