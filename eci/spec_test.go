@@ -153,3 +153,32 @@ func TestCheapestGrid(t *testing.T) {
 		}
 	}
 }
+
+// Cheapest on needs between and beyond the catalog's sizes.
+func TestCheapestExamples(t *testing.T) {
+	tests := []struct {
+		cpu, mem int64
+		want     string
+	}{
+		{7000, 13 * 1024, "8-16Gi"},
+		{300, 6 * 1024, "1-8Gi"},
+		{1, 1, "0.25-0.5Gi"},
+		{1000, 9 * 1024, "2-16Gi"},
+		{2000, 1024, "2-1Gi"},
+		{64000, 512 * 1024, "64-512Gi"},
+		{65000, 1024, ""},
+		{1000, 600 * 1024, ""},
+	}
+	for _, tt := range tests {
+		got, ok := Cheapest(tt.cpu, tt.mem)
+		if tt.want == "" {
+			if ok {
+				t.Errorf("%dm/%dMi: got %s, want none", tt.cpu, tt.mem, got)
+			}
+			continue
+		}
+		if !ok || got.String() != tt.want {
+			t.Errorf("%dm/%dMi: got %s (%v), want %s", tt.cpu, tt.mem, got, ok, tt.want)
+		}
+	}
+}

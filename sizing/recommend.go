@@ -190,7 +190,7 @@ func recommend(id Identity, runs []Run, declared eci.Spec, o Options, band *band
 	}
 	rec.TargetMilliCPU = int64(math.Ceil(cpuTarget * 1000))
 	rec.TargetMemoryBytes = int64(math.Ceil(memTarget))
-	spec, ok := CheapestCovering(rec.TargetMilliCPU, ceilDiv(rec.TargetMemoryBytes, mib))
+	spec, ok := eci.Cheapest(rec.TargetMilliCPU, ceilDiv(rec.TargetMemoryBytes, mib))
 	if !ok {
 		return nil, fmt.Errorf("%s: needs %s vCPU / %s, more than any ECI spec", id, formatCPU(cpuTarget), FormatBytes(memTarget))
 	}
@@ -203,22 +203,6 @@ func recommend(id Identity, runs []Run, declared eci.Spec, o Options, band *band
 		rec.Reason += fmt.Sprintf(" (%d OOMKilled: memory grown)", rec.OOMKills)
 	}
 	return rec, nil
-}
-
-// CheapestCovering is the ECI catalog spec with the lowest list price that offers at least milliCPU
-// and memMiB (ties: fewer vCPU). ok is false when no spec is large enough.
-func CheapestCovering(milliCPU, memMiB int64) (eci.Spec, bool) {
-	var best eci.Spec
-	bestPrice := math.Inf(1)
-	for _, s := range eci.Catalog() {
-		if !s.Covers(milliCPU, memMiB) {
-			continue
-		}
-		if p, _ := s.HourlyPrice(); p < bestPrice {
-			best, bestPrice = s, p
-		}
-	}
-	return best, !math.IsInf(bestPrice, 1)
 }
 
 // CostPerRun is the list price in CNY of running spec for seconds (0 for ECS instance types).
@@ -264,5 +248,5 @@ func GrowAfterOOM(s eci.Spec, o Options) (eci.Spec, bool) {
 	}
 	had := float64(s.MemoryMiB) * mib
 	need := math.Max(had*o.OOMBumpRatio, had+float64(o.OOMMinBumpBytes))
-	return CheapestCovering(s.MilliCPU, ceilDiv(int64(math.Ceil(need)), mib))
+	return eci.Cheapest(s.MilliCPU, ceilDiv(int64(math.Ceil(need)), mib))
 }

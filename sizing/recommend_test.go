@@ -172,34 +172,6 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestCheapestCovering(t *testing.T) {
-	tests := []struct {
-		cpu, mem int64
-		want     string
-	}{
-		{7000, 13 * 1024, "8-16Gi"},
-		{300, 6 * 1024, "1-8Gi"},
-		{1, 1, "0.25-0.5Gi"},
-		{1000, 9 * 1024, "2-16Gi"},
-		{2000, 1024, "2-1Gi"},
-		{64000, 512 * 1024, "64-512Gi"},
-		{65000, 1024, ""},
-		{1000, 600 * 1024, ""},
-	}
-	for _, tt := range tests {
-		got, ok := CheapestCovering(tt.cpu, tt.mem)
-		if tt.want == "" {
-			if ok {
-				t.Errorf("%dm/%dMi: got %s, want none", tt.cpu, tt.mem, got)
-			}
-			continue
-		}
-		if !ok || got.String() != tt.want {
-			t.Errorf("%dm/%dMi: got %s (%v), want %s", tt.cpu, tt.mem, got, ok, tt.want)
-		}
-	}
-}
-
 func TestPercentile(t *testing.T) {
 	v := []float64{5, 1, 4, 2, 3}
 	for p, want := range map[float64]float64{0: 1, 0.5: 3, 0.95: 4.8, 1: 5, 0.25: 2} {
