@@ -21,6 +21,7 @@ package fluidsim
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,8 +119,11 @@ type Script struct {
 	Load LoadPlan
 	// Loads are plans per DataLoad name.
 	Loads map[string]LoadPlan
-	// ImageCaches are plans per ImageCache name; other ImageCaches are left alone.
+	// ImageCaches are plans per ImageCache name; other ImageCaches follow AnyImageCache or are left
+	// alone. ImageCaches are cluster-scoped: give plans to one simulator of a cluster only.
 	ImageCaches map[string]CachePlan
+	// AnyImageCache, when set, is the plan of every ImageCache not named in ImageCaches.
+	AnyImageCache *CachePlan
 	// PVC makes a Bound Dataset's PersistentVolume and PersistentVolumeClaim, as Fluid does.
 	PVC bool
 	// Failure switches on one of Fluid's failure modes.
@@ -569,9 +573,14 @@ func (s *Simulator) ensurePVC(ctx context.Context, ds *fluidv1.Dataset, d *dsSta
 
 var imageCacheGVK = schema.GroupVersionKind{Group: "eci.alibabacloud.com", Version: "v1", Kind: "ImageCache"}
 
-// stepImageCaches plays ECI's ImageCache controller for the caches the Script names.
+// stepImageCaches plays ECI's ImageCache controller for the caches the Script names (and, with
+// AnyImageCache, for every other one).
 func (s *Simulator) stepImageCaches(ctx context.Context, now time.Time) error {
-	for name, p := range s.script.ImageCaches {
+	plans, err := s.imageCachePlans(ctx)
+	if err != nil {
+		return err
+	}
+	for name, p := range plans {
 		ic := &unstructured.Unstructured{}
 		ic.SetGroupVersionKind(imageCacheGVK)
 		if err := s.client.Get(ctx, types.NamespacedName{Name: name}, ic); err != nil {
@@ -581,41 +590,65 @@ func (s *Simulator) stepImageCaches(ctx context.Context, now time.Time) error {
 			}
 			return fmt.Errorf("get ImageCache %s: %w", name, err)
 		}
-		phase, _, _ := unstructured.NestedString(ic.Object, "status", "phase")
-		if phase == "Ready" || phase == "Failed" {
-			continue
-		}
-		first, ok := s.caches[name+"/"+string(ic.GetUID())]
-		if !ok {
-			first = now
-			s.caches[name+"/"+string(ic.GetUID())] = now
-		}
-		status := map[string]any{"phase": "Creating", "progress": "0%", "startTime": first.UTC().Format(time.RFC3339)}
-		switch {
-		case now.Sub(first) >= p.ReadyAfter && p.Fail:
-			events := make([]any, 0, len(p.Events))
-			for _, e := range p.Events {
-				events = append(events, e)
-			}
-			status = map[string]any{"phase": "Failed", "progress": "0%", "events": events}
-		case now.Sub(first) >= p.ReadyAfter:
-			id := p.ID
-			if id == "" {
-				id = "imc-sim-" + name
-			} else if id == "-" {
-				id = ""
-			}
-			status = map[string]any{"phase": "Ready", "progress": "100%", "imageCacheId": id,
-				"startTime": first.UTC().Format(time.RFC3339), "lastUpdatedTime": now.UTC().Format(time.RFC3339)}
-		case phase == "Creating":
-			continue
-		}
-		ic.Object["status"] = status
-		if err := s.client.Status().Update(ctx, ic); err != nil {
+		if err := s.stepImageCache(ctx, ic, p, now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// imageCachePlans is the Script's plans, plus AnyImageCache's for every other ImageCache there is.
+func (s *Simulator) imageCachePlans(ctx context.Context) (map[string]CachePlan, error) {
+	if s.script.AnyImageCache == nil {
+		return s.script.ImageCaches, nil
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(imageCacheGVK.GroupVersion().WithKind(imageCacheGVK.Kind + "List"))
+	if err := s.client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("list ImageCaches: %w", err)
+	}
+	plans := make(map[string]CachePlan, len(list.Items)+len(s.script.ImageCaches))
+	for _, ic := range list.Items {
+		plans[ic.GetName()] = *s.script.AnyImageCache
+	}
+	maps.Copy(plans, s.script.ImageCaches)
+	return plans, nil
+}
+
+// stepImageCache moves one ImageCache along plan p: Creating at first sight, then Ready or Failed.
+func (s *Simulator) stepImageCache(ctx context.Context, ic *unstructured.Unstructured, p CachePlan, now time.Time) error {
+	name := ic.GetName()
+	phase, _, _ := unstructured.NestedString(ic.Object, "status", "phase")
+	if phase == "Ready" || phase == "Failed" {
+		return nil
+	}
+	first, ok := s.caches[name+"/"+string(ic.GetUID())]
+	if !ok {
+		first = now
+		s.caches[name+"/"+string(ic.GetUID())] = now
+	}
+	status := map[string]any{"phase": "Creating", "progress": "0%", "startTime": first.UTC().Format(time.RFC3339)}
+	switch {
+	case now.Sub(first) >= p.ReadyAfter && p.Fail:
+		events := make([]any, 0, len(p.Events))
+		for _, e := range p.Events {
+			events = append(events, e)
+		}
+		status = map[string]any{"phase": "Failed", "progress": "0%", "events": events}
+	case now.Sub(first) >= p.ReadyAfter:
+		id := p.ID
+		if id == "" {
+			id = "imc-sim-" + name
+		} else if id == "-" {
+			id = ""
+		}
+		status = map[string]any{"phase": "Ready", "progress": "100%", "imageCacheId": id,
+			"startTime": first.UTC().Format(time.RFC3339), "lastUpdatedTime": now.UTC().Format(time.RFC3339)}
+	case phase == "Creating":
+		return nil
+	}
+	ic.Object["status"] = status
+	return s.client.Status().Update(ctx, ic)
 }
 
 // parseSize and formatSize read and write sizes as Fluid does ("10.00GiB").

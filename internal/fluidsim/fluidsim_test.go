@@ -9,6 +9,7 @@ import (
 	fluidv1 "github.com/fluid-cloudnative/fluid/api/v1alpha1"
 	"github.com/fluid-cloudnative/fluid/pkg/common"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -162,4 +163,30 @@ func TestSetLoadEndsARunningJob(t *testing.T) {
 	eventually(t, 2*time.Second, "Executing", func() bool { get(t, kube, dl, "a"); return dl.Status.Phase == common.PhaseExecuting })
 	sim.SetLoad("a", LoadPlan{Duration: 0})
 	eventually(t, 2*time.Second, "Complete", func() bool { get(t, kube, dl, "a"); return dl.Status.Phase == common.PhaseComplete })
+}
+
+// AnyImageCache plays every ImageCache not named in ImageCaches; a named plan still wins.
+func TestAnyImageCache(t *testing.T) {
+	cache := func(name string) *unstructured.Unstructured {
+		ic := &unstructured.Unstructured{}
+		ic.SetGroupVersionKind(imageCacheGVK)
+		ic.SetName(name)
+		return ic
+	}
+	kube := fake.NewClientBuilder().WithObjects(cache("any"), cache("named")).WithStatusSubresource(cache("")).Build()
+	sim := New(kube, "ns", Script{AnyImageCache: &CachePlan{}, ImageCaches: map[string]CachePlan{"named": {Fail: true}}})
+	for range 2 { // first sight: Creating; the next step: the plan's end
+		if err := sim.stepImageCaches(context.Background(), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{"any": "Ready", "named": "Failed"} {
+		ic := cache(name)
+		if err := kube.Get(context.Background(), client.ObjectKeyFromObject(ic), ic); err != nil {
+			t.Fatal(err)
+		}
+		if phase, _, _ := unstructured.NestedString(ic.Object, "status", "phase"); phase != want {
+			t.Errorf("ImageCache %s: phase %q, want %q", name, phase, want)
+		}
+	}
 }
