@@ -149,7 +149,7 @@ func TestShapePodLearnedBand(t *testing.T) {
 			var r *PodResult
 			var err error
 			if tt.stamp.IsZero() {
-				r, err = e.ShapePodAt(pod, wf, tt.created)
+				r, err = e.ShapePodAt(pod, wf, tt.created, nil)
 			} else {
 				r, err = e.ShapePod(pod, wf)
 			}

@@ -58,16 +58,17 @@ type PodResult struct {
 //
 // The pod's creation time picks the time-of-day band of a learned spec; see [Engine.ShapePodAt].
 func (e *Engine) ShapePod(pod *corev1.Pod, wf *wfv1.Workflow) (*PodResult, error) {
-	return e.ShapePodAt(pod, wf, pod.CreationTimestamp.Time)
+	return e.ShapePodAt(pod, wf, pod.CreationTimestamp.Time, nil)
 }
 
 // ShapePodAt is [Engine.ShapePod] for a pod created at created, which picks the time-of-day band
 // of a learned spec (the zero time: the whole template's spec). An admission webhook sees pods
 // before the apiserver sets their creationTimestamp, so it passes the time of the request.
-// siblings are other pods of the same workflow, read when the pod is a retry: an earlier attempt
-// whose failure the Workflow's node status does not show yet (the controller creates the retry pod
-// before it saves that status) is recognised from its pod (recovery.Attempts).
-func (e *Engine) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Time, siblings ...corev1.Pod) (*PodResult, error) {
+// siblings are the other pods of the same workflow, read when the pod is a retry (nil: not read): an
+// earlier attempt whose failure the Workflow's node status does not show yet (the controller
+// creates the retry pod before it saves that status) is recognised from its pod, or from its pod's
+// absence (recovery.Attempts).
+func (e *Engine) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Time, siblings *recovery.Siblings) (*PodResult, error) {
 	out := WithoutRecoveredMemory(pod)
 	if out == pod {
 		out = pod.DeepCopy()
@@ -102,7 +103,7 @@ func (e *Engine) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Tim
 
 // shapeSelectedPod shapes res.Pod (a copy the caller owns, created at created) under the selected
 // profile p; siblings are the workflow's other pods (for a retry's earlier attempts).
-func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow, created time.Time, siblings []corev1.Pod) (*PodResult, error) {
+func (e *Engine) shapeSelectedPod(res *PodResult, kind PodKind, p *Profile, s settings, wf *wfv1.Workflow, created time.Time, siblings *recovery.Siblings) (*PodResult, error) {
 	out := res.Pod
 	tmplName := podTemplateName(out, kind)
 	if kind == PodKindAgent && p.AgentPod == AgentPodStay {

@@ -18,7 +18,7 @@ import (
 // pay-as-you-go after a spot reclaim, more memory after an OOMKill, rotated specs and zones after a
 // stock-out, and api-evict on spot pods. It runs after decide, so it sees the annotations decide
 // wrote, and records what it changed as argo-eci's. It returns the failures it acted on.
-func recoverPod(out *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, p *Profile) ([]recovery.Failure, error) {
+func recoverPod(out *corev1.Pod, wf *wfv1.Workflow, siblings *recovery.Siblings, p *Profile) ([]recovery.Failure, error) {
 	attempts := recovery.Attempts(out, wf, siblings)
 	d, err := recovery.Decide(out, attempts, p.Recovery)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 
 // Attempt is one earlier, finished attempt of a retried step.
 type Attempt struct {
+	// Index is the attempt's number: Argo names attempt i of step N "N(i)".
+	Index   int
 	NodeID  string
 	Phase   wfv1.NodePhase
 	Message string
@@ -41,10 +43,11 @@ func PreviousAttempts(wf *wfv1.Workflow, nodeName string) []Attempt {
 		if !found || child.Name == nodeName || !child.Fulfilled() {
 			continue
 		}
-		if _, i, ok := splitAttempt(child.Name); !ok || i >= attempt {
+		_, i, ok := splitAttempt(child.Name)
+		if !ok || i >= attempt {
 			continue
 		}
-		out = append(out, Attempt{NodeID: id, Phase: child.Phase, Message: child.Message,
+		out = append(out, Attempt{Index: i, NodeID: id, Phase: child.Phase, Message: child.Message,
 			Failure: Classify(child.Phase, child.Message)})
 	}
 	return out

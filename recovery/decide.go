@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v4/pkg/apis/workflow/v1alpha1"
@@ -122,20 +123,46 @@ func present(ann map[string]string, keys []string) []string {
 	return out
 }
 
+// Siblings are the other pods of a retry's workflow, as listed from the apiserver when the retry's
+// pod is admitted. A nil *Siblings means they were not read.
+type Siblings struct {
+	Pods []corev1.Pod
+}
+
 // Attempts lists the earlier attempts of pod's step: those in its Workflow wf's node status (nil:
-// none), then those only the workflow's pods (siblings; nil: none) show.
-func Attempts(pod *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod) []Attempt {
+// none), then those only the workflow's pods show. With the pods listed (siblings not nil), an
+// earlier attempt that neither shows is one whose pod was deleted before the controller saved its
+// end: Argo only starts attempt n after attempt n-1 ended, and only deletes (garbage-collects) a
+// pod after saving its end, so the pod was evicted or deleted under the step, which Argo records as
+// "pod deleted". That is how a spot reclaim with eci-spot-release-strategy api-evict reaches
+// the retry.
+func Attempts(pod *corev1.Pod, wf *wfv1.Workflow, siblings *Siblings) []Attempt {
 	name := pod.Annotations[common.AnnotationKeyNodeName]
 	attempts := PreviousAttempts(wf, name)
-	known := map[string]bool{}
-	for _, a := range attempts {
-		known[a.NodeID] = true
+	if siblings == nil {
+		return attempts
 	}
-	for _, a := range AttemptsFromPods(siblings, name) {
-		if !known[a.NodeID] {
-			attempts = append(attempts, a)
+	step, n, _ := splitAttempt(name)
+	known := map[int]bool{}
+	for _, a := range attempts {
+		known[a.Index] = true
+	}
+	for _, a := range AttemptsFromPods(siblings.Pods, name) {
+		if !known[a.Index] {
+			attempts, known[a.Index] = append(attempts, a), true
 		}
 	}
+	for i := range siblings.Pods { // a pod still running is not deleted
+		if s, k, ok := splitAttempt(siblings.Pods[i].Annotations[common.AnnotationKeyNodeName]); ok && s == step {
+			known[k] = true
+		}
+	}
+	for i := 0; i < n; i++ {
+		if !known[i] {
+			attempts = append(attempts, Attempt{Index: i, Phase: wfv1.NodeError, Message: MessageDeleted, Failure: FailureEvicted})
+		}
+	}
+	sort.SliceStable(attempts, func(i, j int) bool { return attempts[i].Index < attempts[j].Index })
 	return attempts
 }
 

@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 
@@ -254,7 +255,7 @@ func TestNextMemory(t *testing.T) {
 }
 
 func TestAttemptsDecide(t *testing.T) {
-	forPod := func(p *corev1.Pod, wf *wfv1.Workflow, siblings []corev1.Pod, o Options) (Decision, error) {
+	forPod := func(p *corev1.Pod, wf *wfv1.Workflow, siblings *Siblings, o Options) (Decision, error) {
 		return Decide(p, Attempts(p, wf, siblings), o)
 	}
 	wf := retriedWorkflow(msgOOM)
@@ -276,9 +277,11 @@ func TestAttemptsDecide(t *testing.T) {
 	}
 	// The node status does not show attempt 1's OOMKill yet; its pod does: two memory steps.
 	second := pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", "workflows.argoproj.io/node-name": "wf[0].fan(3:3)(2)"}, "")
-	siblings := []corev1.Pod{failedPod("wf[0].fan(3:3)(1)", func(p *corev1.Pod) {
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}
-	})}
+	siblings := &Siblings{Pods: []corev1.Pod{
+		failedPod("wf[0].fan(3:3)(0)", func(p *corev1.Pod) {}), // attempt 0's pod, still there
+		failedPod("wf[0].fan(3:3)(1)", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}
+		})}}
 	d, err = forPod(second, wf, siblings, DefaultOptions())
 	if err != nil || d.Set[eci.AnnotationUseSpecs] != "2-16Gi" {
 		t.Errorf("with a sibling pod: %+v, %v", d, err)
@@ -286,5 +289,46 @@ func TestAttemptsDecide(t *testing.T) {
 	if !AttemptsUnknown(second, wf) || AttemptsUnknown(p, wf) || AttemptsUnknown(first, wf) {
 		t.Errorf("AttemptsUnknown: attempt 2 with 1 of 2 earlier attempts shown %v, attempt 1 with its one shown %v, attempt 0 %v",
 			AttemptsUnknown(second, wf), AttemptsUnknown(p, wf), AttemptsUnknown(first, wf))
+	}
+}
+
+// A spot reclaim with api-evict deletes the pod. Argo creates the retry's pod before it saves the
+// deleted attempt's end, so neither the node status nor the workflow's pods show that attempt: the
+// retry must still leave spot (its pod's absence is the eviction), and only when the pods were
+// listed.
+func TestAttemptsDeletedPod(t *testing.T) {
+	wf := retriedWorkflow() // attempt 0 still Pending/Running in the node status
+	spotRetry := func() *corev1.Pod {
+		return pod(map[string]string{eci.AnnotationUseSpecs: "2-4Gi", eci.AnnotationSpotStrategy: "SpotAsPriceGo",
+			"workflows.argoproj.io/node-name": "wf[0].fan(3:3)(1)"}, "")
+	}
+	p := spotRetry()
+	attempts := Attempts(p, wf, &Siblings{})
+	if len(attempts) != 1 || attempts[0].Failure != FailureEvicted || attempts[0].Message != MessageDeleted {
+		t.Fatalf("attempts %+v, want attempt 0 deleted", attempts)
+	}
+	d, err := Decide(p, attempts, DefaultOptions())
+	if err != nil || !slices.Contains(d.Remove, eci.AnnotationSpotStrategy) {
+		t.Errorf("decision %+v, %v: want spot removed", d, err)
+	}
+	if got := Attempts(spotRetry(), wf, nil); len(got) != 0 {
+		t.Errorf("pods not listed: %+v, want no attempts", got)
+	}
+	running := &Siblings{Pods: []corev1.Pod{failedPod("wf[0].fan(3:3)(0)", func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning })}}
+	if got := Attempts(spotRetry(), wf, running); len(got) != 0 {
+		t.Errorf("attempt 0's pod still there: %+v, want no attempts", got)
+	}
+	// Attempts 0 and 2 in the node status, attempt 1 deleted: in order.
+	wf = retriedWorkflow(msgBid, MessageDeleted, msgOOM)
+	p = pod(map[string]string{"workflows.argoproj.io/node-name": "wf[0].fan(3:3)(4)"}, "")
+	got := Attempts(p, wf, &Siblings{})
+	want := []Failure{FailureSpotReclaim, FailureEvicted, FailureOOMKilled, FailureEvicted}
+	if len(got) != len(want) {
+		t.Fatalf("attempts %+v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].Index != i || got[i].Failure != want[i] {
+			t.Errorf("attempt %d: %+v, want %s", i, got[i], want[i])
+		}
 	}
 }

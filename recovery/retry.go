@@ -64,17 +64,13 @@ func ClassifyPod(pod *corev1.Pod) Failure {
 // AttemptsFromPods returns the earlier attempts of the step whose pod has node name nodeName
 // from the step's other pods (same workflow, node names "<step>(<i>)" with a smaller i), for when
 // the Workflow's node status does not show them yet. Deleted pods (evictions) are missing here;
-// the node status has them as "pod deleted".
+// Attempts infers them.
 func AttemptsFromPods(pods []corev1.Pod, nodeName string) []Attempt {
 	step, attempt, ok := splitAttempt(nodeName)
 	if !ok || attempt == 0 {
 		return nil
 	}
-	type indexed struct {
-		i int
-		a Attempt
-	}
-	var found []indexed
+	var out []Attempt
 	for i := range pods {
 		p := &pods[i]
 		s, n, ok := splitAttempt(p.Annotations[common.AnnotationKeyNodeName])
@@ -85,13 +81,9 @@ func AttemptsFromPods(pods []corev1.Pod, nodeName string) []Attempt {
 		if f == FailureNone && p.Status.Phase != corev1.PodSucceeded && p.DeletionTimestamp == nil {
 			continue // still running
 		}
-		found = append(found, indexed{n, Attempt{NodeID: p.Annotations[common.AnnotationKeyNodeID],
-			Phase: wfv1.NodePhase(p.Status.Phase), Message: p.Status.Message, Failure: f}})
+		out = append(out, Attempt{Index: n, NodeID: p.Annotations[common.AnnotationKeyNodeID],
+			Phase: wfv1.NodePhase(p.Status.Phase), Message: p.Status.Message, Failure: f})
 	}
-	sort.Slice(found, func(i, j int) bool { return found[i].i < found[j].i })
-	out := make([]Attempt, len(found))
-	for i, f := range found {
-		out[i] = f.a
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
 	return out
 }

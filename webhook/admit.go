@@ -60,7 +60,7 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 		return verdict{outcome: outcomeError, message: "argo-eci: " + err.Error()}
 	}
 	input := forgetOwnAnnotations(emissary.WithoutRecoveredMemory(pod))
-	res, err := engine.ShapePodAt(input, wf, s.createdAt(pod), s.retrySiblings(ctx, pod, wf)...)
+	res, err := engine.ShapePodAt(input, wf, s.createdAt(pod), s.retrySiblings(ctx, pod, wf))
 	if err != nil {
 		return errorVerdict(err)
 	}

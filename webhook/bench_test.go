@@ -96,7 +96,7 @@ func BenchmarkPodReviewHTTPS(b *testing.B) {
 // wrong: it removes every field the Go types do not know).
 func BenchmarkChangePatch(b *testing.B) {
 	pod, raw := typicalPod(b)
-	res, err := realStore(b, testProfiles).Current().ShapePodAt(pod, nil, time.Time{})
+	res, err := realStore(b, testProfiles).Current().ShapePodAt(pod, nil, time.Time{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/recovery"
 )
 
 // testProfiles is a profile set that shapes every Argo pod and workflow.
@@ -209,7 +210,7 @@ type fakeShaper struct {
 	wf  func(runtime.Object) (runtime.Object, []emissary.Finding, error)
 }
 
-func (f *fakeShaper) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, _ time.Time, _ ...corev1.Pod) (*emissary.PodResult, error) {
+func (f *fakeShaper) ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, _ time.Time, _ *recovery.Siblings) (*emissary.PodResult, error) {
 	return f.pod(pod, wf)
 }
 

@@ -312,7 +312,7 @@ func TestPodPatchKeepsFieldsTheTypesDoNotKnow(t *testing.T) {
 	}
 	typed, _ := readPodBytes(t, raw)
 	before := marshalGo(t, typed)
-	res, err := engines.Current().ShapePodAt(typed, nil, time.Time{})
+	res, err := engines.Current().ShapePodAt(typed, nil, time.Time{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

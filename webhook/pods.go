@@ -31,7 +31,7 @@ func (k KubePods) WorkflowPods(ctx context.Context, namespace, workflow string) 
 // retrySiblings lists the other pods of a retry's workflow when wf's node status does not show all
 // its earlier attempts yet; nil otherwise, without a lister, or when the list fails (the retry is
 // then shaped from the node status alone).
-func (s *Server) retrySiblings(ctx context.Context, pod *corev1.Pod, wf *wfv1.Workflow) []corev1.Pod {
+func (s *Server) retrySiblings(ctx context.Context, pod *corev1.Pod, wf *wfv1.Workflow) *recovery.Siblings {
 	name := pod.Labels[common.LabelKeyWorkflow]
 	if s.Pods == nil || name == "" || !recovery.AttemptsUnknown(pod, wf) {
 		return nil
@@ -43,5 +43,5 @@ func (s *Server) retrySiblings(ctx context.Context, pod *corev1.Pod, wf *wfv1.Wo
 		Logger(ctx).Warn("listing the workflow's pods failed; shaping the retry from its node status alone", "workflow", name, "error", err)
 		return nil
 	}
-	return pods
+	return &recovery.Siblings{Pods: pods}
 }

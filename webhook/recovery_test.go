@@ -268,6 +268,39 @@ func TestPodPathRecoveryFromFailedPod(t *testing.T) {
 	}
 }
 
+// TestPodPathRecoveryFromDeletedPod: a spot reclaim with api-evict deletes attempt 0's pod, and
+// Argo creates the retry's pod before it saves "pod deleted" for attempt 0. Listed, the
+// workflow's pods lack attempt 0: the retry leaves spot. Without the list it stays as it was.
+func TestPodPathRecoveryFromDeletedPod(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pods PodLister
+		spot bool
+	}{
+		{"attempt 0's pod gone", podList{}, false},
+		{"node status alone", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, raw, wf := retryPodAndWorkflow(t, wfv1.NodeRunning, "")
+			ts := startServer(t, &Server{Engines: realStore(t, testProfiles), Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf}, Pods: tc.pods})
+			status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
+			if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			shaped := &corev1.Pod{}
+			if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
+				t.Fatal(err)
+			}
+			if _, spot := shaped.Annotations[eci.AnnotationSpotStrategy]; spot != tc.spot {
+				t.Errorf("spot strategy set %v, want %v: %v", spot, tc.spot, shaped.Annotations)
+			}
+			if got := shaped.Annotations[recovery.AnnotationRecovery]; (got != "") == tc.spot {
+				t.Errorf("%s = %q", recovery.AnnotationRecovery, got)
+			}
+		})
+	}
+}
+
 // noPods fails the test when the webhook lists pods.
 type noPods struct{ t *testing.T }
 

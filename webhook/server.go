@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argo-eci/argo-eci/emissary"
+	"github.com/argo-eci/argo-eci/recovery"
 )
 
 // DefaultMaxRequestBytes caps AdmissionReview bodies at what the apiserver can send: the object
@@ -61,7 +62,7 @@ const (
 type Shaper interface {
 	// ShapePodAt shapes one pod created at created; wf is its Workflow from the cache, or nil;
 	// siblings are the workflow's other pods, listed for retries (see Server.Pods).
-	ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Time, siblings ...corev1.Pod) (*emissary.PodResult, error)
+	ShapePodAt(pod *corev1.Pod, wf *wfv1.Workflow, created time.Time, siblings *recovery.Siblings) (*emissary.PodResult, error)
 	// ShapeWorkflow shapes a Workflow, CronWorkflow or WorkflowTemplate.
 	ShapeWorkflow(obj runtime.Object) (runtime.Object, []emissary.Finding, error)
 }

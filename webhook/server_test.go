@@ -119,7 +119,7 @@ func TestArgoPodsShaped(t *testing.T) {
 				t.Fatalf("status %d: %s", status, body)
 			}
 			patched := applyPatch(t, tc.raw, out.Response)
-			want, err := engines.Current().ShapePodAt(tc.pod, nil, time.Time{})
+			want, err := engines.Current().ShapePodAt(tc.pod, nil, time.Time{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
