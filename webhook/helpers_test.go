@@ -142,6 +142,21 @@ func (ts *testServer) post(t testing.TB, path string, body []byte) (int, *admiss
 	return resp.StatusCode, out, string(raw)
 }
 
+// admitPod posts raw (a pod) to the pods webhook, expects it allowed with a patch and returns the
+// pod with the patch applied.
+func (ts *testServer) admitPod(t *testing.T, raw []byte) *corev1.Pod {
+	t.Helper()
+	status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
+	if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	shaped := &corev1.Pod{}
+	if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
+		t.Fatal(err)
+	}
+	return shaped
+}
+
 // readPod loads a pod from a JSON file.
 func readPod(t testing.TB, path string) (*corev1.Pod, []byte) {
 	t.Helper()

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -87,14 +86,7 @@ func TestPodPathRecovery(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pod, raw, wf := retryPodAndWorkflow(t, tt.phase, tt.message)
 			ts := startServer(t, &Server{Engines: realStore(t, testProfiles), Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf}})
-			status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
-			if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
-				t.Fatalf("status %d: %s", status, body)
-			}
-			shaped := &corev1.Pod{}
-			if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
-				t.Fatal(err)
-			}
+			shaped := ts.admitPod(t, raw)
 			if shaped.Annotations[recovery.AnnotationRecovery] == "" {
 				t.Errorf("no %s on the retry's pod: %v", recovery.AnnotationRecovery, shaped.Annotations)
 			}
@@ -250,14 +242,7 @@ func TestPodPathRecoveryFromFailedPod(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServer(t, &Server{Engines: realStore(t, testProfiles), Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf}, Pods: tc.pods})
-			status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
-			if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
-				t.Fatalf("status %d: %s", status, body)
-			}
-			shaped := &corev1.Pod{}
-			if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
-				t.Fatal(err)
-			}
+			shaped := ts.admitPod(t, raw)
 			if got := shaped.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, tc.want) {
 				t.Errorf("eci-use-specs = %q, want %s first", got, tc.want)
 			}
@@ -283,14 +268,7 @@ func TestPodPathRecoveryFromDeletedPod(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, raw, wf := retryPodAndWorkflow(t, wfv1.NodeRunning, "")
 			ts := startServer(t, &Server{Engines: realStore(t, testProfiles), Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf}, Pods: tc.pods})
-			status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
-			if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
-				t.Fatalf("status %d: %s", status, body)
-			}
-			shaped := &corev1.Pod{}
-			if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
-				t.Fatal(err)
-			}
+			shaped := ts.admitPod(t, raw)
 			if _, spot := shaped.Annotations[eci.AnnotationSpotStrategy]; spot != tc.spot {
 				t.Errorf("spot strategy set %v, want %v: %v", spot, tc.spot, shaped.Annotations)
 			}
@@ -314,14 +292,7 @@ func (n noPods) WorkflowPods(_ context.Context, _, _ string) ([]corev1.Pod, erro
 func TestPodPathNoListWhenNodeStatusKnows(t *testing.T) {
 	_, raw, wf := retryPodAndWorkflow(t, wfv1.NodeFailed, "main: OOMKilled (exit code 137)")
 	ts := startServer(t, &Server{Engines: realStore(t, testProfiles), Workflows: mapWorkflows{wf.Namespace + "/" + wf.Name: wf}, Pods: noPods{t}})
-	status, out, body := ts.post(t, PathPods, podReview(t, "u-1", raw))
-	if status != http.StatusOK || !out.Response.Allowed || out.Response.Patch == nil {
-		t.Fatalf("status %d: %s", status, body)
-	}
-	shaped := &corev1.Pod{}
-	if err := json.Unmarshal(applyPatch(t, raw, out.Response), shaped); err != nil {
-		t.Fatal(err)
-	}
+	shaped := ts.admitPod(t, raw)
 	if got := shaped.Annotations[eci.AnnotationUseSpecs]; !strings.HasPrefix(got, "1-4Gi,") {
 		t.Errorf("eci-use-specs = %q, want 1-4Gi first", got)
 	}
