@@ -9,7 +9,7 @@ BIN := bin/argo-eci
 # Packages with tests behind the e2e build tag (they need the local control plane).
 E2E_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build e2e' . | xargs -n1 dirname | sort -u)
 
-.PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-down capture-pods
+.PHONY: build test unit e2e demo bench lint clean cluster-build cluster-up cluster-examples cluster-down capture-pods
 
 # Static, like the image (Dockerfile); hack/cluster/build.sh builds the kubelet node's copy the same way.
 build:
@@ -52,6 +52,10 @@ cluster-build:
 ## OSS test server and Fluid/ECI simulators, left running; prints how to use it. cluster-down stops it.
 cluster-up: build cluster-build
 	hack/cluster/playground.sh
+
+## cluster-examples: on the running playground, every example rendered, created and waited for Succeeded.
+cluster-examples: build
+	hack/cluster/playground-examples.sh
 
 cluster-down:
 	hack/cluster/down.sh

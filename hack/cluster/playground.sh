@@ -6,8 +6,12 @@
 #     and Workflows, serving examples/profiles.yaml;
 #   - namespace `default` (pods on the kwok node, simulated) and `real` (pods on the kubelet node),
 #     each with manifests/plugin installed and Argo's executor RBAC;
-#   - the OSS test server as the controller's default artifact repository (argo-eci-oss), and the
-#     Fluid/ECI status simulator for both namespaces (hack/cluster/playground).
+#   - the OSS test server as the controller's default artifact repository (argo-eci-oss), the
+#     Fluid/ECI status simulator for both namespaces, and the work of the agent pods kwok only marks
+#     Running in `default` (Argo's agent code and argo-eci's plugin handler, hack/cluster/playground);
+#   - what the examples expect to exist in `default`: the Secret access-key (fluid-md5sum) and the
+#     claim rust-cache (spot-ci-build).
+# hack/cluster/playground-examples.sh (make cluster-examples) then runs every example to Succeeded.
 set -euo pipefail
 HERE_=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$HERE_/build.sh" playground
@@ -78,8 +82,13 @@ done
 say plugin "manifests/plugin and executor RBAC in ${PLAYGROUND_NAMESPACES[*]}"
 
 # ---- OSS test server and simulators; the controller's artifact repository -------------------------
-launch playground --kubeconfig "$KUBECONFIG_FILE" --bucket argo-artifacts --namespaces "$(IFS=,; echo "${PLAYGROUND_NAMESPACES[*]}")"
-oss_line() { grep -m1 '^oss endpoint=' "$LOGS/playground.log"; }
+launch playground --kubeconfig "$KUBECONFIG_FILE" --bucket argo-artifacts --namespaces "$(IFS=,; echo "${PLAYGROUND_NAMESPACES[*]}")" \
+	--agent-namespaces default
+# The log is appended to by every start (launch writes a "=== … starting playground" line first):
+# only this start's endpoint counts, an earlier one's port is closed.
+oss_line() {
+	awk '/^=== .* starting playground$/ {line = ""} /^oss endpoint=/ {line = $0} END {if (line == "") exit 1; print line}' "$LOGS/playground.log"
+}
 wait_until playground 30 "OSS test server and simulators running" oss_line
 read -r endpoint bucket region id secret < <(oss_line | sed -E 's/^oss endpoint=(\S+) bucket=(\S+) region=(\S+) accessKeyID=(\S+) accessKeySecret=(\S+)$/\1 \2 \3 \4 \5/')
 patch=$(
@@ -103,6 +112,32 @@ EOF
 kubectl_ -n argo patch configmap workflow-controller-configmap --type merge -p "$patch" >>"$LOGS/playground-apply.log"
 say playground "controller artifact repository: argo-eci-oss at $endpoint (bucket $bucket)"
 
+# ---- what the examples expect in `default` (kwok pods mount nothing: any bound claim will do) -------
+kubectl_ -n default create secret generic access-key --from-literal=fs.oss.accessKeyId=playground \
+	--from-literal=fs.oss.accessKeySecret=playground --dry-run=client -o yaml | kubectl_ apply -f - >>"$LOGS/playground-apply.log"
+kubectl_ apply -f - >>"$LOGS/playground-apply.log" <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: playground-rust-cache}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef: {namespace: default, name: rust-cache}
+  nfs: {server: $NODE_IP, path: /playground/rust-cache}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: rust-cache, namespace: default}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  volumeName: playground-rust-cache
+  resources: {requests: {storage: 100Gi}}
+EOF
+say playground "default: Secret access-key and claim rust-cache for the examples"
+
 cat <<EOF
 
 The argo-eci playground is running. Stop everything with: make cluster-down
@@ -114,8 +149,13 @@ Namespace 'real' runs pods on the kubelet node (containerd); namespace 'default'
 (simulated pods, thousands fit). Both have argo-eci's webhook (examples/profiles.yaml) and the
 executor plugin; outputs go to the OSS test server through the argo-eci-oss artifact plugin.
 
+Every example runs to Succeeded (make cluster-examples runs them all and waits):
+
   bin/argo-eci render -f examples/oss-artifacts.yaml --profiles examples/profiles.yaml | kubectl -n real create -f -
   bin/argo-eci render -f examples/eci-fanout.yaml --profiles examples/profiles.yaml | kubectl create -f -
+  bin/argo-eci render -f examples/fluid-md5sum.yaml --profiles examples/profiles.yaml | kubectl create -f -
+  bin/argo-eci render -f examples/imagecache-fanout.yaml --profiles examples/profiles.yaml | kubectl create -f -
+  bin/argo-eci render -f examples/spot-ci-build.yaml --profiles examples/profiles.yaml | kubectl create -f -
   kubectl -n real get workflows,pods -o wide
   kubectl -n real logs <pod> -c main
 

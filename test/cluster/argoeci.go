@@ -76,11 +76,14 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // Impersonate returns the admin config acting as ServiceAccount ns/sa, so RBAC is really checked.
-func (c *Cluster) Impersonate(ns, sa string) *rest.Config {
-	cfg := rest.CopyConfig(c.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa,
+func (c *Cluster) Impersonate(ns, sa string) *rest.Config { return ImpersonateConfig(c.Config, ns, sa) }
+
+// ImpersonateConfig is a copy of cfg that acts as ServiceAccount sa of namespace ns.
+func ImpersonateConfig(cfg *rest.Config, ns, sa string) *rest.Config {
+	out := rest.CopyConfig(cfg)
+	out.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa,
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}}
-	return cfg
+	return out
 }
 
 // Webhook is argo-eci's admission webhook served on 127.0.0.1 with a self-signed certificate and a
