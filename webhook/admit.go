@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/argo-eci/argo-eci/artifacts"
 	"github.com/argo-eci/argo-eci/badinput"
 	"github.com/argo-eci/argo-eci/eci"
 	"github.com/argo-eci/argo-eci/emissary"
@@ -74,7 +75,10 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	// is moved onto it whether or not a profile shapes the pod.
 	moved := emissary.ArgoPodKind(res.Pod) == emissary.PodKindAgent && plugin.HasSidecar(res.Pod) &&
 		plugin.ProjectAgentToken(res.Pod, plugin.AgentServiceAccount, plugin.AgentTokenExpiration)
-	if res.Outcome == emissary.OutcomeSkipped && !moved {
+	// The controller's SIGTERM to every container once main has exited would kill argo-eci's
+	// artifact sidecar in the middle of the wait container's upload: shaped by a profile or not.
+	guarded := emissary.ArgoPodKind(res.Pod) == emissary.PodKindWorkflow && artifacts.GuardSidecar(res.Pod)
+	if res.Outcome == emissary.OutcomeSkipped && !moved && !guarded {
 		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}
 	recordOwnAnnotations(input, res.Pod)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -123,4 +124,35 @@ func (o *artifactServerOptions) server(cmd *cobra.Command, logger *slog.Logger) 
 	}
 	driver.STSEndpoint = o.stsEndpoint
 	return &artifacts.Server{Driver: driver, Logger: logger, SocketMode: mode}, nil
+}
+
+// newArtifactSignalCmd is the kill command the webhook gives argo-eci's artifact sidecar
+// (artifacts.GuardSidecar): Argo's controller runs it inside the sidecar's container with the
+// signal it means to send once the step's main container has exited.
+func newArtifactSignalCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   artifacts.SignalCommand + " SIGNAL",
+		Short: "Kill command of the artifact sidecar: SIGTERM is left to the wait container",
+		Long: "Run by Argo's workflow-controller inside the artifact sidecar's container (pod annotation\n" +
+			"workflows.argoproj.io/kill-cmd-<container>). SIGNAL 15 (SIGTERM) does nothing: the wait container\n" +
+			"stops the sidecar once its saves have ended, where Argo's own kill command would cut an upload\n" +
+			"short. Any other signal number is sent to the container's PID 1, as Argo's kill command does.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n <= 0 || n > 64 {
+				return &exitError{code: 2, err: fmt.Errorf("SIGNAL %q: want a signal number from 1 to 64", args[0])}
+			}
+			sent, err := artifacts.SidecarSignal(syscall.Signal(n), syscall.Kill)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if !sent {
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), "SIGTERM left to the wait container: the sidecar stops after its last save")
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "sent %v to PID 1\n", syscall.Signal(n))
+			return err
+		},
+	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +45,25 @@ func TestArtifactServerSettings(t *testing.T) {
 				t.Fatalf("%s=%q accepted", env[0], env[1])
 			}
 		})
+	}
+}
+
+// TestArtifactSignalCommand: SIGTERM is answered without a signal (the wait container stops the
+// sidecar); a signal number that is not one is bad input.
+func TestArtifactSignalCommand(t *testing.T) {
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"artifact-signal", "15"})
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "left to the wait container") {
+		t.Errorf("artifact-signal 15: %v, %q", err, out.String())
+	}
+	for _, arg := range []string{"TERM", "0", "65"} {
+		root := newRootCmd()
+		root.SetOut(&bytes.Buffer{})
+		root.SetArgs([]string{"artifact-signal", arg})
+		if err := root.Execute(); exitCode(err) != 2 {
+			t.Errorf("artifact-signal %s: %v (exit %d), want exit 2", arg, err, exitCode(err))
+		}
 	}
 }

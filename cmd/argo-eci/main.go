@@ -101,6 +101,7 @@ func newRootCmd() *cobra.Command {
 		newWebhookCmd(),
 		newPluginCmd(),
 		newArtifactServerCmd(),
+		newArtifactSignalCmd(),
 		newRenderCmd(),
 		newLintCmd(),
 		newCostCmd(),

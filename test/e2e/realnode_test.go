@@ -177,7 +177,15 @@ func TestRealNodeWebhookOutage(t *testing.T) { webhookOutage(t, cluster.Kubelet)
 // the env the plugin containers need for its credentials.
 func ossRepository(t *testing.T, c *cluster.Cluster, ns, bucket string) (*osstest.Server, []corev1.EnvVar) {
 	t.Helper()
-	srv, err := osstest.Start(osstest.Options{Buckets: []string{bucket}})
+	return ossRepositoryWith(t, c, ns, osstest.Options{Buckets: []string{bucket}})
+}
+
+// ossRepositoryWith is ossRepository with the OSS test server's options (opts.Buckets[0] is the
+// repository's bucket).
+func ossRepositoryWith(t *testing.T, c *cluster.Cluster, ns string, opts osstest.Options) (*osstest.Server, []corev1.EnvVar) {
+	t.Helper()
+	bucket := opts.Buckets[0]
+	srv, err := osstest.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +321,43 @@ func TestRealNodeArtifactPassing(t *testing.T) {
 		t.Errorf("the OSS test server saw no upload")
 	}
 	t.Logf("artifact %s: %d bytes through the OSS test server from the producer's sidecar to the consumer's init container", keys[0], len(data))
+}
+
+// TestRealNodeSlowSaveOutlivesTerminate: once a step's main container has exited, Argo's
+// controller sends SIGTERM to the pod's other containers while the wait container may still be
+// uploading through argo-eci's artifact sidecar, whose argoexec then SIGKILLs the plugin server.
+// With OSS answering every request after 4 s the upload outlasts that moment; the kill command the
+// webhook sets leaves SIGTERM to the wait container, and the artifact arrives whole.
+func TestRealNodeSlowSaveOutlivesTerminate(t *testing.T) {
+	c := cluster.Get(t)
+	e := newExampleEnvOn(t, c, cluster.Kubelet)
+	srv, env := ossRepositoryWith(t, c, e.ns, osstest.Options{Buckets: []string{"artifacts"},
+		Remote: osstest.Remote{FirstByteLatency: 4 * time.Second}})
+	wf := e.load(t, "oss-artifacts.yaml")
+	for i := range wf.Spec.Templates {
+		tmpl := &wf.Spec.Templates[i]
+		switch tmpl.Name {
+		case "whalesay":
+			tmpl.PodSpecPatch = pluginEnvPatch(t, env, false, true)
+		case "print-message":
+			tmpl.PodSpecPatch = pluginEnvPatch(t, env, true, false)
+		}
+		if tmpl.Container != nil {
+			tmpl.Container.Resources = smallResources()
+		}
+	}
+	wf = e.c.CreateWorkflow(t, e.ns, wf)
+	e.succeed(t, wf, 4*time.Minute)
+	for _, p := range assertOnKubelet(t, c, e.ns, wf.Name, corev1.PodSucceeded) {
+		if strings.Contains(p.Annotations[common.AnnotationKeyNodeName], "generate-artifact") &&
+			p.Annotations[common.AnnotationKeyKillCmd("artifact-plugin-argo-eci-oss")] == "" {
+			t.Errorf("producer pod %s: no kill command for the artifact sidecar", p.Name)
+		}
+	}
+	keys, err := srv.Keys("artifacts", wf.Name+"/")
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("objects under %s/: %v %v, want one", wf.Name, keys, err)
+	}
 }
 
 // realWarmUp is a warm-up step executed by Argo's real agent pod calling argo-eci's plugin
