@@ -262,16 +262,10 @@ func untarOne(t *testing.T, data []byte) (string, []byte) {
 	}
 }
 
-// TestRealNodeArtifactPassing runs the seed's artifact-passing example (examples/oss-artifacts.yaml)
-// on the kubelet node with argo-eci as installed: the webhook shapes the pods with the example
-// profiles, the controller adds the argo-eci-oss artifact plugin from its artifactDrivers as the
-// producer's sidecar and the consumer's init container, and the bytes really travel through the
-// OSS test server, which pods reach only through the bridge.
-func TestRealNodeArtifactPassing(t *testing.T) {
-	c := cluster.Get(t)
-	e := newExampleEnvOn(t, c, cluster.Kubelet)
-	srv, env := ossRepository(t, c, e.ns, "artifacts")
-
+// artifactPassing is examples/oss-artifacts.yaml with the OSS credentials env given to the
+// argo-eci-oss containers Argo adds, and resources that fit the kubelet node.
+func artifactPassing(t *testing.T, e *exampleEnv, env []corev1.EnvVar) *wfv1.Workflow {
+	t.Helper()
 	wf := e.load(t, "oss-artifacts.yaml")
 	for i := range wf.Spec.Templates {
 		tmpl := &wf.Spec.Templates[i]
@@ -285,6 +279,20 @@ func TestRealNodeArtifactPassing(t *testing.T) {
 			tmpl.Container.Resources = smallResources() // two cores on this node; the example asks for 500m each
 		}
 	}
+	return wf
+}
+
+// TestRealNodeArtifactPassing runs the seed's artifact-passing example (examples/oss-artifacts.yaml)
+// on the kubelet node with argo-eci as installed: the webhook shapes the pods with the example
+// profiles, the controller adds the argo-eci-oss artifact plugin from its artifactDrivers as the
+// producer's sidecar and the consumer's init container, and the bytes really travel through the
+// OSS test server, which pods reach only through the bridge.
+func TestRealNodeArtifactPassing(t *testing.T) {
+	c := cluster.Get(t)
+	e := newExampleEnvOn(t, c, cluster.Kubelet)
+	srv, env := ossRepository(t, c, e.ns, "artifacts")
+
+	wf := artifactPassing(t, e, env)
 	wf = e.c.CreateWorkflow(t, e.ns, wf)
 	done := e.succeed(t, wf, 4*time.Minute)
 	pods := assertOnKubelet(t, c, e.ns, wf.Name, corev1.PodSucceeded)
@@ -333,19 +341,7 @@ func TestRealNodeSlowSaveOutlivesTerminate(t *testing.T) {
 	e := newExampleEnvOn(t, c, cluster.Kubelet)
 	srv, env := ossRepositoryWith(t, c, e.ns, osstest.Options{Buckets: []string{"artifacts"},
 		Remote: osstest.Remote{FirstByteLatency: 4 * time.Second}})
-	wf := e.load(t, "oss-artifacts.yaml")
-	for i := range wf.Spec.Templates {
-		tmpl := &wf.Spec.Templates[i]
-		switch tmpl.Name {
-		case "whalesay":
-			tmpl.PodSpecPatch = pluginEnvPatch(t, env, false, true)
-		case "print-message":
-			tmpl.PodSpecPatch = pluginEnvPatch(t, env, true, false)
-		}
-		if tmpl.Container != nil {
-			tmpl.Container.Resources = smallResources()
-		}
-	}
+	wf := artifactPassing(t, e, env)
 	wf = e.c.CreateWorkflow(t, e.ns, wf)
 	e.succeed(t, wf, 4*time.Minute)
 	for _, p := range assertOnKubelet(t, c, e.ns, wf.Name, corev1.PodSucceeded) {
