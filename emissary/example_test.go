@@ -139,7 +139,7 @@ spec:
 	//       backoff:
 	//         duration: 5s
 	//         factor: 2
-	//       expression: lastRetry.message == "pod deleted" || lastRetry.message matches "ProviderFailed|NoStock|BidFailed|ContainerInstanceExpired|OOMKilled|Evicted|EvictionByEvictionAPI"
+	//       expression: lastRetry.message == "pod deleted" || lastRetry.exitCode == "143" || lastRetry.message matches "ProviderFailed|NoStock|BidFailed|ContainerInstanceExpired|OOMKilled|Evicted|EvictionByEvictionAPI"
 	//       limit: 3
 	//       retryPolicy: Always
 	//     schedulerName: eci-scheduler

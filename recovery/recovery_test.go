@@ -23,6 +23,7 @@ const (
 	msgOOM      = "main: OOMKilled (exit code 137)"
 	msgUserBug  = "main: Error (exit code 1)"
 	msgEvicted  = "Pod was evicted: EvictionByEvictionAPI"
+	msgSIGTERM  = "main: Error (exit code 143)"
 )
 
 func TestClassify(t *testing.T) {
@@ -38,6 +39,7 @@ func TestClassify(t *testing.T) {
 		{wfv1.NodeFailed, msgOOM, FailureOOMKilled},
 		{wfv1.NodeError, MessageDeleted, FailureEvicted},
 		{wfv1.NodeFailed, msgEvicted, FailureEvicted},
+		{wfv1.NodeFailed, msgSIGTERM, FailureEvicted},
 		{wfv1.NodeFailed, msgUserBug, FailureOther},
 		{wfv1.NodeError, "", FailureOther},
 		{wfv1.NodeSucceeded, msgOOM, FailureNone},
@@ -62,6 +64,9 @@ func TestRetryExpression(t *testing.T) {
 		{"Failed", msgOOM, "137", true},
 		{"Error", MessageDeleted, "-1", true},
 		{"Failed", msgEvicted, "-1", true},
+		// An API eviction on a kubelet: the containers get SIGTERM and Argo records the main
+		// container's exit, not "pod deleted" (seen on the local kubelet node).
+		{"Failed", msgSIGTERM, "143", true},
 		{"Failed", msgUserBug, "1", false},
 		{"Failed", "main: Error (exit code 137)", "137", false},
 		{"Error", "failed to save outputs", "-1", false},

@@ -52,10 +52,19 @@ func ClassifyPod(pod *corev1.Pod) Failure {
 		if string(c.Type) == eci.ConditionContainerInstanceExpired && c.Status == corev1.ConditionTrue {
 			return FailureSpotReclaim
 		}
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			return FailureEvicted // the apiserver's mark of an eviction or a preemption
+		}
 	}
 	for _, st := range pod.Status.ContainerStatuses {
-		if st.Name == common.MainContainerName && st.State.Terminated != nil && st.State.Terminated.Reason == eci.ReasonOOMKilled {
+		if st.Name != common.MainContainerName || st.State.Terminated == nil {
+			continue
+		}
+		switch {
+		case st.State.Terminated.Reason == eci.ReasonOOMKilled:
 			return FailureOOMKilled
+		case st.State.Terminated.ExitCode == ExitCodeSIGTERM:
+			return FailureEvicted
 		}
 	}
 	return Classify(wfv1.NodeFailed, pod.Status.Message)

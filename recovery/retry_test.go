@@ -42,6 +42,12 @@ func TestClassifyPod(t *testing.T) {
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 1}}}}
 		}), FailureOther},
 		{"being evicted", failedPod("a", func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning; p.DeletionTimestamp = &now }), FailureEvicted},
+		{"ended by SIGTERM", failedPod("a", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 143}}}}
+		}), FailureEvicted},
+		{"disruption condition", failedPod("a", func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI"}}
+		}), FailureEvicted},
 		{"running", failedPod("a", func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning }), FailureNone},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/argo-eci/argo-eci/eci"
@@ -176,28 +177,33 @@ func (s *Simulator) spot(ctx context.Context, pod *corev1.Pod, cfg *Config, req 
 }
 
 // release ends a reclaimed spot instance: an eviction with api-evict, else Failed/BidFailed.
+// An eviction stops the pod's containers with SIGTERM before the pod goes away; on a real kubelet
+// Argo then records the main container's end ("main: Error (exit code 143)"), not "pod deleted",
+// so the pod is ended that way first and then evicted.
 func (s *Simulator) release(ctx context.Context, pod *corev1.Pod, req Request) error {
 	id := pod.Annotations[eci.AnnotationInstanceID]
 	if !req.APIEvict {
 		return s.fail(ctx, pod, eci.ReasonBidFailed,
 			fmt.Sprintf("BidFailed: the spot instance %s was released (%s)", id, eci.ConditionContainerInstanceExpired), exited(pod, 137, "ContainerInstanceExpired"))
 	}
-	if !s.first(pod, "end") {
+	if !s.first(pod, "evict") {
 		return nil
 	}
-	if err := s.patchAnnotations(ctx, pod, map[string]any{AnnotationEnded: EventSpotEvicted}); err != nil {
-		s.forget(pod, "end")
+	msg := fmt.Sprintf("The spot instance %s was released; the pod was evicted through the Eviction API (eci-spot-release-strategy api-evict)", id)
+	if err := s.fail(ctx, pod, "", "", exited(pod, sigtermExitCode, "Error"), EventSpotEvicted, msg); err != nil {
+		s.forget(pod, "evict")
 		return err
 	}
 	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}}
-	if err := s.Kube.CoreV1().Pods(pod.Namespace).EvictV1(ctx, ev); err != nil {
-		s.forget(pod, "end")
+	if err := s.Kube.CoreV1().Pods(pod.Namespace).EvictV1(ctx, ev); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("evict %s: %w", key(pod), err)
 	}
 	s.Logger.Info("eci simulator: spot instance released by eviction", "pod", key(pod), "instance", id)
-	s.event(ctx, pod, corev1.EventTypeWarning, EventSpotEvicted, fmt.Sprintf("The spot instance %s was released; the pod was evicted through the Eviction API (eci-spot-release-strategy api-evict)", id))
 	return nil
 }
+
+// sigtermExitCode is how a container stopped by SIGTERM exits (128 + 15).
+const sigtermExitCode = 143
 
 // oomKill fails the pod as the kernel's OOM killer ends its main container.
 func (s *Simulator) oomKill(ctx context.Context, pod *corev1.Pod, use, limit int64) error {

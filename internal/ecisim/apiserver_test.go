@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -99,6 +100,11 @@ func TestAgainstAPIServer(t *testing.T) {
 	if p := waitFor("stockout", "failed", failed); p.Status.Reason != eci.ReasonProviderFailed {
 		t.Errorf("stockout: reason %q", p.Status.Reason)
 	}
+	evictWatch, err := kube.CoreV1().Pods(testNS).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=evict", TimeoutSeconds: ptr.To[int64](30)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evictWatch.Stop()
 	for _, n := range []string{"oom", "bid", "evict"} {
 		running(n)
 	}
@@ -112,9 +118,19 @@ func TestAgainstAPIServer(t *testing.T) {
 	if p.Status.Reason != eci.ReasonBidFailed || condition(p, eci.ConditionContainerInstanceExpired) == nil {
 		t.Errorf("bid: reason %q, conditions %+v", p.Status.Reason, p.Status.Conditions)
 	}
-	p = waitFor("evict", "evicted", func(p *corev1.Pod) bool { return p.DeletionTimestamp != nil })
-	if c := condition(p, "DisruptionTarget"); c == nil || c.Reason != "EvictionByEvictionAPI" {
-		t.Errorf("evict: conditions %+v", p.Status.Conditions)
+	// Evicted as a kubelet ends an evicted pod: main stopped by SIGTERM (exit code 143), the pod
+	// Failed, then gone.
+	var last *corev1.Pod
+	for ev := range evictWatch.ResultChan() {
+		if p, ok := ev.Object.(*corev1.Pod); ok {
+			last = p
+		}
+		if ev.Type == watch.Deleted {
+			break
+		}
+	}
+	if last == nil || last.Status.Phase != corev1.PodFailed || mainExit(last) != 143 {
+		t.Errorf("evict: last seen %+v, want Failed with main's exit code 143 before it was deleted", last)
 	}
 	// The simulator records an event after the write it reports (the eviction, the failure): poll.
 	want := []string{EventInstanceCreated, eci.ReasonNoStock, EventProviderFailed, EventOOMKilled, eci.EventSpotToBeReleased, eci.ReasonBidFailed, EventSpotEvicted}
@@ -143,4 +159,14 @@ func TestAgainstAPIServer(t *testing.T) {
 			t.Errorf("no %s event (events: %v)", w, reasons)
 		}
 	}
+}
+
+// mainExit is the exit code of p's terminated main container, -1 when it has none.
+func mainExit(p *corev1.Pod) int32 {
+	for _, st := range p.Status.ContainerStatuses {
+		if st.Name == "main" && st.State.Terminated != nil {
+			return st.State.Terminated.ExitCode
+		}
+	}
+	return -1
 }
