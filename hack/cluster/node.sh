@@ -246,7 +246,14 @@ unmount_under() {
 }
 
 # ---- up -----------------------------------------------------------------------------------
-containerd_ready() { ctr --address "$NODE_STATE/containerd.sock" version; }
+# containerd answers its own API before its CRI service is initialised, and the kubelet checks the
+# CRI API once at start ("server is not initialized yet" ends it). containerd 1.6's CRI service
+# logs "Start streaming server" as it marks itself initialised: wait for that line of this start
+# (launch heads each start's log with a "=== … starting containerd" line).
+containerd_ready() {
+	ctr --address "$NODE_STATE/containerd.sock" version &&
+		awk '/^=== .* starting containerd$/ {up = 0} /Start streaming server/ {up = 1} END {exit !up}' "$LOGS/containerd.log"
+}
 kubelet_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"; }
 registry_ready() { curl -fsS --max-time 2 "http://127.0.0.1:$REGISTRY_PORT/v2/"; }
 real_node_ready() {
