@@ -585,6 +585,16 @@ func TestRealNodeArtifactsDirectoryGC(t *testing.T) {
 		t.Fatal(err)
 	}
 	eciPlacement(&wf.Spec)
+	// No webhook here: the kill command argo-eci's webhook gives its artifact sidecar
+	// (artifacts.GuardSidecar) is set by hand. Without it the controller's SIGTERM once main has
+	// exited can kill the plugin before its socket is up (seen: "timeout waiting for plugin
+	// argo-eci-oss connection") or in the middle of the save.
+	killCmd, err := json.Marshal([]string{"/usr/local/bin/argo-eci", artifacts.SignalCommand, "%d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf.Spec.PodMetadata = &wfv1.Metadata{Annotations: map[string]string{
+		common.AnnotationKeyKillCmd("artifact-plugin-argo-eci-oss"): string(killCmd)}}
 	for i := range wf.Spec.Templates {
 		switch tmpl := &wf.Spec.Templates[i]; tmpl.Name {
 		case "produce":
