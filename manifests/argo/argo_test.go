@@ -17,32 +17,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/internal/kustomizetest"
 )
 
 // placeholder is the image the manifests name: it cannot be pulled, so a forgotten setting shows.
-const placeholder = "argo-eci.invalid/argo-eci:set-with-kustomize-images"
-
-// render runs kustomize (the library behind `kubectl kustomize`) on dir and indexes the objects by
-// kind/name.
-func render(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
-	out := map[string][]byte{}
-	for _, r := range rm.Resources() {
-		b, err := r.AsYAML()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[r.GetKind()+"/"+r.GetName()] = b
-	}
-	return out
-}
+const placeholder = kustomizetest.Placeholder
 
 // controllerConfig reads the rendered workflow-controller ConfigMap with Argo's own config
 // controller, as the workflow-controller and argo-server do.
@@ -93,7 +74,7 @@ func withArgo(t *testing.T, extra string) map[string][]byte {
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return render(t, dir)
+	return kustomizetest.Build(t, dir)
 }
 
 // pluginSidecar is argo-server's artifact-plugin container.
@@ -126,15 +107,8 @@ func argoECIImages(c *argoconfig.Config) (index []string, drivers []string) {
 // TestBaseNamesOnlyThePlaceholder: built alone, or with Argo's Deployments and no image set, the
 // settings name no pullable argo-eci image.
 func TestBaseNamesOnlyThePlaceholder(t *testing.T) {
-	objs := render(t, ".")
-	for key, raw := range objs {
-		if bytes.Contains(raw, []byte("argo-eci/argo-eci")) || bytes.Contains(raw, []byte(":latest")) {
-			t.Errorf("%s names an image other than the placeholder:\n%s", key, raw)
-		}
-		if strings.HasPrefix(key, "ImageSource/") {
-			t.Errorf("%s is kustomize-only and must not be in the output", key)
-		}
-	}
+	objs := kustomizetest.Build(t, ".")
+	kustomizetest.CheckNoPullableImage(t, objs)
 	index, drivers := argoECIImages(controllerConfig(t, objs))
 	if !reflect.DeepEqual(index, []string{placeholder}) || !reflect.DeepEqual(drivers, []string{placeholder}) {
 		t.Errorf("images index %v, artifact drivers %v: want only the placeholder %s", index, drivers, placeholder)
@@ -148,7 +122,7 @@ func TestBaseNamesOnlyThePlaceholder(t *testing.T) {
 // image/ under `transformers` gets that image in argo-server's sidecar, the controller's images
 // index and its artifact driver, as Argo's config controller reads them; nothing else changes.
 func TestOverlaySetsTheImageEverywhere(t *testing.T) {
-	base := controllerConfig(t, render(t, "."))
+	base := controllerConfig(t, kustomizetest.Build(t, "."))
 	for _, tc := range []struct{ name, setting, want string }{
 		{"tag", "{name: argo-eci.invalid/argo-eci, newName: registry.example.com/ops/argo-eci, newTag: v1.2.3}",
 			"registry.example.com/ops/argo-eci:v1.2.3"},

@@ -20,9 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/internal/kustomizetest"
 )
 
 // rendered is the output of one kustomize build, indexed by kind/name.
@@ -31,22 +31,13 @@ type rendered map[string]*unstructured.Unstructured
 // build runs kustomize (the library behind `kubectl kustomize`) on dir.
 func build(t *testing.T, dir string) rendered {
 	t.Helper()
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
 	out := rendered{}
-	for _, r := range m.Resources() {
-		data, err := r.AsYAML()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for key, data := range kustomizetest.Build(t, dir) {
 		u := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal(data, &u.Object); err != nil {
 			t.Fatal(err)
 		}
-		out[u.GetKind()+"/"+u.GetName()] = u
+		out[key] = u
 	}
 	return out
 }

@@ -12,10 +12,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/internal/kustomizetest"
 )
 
 // placeholder is the image the manifests name: it cannot be pulled, so a forgotten setting shows.
-const placeholder = "argo-eci.invalid/argo-eci:set-with-kustomize-images"
+const placeholder = kustomizetest.Placeholder
 
 // pluginOf decodes the rendered plugin ConfigMap the way Argo's controller does.
 func pluginOf(t *testing.T, objs map[string][]byte) *spec.Plugin {
@@ -45,15 +47,8 @@ func keys(objs map[string][]byte) []string {
 
 // TestBaseNamesOnlyThePlaceholder: built alone, the base names no pullable image of its own.
 func TestBaseNamesOnlyThePlaceholder(t *testing.T) {
-	objs := render(t, ".")
-	for key, raw := range objs {
-		if bytes.Contains(raw, []byte("argo-eci/argo-eci")) || bytes.Contains(raw, []byte(":latest")) {
-			t.Errorf("%s names an image other than the placeholder:\n%s", key, raw)
-		}
-		if strings.HasPrefix(key, "ImageSource/") {
-			t.Errorf("%s is kustomize-only and must not be in the output", key)
-		}
-	}
+	objs := kustomizetest.Build(t, ".")
+	kustomizetest.CheckNoPullableImage(t, objs)
 	if got := pluginOf(t, objs).Spec.Sidecar.Container.Image; got != placeholder {
 		t.Errorf("sidecar image %q, want the placeholder %s", got, placeholder)
 	}

@@ -8,9 +8,9 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-eci/argo-eci/internal/kustomizetest"
 )
 
 // buildOverlay runs kustomize on an overlay that puts this directory into namespace ns, with the
@@ -31,26 +31,7 @@ func buildOverlay(t *testing.T, ns, extra string) map[string][]byte {
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return render(t, dir)
-}
-
-// render runs kustomize (the library behind `kubectl kustomize`) on dir and indexes the objects by
-// kind/name.
-func render(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, r := range rm.Resources() {
-		b, err := r.AsYAML()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[r.GetKind()+"/"+r.GetName()] = b
-	}
-	return out
+	return kustomizetest.Build(t, dir)
 }
 
 // An overlay's namespace must reach the ClusterRoleBinding's subject; otherwise the plugin's
