@@ -43,17 +43,20 @@ func GuardSidecar(pod *corev1.Pod) bool {
 		if _, set := pod.Annotations[key]; !ok || set {
 			continue
 		}
-		cmd, err := json.Marshal([]string{bin, SignalCommand, "%d"})
-		if err != nil {
-			continue // cannot happen for strings
-		}
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
-		pod.Annotations[key] = string(cmd)
+		pod.Annotations[key] = KillCommand(bin)
 		changed = true
 	}
 	return changed
+}
+
+// KillCommand is the value of Argo's kill-command annotation (a JSON list; the controller puts
+// the signal number in place of %d) for an artifact sidecar whose argo-eci binary is bin.
+func KillCommand(bin string) string {
+	cmd, _ := json.Marshal([]string{bin, SignalCommand, "%d"}) // strings always marshal
+	return string(cmd)
 }
 
 // sidecarBinary returns the argo-eci binary that container c runs as Argo's artifact-plugin

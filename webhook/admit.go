@@ -73,11 +73,12 @@ func (s *Server) admitPod(ctx context.Context, req *admissionv1.AdmissionRequest
 	// Argo runs the agent as the workflow's ServiceAccount; manifests/plugin grants the
 	// WorkflowTaskSet rights the agent needs only to plugin.AgentServiceAccount, so the agent pod
 	// is moved onto it whether or not a profile shapes the pod.
-	moved := emissary.ArgoPodKind(res.Pod) == emissary.PodKindAgent && plugin.HasSidecar(res.Pod) &&
+	kind := emissary.ArgoPodKind(res.Pod)
+	moved := kind == emissary.PodKindAgent && plugin.HasSidecar(res.Pod) &&
 		plugin.ProjectAgentToken(res.Pod, plugin.AgentServiceAccount, plugin.AgentTokenExpiration)
 	// The controller's SIGTERM to every container once main has exited would kill argo-eci's
 	// artifact sidecar in the middle of the wait container's upload: shaped by a profile or not.
-	guarded := emissary.ArgoPodKind(res.Pod) == emissary.PodKindWorkflow && artifacts.GuardSidecar(res.Pod)
+	guarded := kind == emissary.PodKindWorkflow && artifacts.GuardSidecar(res.Pod)
 	if res.Outcome == emissary.OutcomeSkipped && !moved && !guarded {
 		return verdict{outcome: outcomeSkipped, warnings: warnings}
 	}

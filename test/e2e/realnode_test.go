@@ -589,12 +589,8 @@ func TestRealNodeArtifactsDirectoryGC(t *testing.T) {
 	// (artifacts.GuardSidecar) is set by hand. Without it the controller's SIGTERM once main has
 	// exited can kill the plugin before its socket is up (seen: "timeout waiting for plugin
 	// argo-eci-oss connection") or in the middle of the save.
-	killCmd, err := json.Marshal([]string{"/usr/local/bin/argo-eci", artifacts.SignalCommand, "%d"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	wf.Spec.PodMetadata = &wfv1.Metadata{Annotations: map[string]string{
-		common.AnnotationKeyKillCmd("artifact-plugin-argo-eci-oss"): string(killCmd)}}
+		common.AnnotationKeyKillCmd("artifact-plugin-argo-eci-oss"): artifacts.KillCommand("/usr/local/bin/argo-eci")}}
 	for i := range wf.Spec.Templates {
 		switch tmpl := &wf.Spec.Templates[i]; tmpl.Name {
 		case "produce":
